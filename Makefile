@@ -1,0 +1,99 @@
+# zcshim - TCP zero-copy receive for unmodified programs.
+#
+#   make            build build/libzcshim.so and build/zcstat
+#   make demo       install what is missing, build, run the demo
+#   make test       install what is missing, build, run every test suite
+#   make check-symbols   prove the library exports only its hooks
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Debian packages are installed on demand (tools/deps.sh), so a fresh
+# machine needs only these commands.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+
+CFLAGS_BASE = -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP
+SHIM_CFLAGS = $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing
+TOOL_CFLAGS = $(CFLAGS_BASE)
+CFLAGS ?=
+
+SHIM_SRC = shim/preload.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
+           shim/config.c shim/log.c shim/real.c
+SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      = $(BUILD)/libzcshim.so
+
+# Modules that work without the preload (zcstat, tests and fuzzers link them).
+COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
+
+HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc
+HELPER_BIN = $(HELPERS:%=$(BUILD)/%)
+TESTS = test_core test_semantics test_lifecycle test_units
+TEST_BIN = $(TESTS:%=$(BUILD)/%)
+
+EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
+          socket accept accept4 close close_range dup dup2 dup3 fcntl fcntl64
+
+.PHONY: all deps deps-test demo test check-symbols install uninstall clean helpers tests
+
+all: $(LIB) $(BUILD)/zcstat
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Ishim -c $< -o $@
+
+$(LIB): $(SHIM_OBJ) shim/libzcshim.map
+	$(CC) -shared -Wl,--version-script=shim/libzcshim.map -Wl,-z,now -Wl,-z,relro \
+	    -o $@ $(SHIM_OBJ) -ldl -pthread
+
+$(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
+	$(CC) -o $@ $^
+
+$(BUILD)/%: $(BUILD)/tobj/tests/helpers/%.o
+	$(CC) -o $@ $< -pthread -lseccomp
+
+$(BUILD)/test_%: $(BUILD)/tobj/tests/test_%.o $(BUILD)/tobj/tests/testlib.o $(COMMON_OBJ)
+	$(CC) -o $@ $^ $$(pkg-config --libs criterion) -pthread
+
+helpers: $(HELPER_BIN)
+tests: $(TEST_BIN)
+
+deps:
+	@sh tools/deps.sh build
+
+deps-test:
+	@sh tools/deps.sh test
+
+check-symbols: $(LIB)
+	@sh tools/check-symbols.sh $(LIB) $(EXPORTS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all helpers
+	@sh tools/demo.sh $(BUILD)
+
+test: deps-test
+	@$(MAKE) --no-print-directory all helpers tests
+	@$(MAKE) --no-print-directory check-symbols
+	@sh tests/run.sh $(BUILD) $(TESTS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/zcshim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/zcshim/libzcshim.so
+	install -m 0755 $(BUILD)/zcstat $(DESTDIR)$(PREFIX)/bin/zcstat
+	install -m 0644 docs/zcstat.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/zcshim/libzcshim.so $(DESTDIR)$(PREFIX)/bin/zcstat \
+	      $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1
+	-rmdir $(DESTDIR)$(PREFIX)/lib/zcshim
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,148 @@
+/*
+ * config.c - see config.h.  No allocation; safe to call from the shim's
+ * init path before anything else is set up.
+ */
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+void zcfg_defaults(struct zcfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->window = ZCFG_DEFAULT_WINDOW;
+	c->min_read = ZCFG_DEFAULT_MIN_READ;
+	c->log_level = ZLOG_WARN;
+}
+
+int zcfg_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	uint64_t v = 0;
+	const char *p = s;
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	unsigned shift = 0;
+	switch (*p) {
+	case 'k': case 'K': shift = 10; p++; break;
+	case 'm': case 'M': shift = 20; p++; break;
+	case 'g': case 'G': shift = 30; p++; break;
+	default: break;
+	}
+	if (shift && (*p == 'i' || *p == 'I'))
+		p++;
+	if (shift && (*p == 'b' || *p == 'B'))
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	v <<= shift;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int zcfg_parse_bool(const char *s, int *out)
+{
+	static const char *yes[] = { "1", "true", "yes", "on" };
+	static const char *no[] = { "0", "false", "no", "off", "" };
+	if (!s)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!strcasecmp(s, yes[i]))
+			return *out = 1, 0;
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (!strcasecmp(s, no[i]))
+			return *out = 0, 0;
+	return -EINVAL;
+}
+
+int zcfg_parse_level(const char *s, int *out)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < 4; i++)
+		if (!strcasecmp(s, names[i]))
+			return *out = i, 0;
+	if (!strcasecmp(s, "warning"))
+		return *out = ZLOG_WARN, 0;
+	return -EINVAL;
+}
+
+static int copy_path(const char *s, char *dst, size_t cap)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= cap)
+		return -EINVAL;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
+{
+	int bad = 0;
+	const char *v;
+	zcfg_defaults(c);
+	c->secure = secure;
+	if (secure)
+		return 0;
+
+	if ((v = get("ZCSHIM_LOG")) && zcfg_parse_level(v, &c->log_level)) {
+		warn("ZCSHIM_LOG", v, "expected error, warn, info or debug");
+		c->log_level = ZLOG_WARN;
+		bad++;
+	}
+	if ((v = get("ZCSHIM_LOG_FILE")) && *v && copy_path(v, c->log_file, sizeof(c->log_file))) {
+		warn("ZCSHIM_LOG_FILE", v, "path too long");
+		c->log_file[0] = 0;
+		bad++;
+	}
+	if ((v = get("ZCSHIM_DISABLE")) && zcfg_parse_bool(v, &c->disable)) {
+		warn("ZCSHIM_DISABLE", v, "expected 0 or 1");
+		c->disable = 0;
+		bad++;
+	}
+	if ((v = get("ZCSHIM_WINDOW"))) {
+		uint64_t w;
+		if (zcfg_parse_size(v, ZCFG_MIN_WINDOW, ZCFG_MAX_WINDOW, &w) || (w & 4095)) {
+			warn("ZCSHIM_WINDOW", v, "expected a multiple of 4096 between 64K and 256M");
+			bad++;
+		} else {
+			c->window = w;
+		}
+	}
+	if ((v = get("ZCSHIM_MIN_READ"))) {
+		uint64_t m;
+		if (zcfg_parse_size(v, 0, ZCFG_MAX_MIN_READ, &m)) {
+			warn("ZCSHIM_MIN_READ", v, "expected a size between 0 and 1G");
+			bad++;
+		} else {
+			c->min_read = m;
+		}
+	}
+	if ((v = get("ZCSHIM_STATS_DIR")) && *v && (v[0] != '/' || copy_path(v, c->stats_dir, sizeof(c->stats_dir)))) {
+		warn("ZCSHIM_STATS_DIR", v, "expected an absolute path shorter than 256 bytes");
+		c->stats_dir[0] = 0;
+		bad++;
+	}
+	if ((v = get("ZCSHIM_SESSION")) && *v && copy_path(v, c->session, sizeof(c->session))) {
+		warn("ZCSHIM_SESSION", v, "too long");
+		c->session[0] = 0;
+		bad++;
+	}
+	return bad;
+}

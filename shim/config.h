@@ -1,0 +1,49 @@
+/*
+ * config.h - the shim's environment configuration.
+ *
+ * Read once at init.  Every variable is validated; a bad value produces one
+ * warning naming the variable and falls back to the default.  In
+ * secure-execution mode (setuid/setgid, AT_SECURE) the environment is ignored
+ * entirely and no files are written.  The parsing functions are pure (no
+ * globals, getenv passed in) so the tests and fuzzers can drive them.
+ */
+#ifndef ZCSHIM_CONFIG_H
+#define ZCSHIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZCFG_DEFAULT_WINDOW   (2u << 20)
+#define ZCFG_MIN_WINDOW       (64u << 10)
+#define ZCFG_MAX_WINDOW       (256u << 20)
+#define ZCFG_DEFAULT_MIN_READ (16u << 10)
+#define ZCFG_MAX_MIN_READ     (1u << 30)
+#define ZCFG_PATH_MAX         256
+
+struct zcfg {
+	int disable;
+	int secure;                 /* AT_SECURE: environment ignored */
+	uint64_t window;            /* bytes, multiple of the page size */
+	uint64_t min_read;          /* smallest read sent down the mapped path */
+	int log_level;              /* enum zlog_level */
+	char log_file[ZCFG_PATH_MAX];
+	char stats_dir[ZCFG_PATH_MAX]; /* "" = default per-user directory */
+	char session[48];           /* set by zcstat -- CMD */
+};
+
+typedef const char *(*zcfg_getenv_fn)(const char *name);
+/* Called once per rejected variable: name, offending value, reason. */
+typedef void (*zcfg_warn_fn)(const char *name, const char *value, const char *why);
+
+void zcfg_defaults(struct zcfg *c);
+/* Fills c from the environment.  Returns the number of rejected variables. */
+int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure);
+
+/* "4096", "64k", "2M", "1g" (binary units).  0 or -EINVAL/-ERANGE. */
+int zcfg_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* "1", "true", "yes", "on" / "0", "false", "no", "off", "".  0 or -EINVAL. */
+int zcfg_parse_bool(const char *s, int *out);
+/* "error", "warn", "info", "debug".  0 or -EINVAL. */
+int zcfg_parse_level(const char *s, int *out);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * fdtable.c - see fdtable.h.
+ */
+#define _GNU_SOURCE
+#include "fdtable.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
+
+#define FDT_MIN 1024u
+#define FDT_MAX (1u << 22)
+
+static struct fdt_entry *table;
+static unsigned table_len;
+static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
+
+int fdt_init(void)
+{
+	struct rlimit rl;
+	unsigned n = 1u << 20;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY)
+		n = rl.rlim_max > FDT_MAX ? FDT_MAX : (unsigned)rl.rlim_max;
+	if (n < FDT_MIN)
+		n = FDT_MIN;
+	/* Raw syscall: the app may interpose mmap too, and this runs early. */
+	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct fdt_entry),
+				  PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	table = p;
+	table_len = n;
+	return 0;
+}
+
+struct fdt_entry *fdt_get(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= table_len || !table)
+		return NULL;
+	return &table[fd];
+}
+
+static void touch(int fd)
+{
+	unsigned want = (unsigned)fd + 1, cur = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
+	while (cur < want &&
+	       !__atomic_compare_exchange_n(&high_water, &cur, want, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+int fdt_is_tcp(int fd)
+{
+	int v;
+	socklen_t l = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) || v != IPPROTO_TCP)
+		return 0;
+	l = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || (v != AF_INET && v != AF_INET6))
+		return 0;
+	l = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) || v != SOCK_STREAM)
+		return 0;
+	return 1;
+}
+
+int fdt_kind(int fd, struct fdt_entry *e)
+{
+	if (!e)
+		return FDT_OTHER;
+	uint32_t k = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE);
+	if (k != FDT_UNKNOWN)
+		return (int)k;
+	int saved = errno;
+	k = fdt_is_tcp(fd) ? FDT_TCP : FDT_OTHER;
+	errno = saved;
+	if (k == FDT_TCP)
+		touch(fd);
+	__atomic_store_n(&e->kind, k, __ATOMIC_RELEASE);
+	return (int)k;
+}
+
+static void reset(struct fdt_entry *e, uint32_t kind)
+{
+	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
+	if (slot)
+		zst_release(slot - 1);
+	e->pending_err = 0;
+	e->miss_streak = 0;
+	e->backoff = 0;
+	e->backoff_left = 0;
+	e->had_skip = 0;
+	__atomic_store_n(&e->kind, kind, __ATOMIC_RELEASE);
+}
+
+void fdt_set_tcp(int fd)
+{
+	struct fdt_entry *e = fdt_get(fd);
+	if (!e)
+		return;
+	touch(fd);
+	reset(e, FDT_TCP);
+}
+
+void fdt_forget(int fd)
+{
+	struct fdt_entry *e = fdt_get(fd);
+	if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FDT_UNKNOWN)
+		reset(e, FDT_UNKNOWN);
+}
+
+void fdt_dup(int oldfd, int newfd)
+{
+	struct fdt_entry *o = fdt_get(oldfd), *n = fdt_get(newfd);
+	if (!n)
+		return;
+	uint32_t k = o ? __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) : FDT_UNKNOWN;
+	if (k == FDT_TCP)
+		touch(newfd);
+	reset(n, k);
+}
+
+void fdt_forget_range(unsigned lo, unsigned hi)
+{
+	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
+	if (hi < end)
+		end = hi + 1;
+	for (unsigned fd = lo; fd < end && fd < table_len; fd++)
+		fdt_forget((int)fd);
+}
+
+void fdt_lock(struct fdt_entry *e)
+{
+	/* Holders never block in the kernel (TCP_ZEROCOPY_RECEIVE and the
+	 * MSG_DONTWAIT tail reads never sleep), so the wait is short. */
+	for (unsigned spins = 0;; spins++) {
+		if (!__atomic_load_n(&e->lock, __ATOMIC_RELAXED) &&
+		    !__atomic_exchange_n(&e->lock, 1, __ATOMIC_ACQUIRE))
+			return;
+		if (spins < 64)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+void fdt_unlock(struct fdt_entry *e)
+{
+	__atomic_store_n(&e->lock, 0, __ATOMIC_RELEASE);
+}
+
+void fdt_after_fork_child(void)
+{
+	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
+	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
+		table[fd].lock = 0;
+		table[fd].slot = 0;
+	}
+}

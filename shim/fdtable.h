@@ -1,0 +1,57 @@
+/*
+ * fdtable.h - what the shim knows about each file descriptor.
+ *
+ * A plain array indexed by fd (as redis ae.c does), sized from the hard
+ * RLIMIT_NOFILE and mapped MAP_NORESERVE so only entries of fds actually
+ * used cost memory.  An fd the shim never saw created starts UNKNOWN and is
+ * classified on its first read (one getsockopt), then cached.  A cached TCP
+ * entry can go stale when the app closes the fd behind the shim's back
+ * (fclose of an fdopen'ed stream, a raw syscall): the read path notices the
+ * ENOTSOCK/EOPNOTSUPP from the kernel and reclassifies, so a stale entry can
+ * cost one syscall but never misroute a read.
+ */
+#ifndef ZCSHIM_FDTABLE_H
+#define ZCSHIM_FDTABLE_H
+
+#include <stdint.h>
+
+enum fdt_kind { FDT_UNKNOWN = 0, FDT_OTHER = 1, FDT_TCP = 2 };
+
+struct fdt_entry {
+	uint32_t kind;          /* enum fdt_kind; atomic */
+	uint32_t lock;          /* 0 free, 1 held: serialises mapped-path reads */
+	uint32_t epoch;         /* bumped by every read: detects interleaving */
+	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
+	int32_t pending_err;    /* socket error consumed by the kernel, not yet reported */
+	uint16_t miss_streak;   /* consecutive mapped-path reads with nothing mapped */
+	uint16_t backoff;       /* reads to pass through before probing again */
+	uint32_t backoff_left;
+	uint32_t had_skip;      /* last mapped-path read met unmappable data */
+};
+
+/* Allocates the table; 0 or -errno.  Called once from init. */
+int fdt_init(void);
+/* Entry for fd, or NULL when fd is negative or beyond the table. */
+struct fdt_entry *fdt_get(int fd);
+/* Entry kind, classifying UNKNOWN fds (one getsockopt).  NULL entry: OTHER. */
+int fdt_kind(int fd, struct fdt_entry *e);
+/* Kernel view: 1 if fd is an AF_INET/AF_INET6 SOCK_STREAM TCP socket. */
+int fdt_is_tcp(int fd);
+
+/* Lifecycle: fd now refers to a TCP socket the shim saw created. */
+void fdt_set_tcp(int fd);
+/* fd closed (or about to be reused): forgets everything, releases its stats slot. */
+void fdt_forget(int fd);
+/* newfd is a duplicate of oldfd. */
+void fdt_dup(int oldfd, int newfd);
+/* close_range(lo, hi) closed these fds. */
+void fdt_forget_range(unsigned lo, unsigned hi);
+
+void fdt_lock(struct fdt_entry *e);
+void fdt_unlock(struct fdt_entry *e);
+
+/* In a fork child: drop locks held by threads that no longer exist and
+ * forget stats slots, which belonged to the parent's segment. */
+void fdt_after_fork_child(void);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * log.h - async-signal-safe logging for the shim.
+ *
+ * Hooks may run inside signal handlers and before malloc is usable, so this
+ * logger formats into a stack buffer with its own tiny printf (no stdio, no
+ * malloc) and writes with one write(2).  A log file is opened, appended to and
+ * closed for each line: the shim never keeps an fd the application could
+ * close or see reused.
+ */
+#ifndef ZCSHIM_LOG_H
+#define ZCSHIM_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum zlog_level { ZLOG_ERROR = 0, ZLOG_WARN = 1, ZLOG_INFO = 2, ZLOG_DEBUG = 3 };
+
+/* Where and how much to log; set once at init. path NULL means stderr. */
+void zlog_setup(int level, const char *path);
+int zlog_enabled(int level);
+void zlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Bounded formatter used by zlog; supports %s %c %d %i %u %x %p %% with the
+ * l, ll and z length modifiers.  Always NUL-terminates; returns the length
+ * written (excluding NUL). */
+size_t zfmt(char *buf, size_t cap, const char *fmt, va_list ap);
+size_t zfmtf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

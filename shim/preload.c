@@ -1,0 +1,318 @@
+/*
+ * preload.c - the exported hooks of libzcshim.so, and nothing else.
+ *
+ * Each hook has three layers (after Samba's socket_wrapper): the real
+ * function (real.c), a static function with the logic, and the exported
+ * one-line wrapper.  The first thing every logic function does is ask
+ * whether the fd is ours; if not, it returns the real call after one table
+ * lookup.
+ *
+ * Run any dynamically linked program under the shim:
+ *     LD_PRELOAD=build/libzcshim.so ./app
+ * or, with a report of what took the zero-copy path:
+ *     build/zcstat -- ./app
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fdtable.h"
+#include "log.h"
+#include "real.h"
+#include "stats.h"
+#include "zcread.h"
+#include "zcwin.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- init ------------------------------------------------------------ */
+
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF };
+static uint32_t init_state;
+static struct zcfg cfg;
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static void warn_bad(const char *name, const char *value, const char *why)
+{
+	zlog(ZLOG_WARN, "ignoring %s=\"%s\": %s; using the default", name, value, why);
+}
+
+static void quiet(const char *name, const char *value, const char *why)
+{
+	(void)name, (void)value, (void)why;
+}
+
+static void at_fork_child(void)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_DONE)
+		return;
+	zcr_enter();
+	fdt_after_fork_child();
+	zcw_after_fork_child();
+	zst_after_fork_child();
+	zcr_leave();
+}
+
+static void init_slow(void)
+{
+	uint32_t z = INIT_NONE;
+	if (!__atomic_compare_exchange_n(&init_state, &z, INIT_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;	/* done, off, or running (another thread, or dlsym calling us back) */
+	zcr_enter();
+	real_resolve();
+	int secure = (int)getauxval(AT_SECURE);
+	/* Pass 1 only to learn where warnings go; pass 2 reports them there. */
+	zcfg_load(&cfg, env, quiet, secure);
+	zlog_setup(cfg.log_level, cfg.log_file);
+	zcfg_load(&cfg, env, warn_bad, secure);
+	if (secure)
+		zlog(ZLOG_INFO, "secure-execution mode: environment ignored, no files written");
+	if (cfg.disable) {
+		zlog(ZLOG_INFO, "disabled by ZCSHIM_DISABLE");
+		__atomic_store_n(&init_state, INIT_OFF, __ATOMIC_RELEASE);
+		zcr_leave();
+		return;
+	}
+	if (fdt_init()) {
+		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
+		__atomic_store_n(&init_state, INIT_OFF, __ATOMIC_RELEASE);
+		zcr_leave();
+		return;
+	}
+	zcw_configure(cfg.window);
+	zcr_configure(&cfg);
+	zst_init(&cfg);
+	pthread_atfork(NULL, NULL, at_fork_child);
+	__atomic_store_n(&init_state, INIT_DONE, __ATOMIC_RELEASE);
+	zcr_leave();
+}
+
+static inline int ready(void)
+{
+	uint32_t s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s == INIT_DONE, 1))
+		return 1;
+	if (s == INIT_NONE) {
+		init_slow();
+		return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE;
+	}
+	return 0;
+}
+
+__attribute__((constructor(101))) static void zcshim_ctor(void)
+{
+	ready();
+}
+
+__attribute__((destructor)) static void zcshim_dtor(void)
+{
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE)
+		zst_exit();
+}
+
+/* The fd's entry if it is a TCP socket the shim serves, else NULL. */
+static inline struct fdt_entry *ours(int fd)
+{
+	if (!ready())
+		return NULL;
+	struct fdt_entry *e = fdt_get(fd);
+	if (!e || fdt_kind(fd, e) != FDT_TCP)
+		return NULL;
+	return e;
+}
+
+static inline ssize_t ret(ssize_t r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* ---- receive --------------------------------------------------------- */
+
+static ssize_t do_read(int fd, void *buf, size_t n)
+{
+	struct fdt_entry *e = ours(fd);
+	if (!e)
+		return real_read(fd, buf, n);
+	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .buf = buf, .len = n };
+	return ret(zcr_read(&rq, e));
+}
+
+static ssize_t do_read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen && real.read_chk)
+		return real.read_chk(fd, buf, n, buflen);	/* reports the overflow */
+	return do_read(fd, buf, n);
+}
+
+static ssize_t do_readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct fdt_entry *e = ours(fd);
+	if (!e)
+		return real_readv(fd, iov, cnt);
+	struct zcr_req rq = { .op = ZCR_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
+	return ret(zcr_read(&rq, e));
+}
+
+static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
+{
+	struct fdt_entry *e = ours(fd);
+	if (!e)
+		return real_recvfrom(fd, buf, n, flags, from, fromlen);
+	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .buf = buf, .len = n,
+			      .from = from, .fromlen = fromlen };
+	return ret(zcr_read(&rq, e));
+}
+
+static ssize_t do_recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen && real.recv_chk)
+		return real.recv_chk(fd, buf, n, buflen, flags);
+	return do_recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+static ssize_t do_recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+			       struct sockaddr *from, socklen_t *fromlen)
+{
+	if (n > buflen && real.recvfrom_chk)
+		return real.recvfrom_chk(fd, buf, n, buflen, flags, from, fromlen);
+	return do_recvfrom(fd, buf, n, flags, from, fromlen);
+}
+
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct fdt_entry *e = ours(fd);
+	if (!e || !msg)
+		return real_recvmsg(fd, msg, flags);
+	struct zcr_req rq = { .op = ZCR_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
+	return ret(zcr_read(&rq, e));
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+static int is_tcp_args(int domain, int type, int protocol)
+{
+	return (domain == AF_INET || domain == AF_INET6) &&
+	       (type & 0xff) == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+static int do_socket(int domain, int type, int protocol)
+{
+	int fd = real_socket(domain, type, protocol);
+	if (fd >= 0 && ready()) {
+		if (is_tcp_args(domain, type, protocol))
+			fdt_set_tcp(fd);
+		else
+			fdt_forget(fd);
+	}
+	return fd;
+}
+
+static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int fd = real_accept4(lfd, addr, len, flags);
+	if (fd >= 0 && ready()) {
+		int saved = errno;
+		fdt_forget(fd);
+		if (fdt_kind(lfd, fdt_get(lfd)) == FDT_TCP)
+			fdt_set_tcp(fd);
+		errno = saved;
+	}
+	return fd;
+}
+
+static int do_close(int fd)
+{
+	int r = real_close(fd);
+	/* Linux releases the fd even when close fails with EINTR or EIO. */
+	if ((r == 0 || errno != EBADF) && ready()) {
+		int saved = errno;
+		fdt_forget(fd);
+		errno = saved;
+	}
+	return r;
+}
+
+static int do_close_range(unsigned lo, unsigned hi, int flags)
+{
+	int r = real_close_range(lo, hi, flags);
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && ready())
+		fdt_forget_range(lo, hi);
+	return r;
+}
+
+static int after_dup(int oldfd, int newfd)
+{
+	if (newfd >= 0 && newfd != oldfd && ready()) {
+		int saved = errno;
+		fdt_dup(oldfd, newfd);
+		errno = saved;
+	}
+	return newfd;
+}
+
+static int do_dup(int fd) { return after_dup(fd, real_dup(fd)); }
+static int do_dup2(int a, int b) { return after_dup(a, real_dup2(a, b)); }
+static int do_dup3(int a, int b, int flags) { return after_dup(a, real_dup3(a, b, flags)); }
+
+static int do_fcntl(int fd, int cmd, void *arg)
+{
+	int r = real_fcntl_ptr(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		after_dup(fd, r);
+	return r;
+}
+
+/* ---- exported -------------------------------------------------------- */
+
+EXPORT ssize_t read(int fd, void *buf, size_t n) { return do_read(fd, buf, n); }
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) { return do_read_chk(fd, buf, n, buflen); }
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) { return do_readv(fd, iov, cnt); }
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) { return do_recvfrom(fd, buf, n, flags, NULL, NULL); }
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags) { return do_recv_chk(fd, buf, n, buflen, flags); }
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al) { return do_recvfrom(fd, buf, n, flags, a, al); }
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a, socklen_t *al) { return do_recvfrom_chk(fd, buf, n, buflen, flags, a, al); }
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) { return do_recvmsg(fd, msg, flags); }
+EXPORT int socket(int domain, int type, int protocol) { return do_socket(domain, type, protocol); }
+EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return do_accept4(fd, a, al, 0); }
+EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags) { return do_accept4(fd, a, al, flags); }
+EXPORT int close(int fd) { return do_close(fd); }
+EXPORT int close_range(unsigned lo, unsigned hi, int flags) { return do_close_range(lo, hi, flags); }
+EXPORT int dup(int fd) { return do_dup(fd); }
+EXPORT int dup2(int a, int b) { return do_dup2(a, b); }
+EXPORT int dup3(int a, int b, int flags) { return do_dup3(a, b, flags); }
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(fd, cmd, arg);
+}

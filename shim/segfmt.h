@@ -1,0 +1,87 @@
+/*
+ * segfmt.h - layout of a zcshim statistics segment.
+ *
+ * Every process running the shim that touches a TCP socket owns one
+ * segment: a file in the per-user stats directory (see stats.c) mapped
+ * MAP_SHARED.  The shim is the only writer; zcstat and the tests only read.
+ * Writers use relaxed atomic adds so a reader never blocks them and never
+ * sees a torn 64-bit counter.
+ *
+ * The layout is versioned.  A reader must check magic, version, header_size,
+ * slot_size, nslots and total_size against the file size before touching
+ * anything (tools/segread.c does, and is fuzzed).
+ */
+#ifndef ZCSHIM_SEGFMT_H
+#define ZCSHIM_SEGFMT_H
+
+#include <stdint.h>
+
+#define ZCS_MAGIC "ZCSHIMSG"
+#define ZCS_VERSION 1
+#define ZCS_SESSION_LEN 48
+#define ZCS_COMMAND_LEN 200
+#define ZCS_SEG_SUFFIX ".zcs"
+
+/* Why a byte was not mapped (or a call not attempted on the mapped path). */
+enum zcs_reason {
+	ZCS_R_SMALL = 0,   /* read smaller than ZCSHIM_MIN_READ */
+	ZCS_R_UNMAPPABLE,  /* data not page-mappable (recv_skip_hint) */
+	ZCS_R_FLAGS,       /* MSG_PEEK, MSG_OOB, control buffer...: passed through */
+	ZCS_R_NOKERNEL,    /* kernel without TCP_ZEROCOPY_RECEIVE, or disabled */
+	ZCS_R_NOWINDOW,    /* no mapping window free or mappable */
+	ZCS_R_BUFFER,      /* caller's buffer not verifiably writable */
+	ZCS_R_NESTED,      /* nested call (signal handler) or fd busy */
+	ZCS_R_BACKOFF,     /* recent data on this fd was unmappable: not probed */
+	ZCS_R_COUNT
+};
+
+/* Counter block: per fd slot, per process total. */
+struct zcs_counters {
+	uint64_t reads;         /* receive calls that consumed data or failed */
+	uint64_t bytes_mapped;  /* delivered from mapped pages */
+	uint64_t bytes_copied;  /* delivered by any kernel copy */
+	uint64_t zc_calls;      /* getsockopt(TCP_ZEROCOPY_RECEIVE) calls */
+	uint64_t fb_reads[ZCS_R_COUNT]; /* calls with unmapped bytes, by reason */
+	uint64_t fb_bytes[ZCS_R_COUNT]; /* unmapped bytes, by reason */
+};
+
+enum zcs_slot_state { ZCS_SLOT_FREE = 0, ZCS_SLOT_OPEN = 1, ZCS_SLOT_CLOSED = 2 };
+
+struct zcs_slot {
+	uint32_t state;         /* enum zcs_slot_state */
+	int32_t fd;
+	uint64_t inode;         /* socket inode: lets a reader tell if fd is still it */
+	uint16_t family;        /* AF_INET, AF_INET6 or 0 if unknown */
+	uint16_t port;          /* peer port, host order */
+	uint8_t addr[16];       /* peer address, network order */
+	uint32_t pad;
+	uint64_t opened_ns;     /* CLOCK_REALTIME */
+	uint64_t closed_ns;
+	struct zcs_counters c;
+};
+
+struct zcs_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t slot_size;
+	uint32_t nslots;
+	uint64_t total_size;
+	int32_t pid;
+	int32_t ppid;
+	uint64_t start_time;    /* field 22 of /proc/PID/stat: detects pid reuse */
+	char session[ZCS_SESSION_LEN]; /* ZCSHIM_SESSION of zcstat -- CMD, or "" */
+	char command[ZCS_COMMAND_LEN]; /* argv joined by spaces, truncated */
+	uint32_t kernel_zc;     /* 0 unknown, 1 supported, 2 not supported */
+	uint32_t exited;        /* set by the exit handler */
+	uint64_t slots_used;    /* high-water mark of claimed slots */
+	uint64_t slots_recycled;/* closed slots reused (their counts stay in totals) */
+	uint64_t window_size;
+	uint64_t min_read;
+	struct zcs_counters totals;
+	struct zcs_slot overflow; /* fds that found no slot */
+};
+
+#define ZCS_DEFAULT_SLOTS 4096
+
+#endif

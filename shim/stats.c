@@ -1,0 +1,335 @@
+/*
+ * stats.c - see stats.h.  Runs at init, in fork children and at exit; the
+ * hot path only calls zst_account (relaxed atomic adds).
+ */
+#define _GNU_SOURCE
+#include "stats.h"
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOT_RECYCLING 3u
+
+static struct zcs_header boot;          /* counts land here until zst_init runs */
+static struct zcs_header *seg = &boot;
+static size_t seg_size;
+static char seg_path[ZCFG_PATH_MAX + 64];
+static int seg_is_file;
+static const struct zcfg *seg_cfg;
+
+#define ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
+
+static struct zcs_slot *slot_at(uint32_t idx)
+{
+	if (idx >= seg->nslots)
+		return NULL;
+	return (struct zcs_slot *)((char *)seg + seg->header_size) + idx;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads a small /proc file with raw syscalls (the read hook must not see it). */
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t got = 0;
+	while (got + 1 < cap) {
+		ssize_t r = syscall(SYS_read, fd, buf + got, cap - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	syscall(SYS_close, fd);
+	buf[got] = 0;
+	return (ssize_t)got;
+}
+
+static void fill_identity(struct zcs_header *h)
+{
+	char buf[1024];
+	h->pid = (int32_t)syscall(SYS_getpid);
+	h->ppid = (int32_t)syscall(SYS_getppid);
+	h->start_time = 0;
+	ssize_t n = slurp("/proc/self/stat", buf, sizeof(buf));
+	if (n > 0) {
+		/* Field 22 (starttime) counts from the field after the last ')'. */
+		char *p = strrchr(buf, ')');
+		for (int field = 2; p && *p && field < 22; p++)
+			if (*p == ' ')
+				field++;
+		uint64_t v = 0;
+		while (p && *p >= '0' && *p <= '9')
+			v = v * 10 + (uint64_t)(*p++ - '0');
+		h->start_time = v;
+	}
+	n = slurp("/proc/self/cmdline", buf, sizeof(buf));
+	size_t len = n > 0 ? (size_t)n : 0;
+	while (len && buf[len - 1] == 0)
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	if (len >= sizeof(h->command))
+		len = sizeof(h->command) - 1;
+	memcpy(h->command, buf, len);
+	h->command[len] = 0;
+}
+
+int zst_default_dir(char *buf, size_t cap, const char *xdg, unsigned uid)
+{
+	struct stat st;
+	size_t n;
+	if (!stat("/dev/shm", &st) && S_ISDIR(st.st_mode))
+		n = zfmtf(buf, cap, "/dev/shm/zcshim-%u", uid);
+	else if (xdg && xdg[0] == '/')
+		n = zfmtf(buf, cap, "%s/zcshim", xdg);
+	else
+		return -ENOENT;
+	return n + 1 >= cap ? -ENAMETOOLONG : (int)n;
+}
+
+int zst_check_dir(const char *dir, unsigned uid, int create)
+{
+	struct stat st;
+	if (create && mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != uid || (st.st_mode & 0777) != 0700)
+		return -EPERM;
+	return 0;
+}
+
+static size_t layout_size(uint32_t nslots)
+{
+	size_t sz = sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot);
+	return (sz + 4095) & ~(size_t)4095;
+}
+
+static void init_header(struct zcs_header *h, uint32_t nslots, size_t size)
+{
+	h->version = ZCS_VERSION;
+	h->header_size = sizeof(struct zcs_header);
+	h->slot_size = sizeof(struct zcs_slot);
+	h->nslots = nslots;
+	h->total_size = size;
+	fill_identity(h);
+	if (seg_cfg) {
+		memcpy(h->session, seg_cfg->session, sizeof(h->session) - 1);
+		h->window_size = seg_cfg->window;
+		h->min_read = seg_cfg->min_read;
+	}
+	/* Readers trust nothing until the magic is there. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(h->magic, ZCS_MAGIC, 8);
+}
+
+static int create_file(size_t size, void **out)
+{
+	char dir[ZCFG_PATH_MAX];
+	unsigned uid = (unsigned)geteuid();
+	int r;
+	if (seg_cfg && seg_cfg->stats_dir[0]) {
+		zfmtf(dir, sizeof(dir), "%s", seg_cfg->stats_dir);
+	} else {
+		const char *xdg = seg_cfg && !seg_cfg->secure ? secure_getenv("XDG_RUNTIME_DIR") : NULL;
+		if ((r = zst_default_dir(dir, sizeof(dir), xdg, uid)) < 0)
+			return r;
+	}
+	if ((r = zst_check_dir(dir, uid, 1)) < 0)
+		return r;
+	int pid = (int)syscall(SYS_getpid);
+	for (int n = 0; n < 1000; n++) {
+		zfmtf(seg_path, sizeof(seg_path), "%s/%d-%d" ZCS_SEG_SUFFIX, dir, pid, n);
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, seg_path,
+				      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, (off_t)size)) {
+			r = -errno;
+			syscall(SYS_close, fd);
+			unlink(seg_path);
+			return r;
+		}
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		r = p == MAP_FAILED ? -errno : 0;
+		syscall(SYS_close, fd);	/* the mapping keeps the file; no fd left to the app */
+		if (r) {
+			unlink(seg_path);
+			return r;
+		}
+		*out = p;
+		return 0;
+	}
+	return -EEXIST;
+}
+
+int zst_init(const struct zcfg *cfg)
+{
+	uint32_t nslots = ZCS_DEFAULT_SLOTS;
+	size_t size = layout_size(nslots);
+	void *p = NULL;
+	int r = -EPERM;
+
+	seg_cfg = cfg;
+	seg_is_file = 0;
+	if (!cfg->secure)
+		r = create_file(size, &p);
+	if (r == 0) {
+		seg_is_file = 1;
+	} else {
+		static int said;
+		if (!cfg->secure && !said++)
+			zlog(ZLOG_WARN, "no statistics segment (%s): counting in memory only, zcstat cannot see this process",
+			     strerror(-r));
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			seg = &boot;	/* no slots: every fd counts in the overflow block */
+			return r;
+		}
+	}
+	init_header(p, nslots, size);
+	((struct zcs_header *)p)->kernel_zc = seg->kernel_zc;
+	seg_size = size;
+	__atomic_store_n(&seg, (struct zcs_header *)p, __ATOMIC_RELEASE);
+	return r;
+}
+
+static void fill_peer(struct zcs_slot *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+	struct stat st;
+	s->fd = fd;
+	s->family = 0;
+	s->port = 0;
+	memset(s->addr, 0, sizeof(s->addr));
+	s->inode = fstat(fd, &st) ? 0 : (uint64_t)st.st_ino;
+	if (getpeername(fd, (struct sockaddr *)&ss, &l))
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		s->family = AF_INET;
+		s->port = ntohs(in->sin_port);
+		memcpy(s->addr, &in->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		s->family = AF_INET6;
+		s->port = ntohs(in6->sin6_port);
+		memcpy(s->addr, &in6->sin6_addr, 16);
+	}
+}
+
+static uint32_t publish(struct zcs_slot *s, int fd)
+{
+	memset(&s->c, 0, sizeof(s->c));
+	fill_peer(s, fd);
+	s->opened_ns = now_ns();
+	s->closed_ns = 0;
+	__atomic_store_n(&s->state, ZCS_SLOT_OPEN, __ATOMIC_RELEASE);
+	return (uint32_t)(s - slot_at(0)) + 1;
+}
+
+uint32_t zst_claim(int fd)
+{
+	uint64_t used = __atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED);
+	while (used < seg->nslots) {
+		if (__atomic_compare_exchange_n(&seg->slots_used, &used, used + 1, 1,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return publish(slot_at((uint32_t)used), fd);
+	}
+	/* Full: reuse a closed slot.  Its figures are already in the totals,
+	 * only its line in the per-fd list is lost. */
+	for (uint32_t i = 0; i < seg->nslots; i++) {
+		struct zcs_slot *s = slot_at(i);
+		uint32_t st = ZCS_SLOT_CLOSED;
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == ZCS_SLOT_CLOSED &&
+		    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			ADD(seg->slots_recycled, 1);
+			return publish(s, fd);
+		}
+	}
+	return 0;
+}
+
+void zst_release(uint32_t idx)
+{
+	struct zcs_slot *s = slot_at(idx);
+	uint32_t st = ZCS_SLOT_OPEN;
+	if (!s)
+		return;
+	s->closed_ns = now_ns();
+	__atomic_compare_exchange_n(&s->state, &st, ZCS_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+static void add_counts(struct zcs_counters *c, const struct zst_delta *d)
+{
+	ADD(c->reads, 1);
+	if (d->mapped)
+		ADD(c->bytes_mapped, d->mapped);
+	if (d->copied)
+		ADD(c->bytes_copied, d->copied);
+	if (d->zc_calls)
+		ADD(c->zc_calls, d->zc_calls);
+	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
+		ADD(c->fb_reads[d->reason], 1);
+		ADD(c->fb_bytes[d->reason], d->copied);
+	}
+}
+
+void zst_account(uint32_t slot1, const struct zst_delta *d)
+{
+	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	struct zcs_slot *s = slot1 ? slot_at(slot1 - 1) : NULL;
+	add_counts(s ? &s->c : &h->overflow.c, d);
+	add_counts(&h->totals, d);
+}
+
+void zst_set_kernel(int supported)
+{
+	__atomic_store_n(&seg->kernel_zc, supported ? 1u : 2u, __ATOMIC_RELAXED);
+}
+
+void zst_after_fork_child(void)
+{
+	struct zcs_header *old = seg;
+	uint32_t kz = old->kernel_zc;
+	if (old != &boot && seg_size)
+		munmap(old, seg_size);
+	seg = &boot;
+	memset(&boot, 0, sizeof(boot));
+	boot.kernel_zc = kz;
+	if (seg_cfg)
+		zst_init(seg_cfg);
+}
+
+void zst_exit(void)
+{
+	__atomic_store_n(&seg->exited, 1, __ATOMIC_RELEASE);
+	/* Under zcstat -- CMD the file is collected (and removed) by zcstat. */
+	if (seg_is_file && seg_cfg && !seg_cfg->session[0])
+		unlink(seg_path);
+}

@@ -1,0 +1,472 @@
+/*
+ * zcread.c - see zcread.h.
+ *
+ * The mapped path, per call:
+ *   1. lock the fd (mapped-path reads of one fd do not interleave), borrow
+ *      a window, make sure the destination is writable (a fault after the
+ *      kernel handed data over would lose it);
+ *   2. loop: TCP_ZEROCOPY_RECEIVE maps up to min(window, space left) bytes,
+ *      we copy them out; an unmappable run at the head of the queue
+ *      (recv_skip_hint) is taken by the kernel's copybuf in the same call or
+ *      by a MSG_DONTWAIT recv of at most the space left, never more;
+ *   3. if nothing was queued, wait the way the real call would (a 1-byte
+ *      MSG_PEEK recv: same blocking, timeout, signal and error behaviour)
+ *      and try again.
+ * Every byte the kernel hands over goes to the caller in this call: the
+ * shim holds no data, so poll/epoll readiness stays true.
+ */
+#define _GNU_SOURCE
+#include "zcread.h"
+#include "stats.h"
+#include "real.h"
+#include "zcwin.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define TLS __attribute__((tls_model("initial-exec"))) __thread
+#define PAGE 4096u
+#define OK_FLAGS (MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
+#define MISS_LIMIT 4
+#define BACKOFF_FIRST 16
+#define BACKOFF_MAX 1024
+#define TAIL_IOV 64
+
+static TLS int guard;
+static size_t min_read = ZCFG_DEFAULT_MIN_READ;
+static int populate_ok = 1;	/* kernel has MADV_POPULATE_WRITE */
+
+int zcr_busy(void) { return guard; }
+void zcr_enter(void) { guard++; }
+void zcr_leave(void) { guard--; }
+
+void zcr_configure(const struct zcfg *cfg)
+{
+	min_read = cfg->min_read;
+}
+
+/* ---- the caller's buffers ------------------------------------------ */
+
+struct iocur {
+	const struct iovec *iov;
+	int cnt;
+	int i;
+	size_t off;
+};
+
+static void cur_norm(struct iocur *c)
+{
+	while (c->i < c->cnt && c->off >= c->iov[c->i].iov_len) {
+		c->off -= c->iov[c->i].iov_len;
+		c->i++;
+	}
+}
+
+static void cur_put(struct iocur *c, const uint8_t *src, size_t n)
+{
+	while (n) {
+		cur_norm(c);
+		size_t k = c->iov[c->i].iov_len - c->off;
+		if (k > n)
+			k = n;
+		memcpy((uint8_t *)c->iov[c->i].iov_base + c->off, src, k);
+		c->off += k;
+		src += k;
+		n -= k;
+	}
+	cur_norm(c);
+}
+
+static void cur_skip(struct iocur *c, size_t n)
+{
+	c->off += n;
+	cur_norm(c);
+}
+
+/* Up to max iovecs describing the next n bytes; returns count, *covered. */
+static int cur_slice(const struct iocur *c, size_t n, struct iovec *out, int max, size_t *covered)
+{
+	int k = 0, i = c->i;
+	size_t off = c->off, got = 0;
+	while (got < n && i < c->cnt && k < max) {
+		size_t avail = c->iov[i].iov_len - off;
+		if (avail > n - got)
+			avail = n - got;
+		if (avail) {
+			out[k].iov_base = (uint8_t *)c->iov[i].iov_base + off;
+			out[k].iov_len = avail;
+			k++;
+			got += avail;
+		}
+		i++;
+		off = 0;
+	}
+	*covered = got;
+	return k;
+}
+
+/* Writable ranges seen recently by this thread: apps reuse their buffers,
+ * so most reads need no check at all. */
+#define VCACHE 4
+static TLS uintptr_t vc_lo[VCACHE], vc_hi[VCACHE];
+static TLS unsigned vc_next;
+
+static int range_writable(uintptr_t p, size_t n)
+{
+	if (!n)
+		return 1;
+	if (p < PAGE || p + n < p)
+		return 0;
+	uintptr_t lo = p & ~(uintptr_t)(PAGE - 1), hi = (p + n + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+	for (unsigned i = 0; i < VCACHE; i++)
+		if (lo >= vc_lo[i] && hi <= vc_hi[i])
+			return 1;
+	if (!populate_ok)
+		return 1;
+	/* Faults the pages in writable, or fails on a hole or a read-only
+	 * mapping: exactly the check memcpy needs, and the faults memcpy would
+	 * have taken anyway. */
+	if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE)) {
+		if (errno == EINVAL) {
+			/* Pre-5.14 kernel (or an I/O mapping): can't tell. */
+			uint8_t probe[PAGE] __attribute__((aligned(4096)));
+			if (madvise(probe, PAGE, MADV_POPULATE_WRITE) && errno == EINVAL)
+				populate_ok = 0;
+			return !populate_ok;
+		}
+		return 0;
+	}
+	unsigned slot = vc_next++ % VCACHE;
+	vc_lo[slot] = lo;
+	vc_hi[slot] = hi;
+	return 1;
+}
+
+static int cur_writable(const struct iocur *c, size_t n)
+{
+	struct iovec v[TAIL_IOV];
+	size_t covered;
+	int k = cur_slice(c, n, v, TAIL_IOV, &covered);
+	if (covered < n)
+		return 0;
+	for (int i = 0; i < k; i++)
+		if (!range_writable((uintptr_t)v[i].iov_base, v[i].iov_len))
+			return 0;
+	return 1;
+}
+
+/* ---- the real call -------------------------------------------------- */
+
+static ssize_t real_call(const struct zcr_req *rq)
+{
+	ssize_t r;
+	switch (rq->op) {
+	case ZCR_READ:
+		r = real_read(rq->fd, rq->buf, rq->len);
+		break;
+	case ZCR_READV:
+		r = real_readv(rq->fd, rq->iov, rq->iovcnt);
+		break;
+	case ZCR_RECVFROM:
+		r = real_recvfrom(rq->fd, rq->buf, rq->len, rq->flags, rq->from, rq->fromlen);
+		break;
+	default:
+		r = real_recvmsg(rq->fd, rq->msg, rq->flags);
+		break;
+	}
+	return r < 0 ? -errno : r;
+}
+
+static int take_pending(struct fdt_entry *e)
+{
+	return __atomic_exchange_n(&e->pending_err, 0, __ATOMIC_ACQ_REL);
+}
+
+static ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e, size_t total,
+			   int reason, struct zst_delta *d)
+{
+	ssize_t r = real_call(rq);
+	/* The kernel already gave the error to an earlier mapped-path call;
+	 * report it where recv() would have: after the data, before EOF. */
+	if (r == 0 && total && __atomic_load_n(&e->pending_err, __ATOMIC_RELAXED)) {
+		int err = take_pending(e);
+		if (err)
+			r = -err;
+	}
+	if (r > 0 && !(rq->flags & MSG_PEEK)) {
+		d->copied = (uint64_t)r;
+		d->reason = reason;
+	}
+	return r;
+}
+
+/* The result of a mapped-path call must look like the real call's. */
+static void finish_meta(const struct zcr_req *rq)
+{
+	if (rq->op == ZCR_RECVFROM && rq->from && rq->fromlen)
+		*rq->fromlen = 0;	/* TCP reports no source address */
+	if (rq->op == ZCR_RECVMSG) {
+		if (rq->msg->msg_name)
+			rq->msg->msg_namelen = 0;
+		rq->msg->msg_controllen = 0;
+		rq->msg->msg_flags = rq->flags & MSG_CMSG_CLOEXEC;
+	}
+}
+
+/* ---- the mapped path ------------------------------------------------ */
+
+enum { GO_ON, STOP, PASS };
+
+struct run {
+	const struct zcr_req *rq;
+	struct fdt_entry *e;
+	struct iocur cur;
+	size_t total, got;
+	uint32_t epoch;
+	int unmappable;         /* a call found a page or more it could not map */
+	int fail;               /* -errno that ended the batch, 0 if none */
+	struct zst_delta *d;
+};
+
+/* One batch of non-blocking calls under the fd lock. */
+static int batch(struct run *s, struct zcw_win *w)
+{
+	for (;;) {
+		size_t left = s->total - s->got;
+		size_t map = left < w->size ? left : w->size;
+		map &= ~(size_t)(PAGE - 1);
+		if (map && !cur_writable(&s->cur, map))
+			return s->got ? STOP : (s->fail = ZCS_R_BUFFER, PASS);
+
+		struct zcw_zc zc;
+		int r = zcw_receive(s->rq->fd, w, map, NULL, 0, &zc);
+		s->d->zc_calls++;
+		if (r < 0) {
+			s->fail = r;
+			return s->got ? STOP : PASS;
+		}
+		if (zc.err)
+			__atomic_store_n(&s->e->pending_err, -zc.err, __ATOMIC_RELEASE);
+		size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
+		if (mapped)
+			cur_put(&s->cur, w->addr, mapped);
+		s->got += mapped + copied;
+		s->d->mapped += mapped;
+		s->d->copied += copied;
+		if (!mapped && zc.recv_skip_hint >= PAGE)
+			s->unmappable = 1;
+
+		/* The unmappable run at the head of the queue: copy at most the
+		 * space left, so nothing is taken that the caller did not ask for. */
+		size_t skip = zc.recv_skip_hint > copied ? zc.recv_skip_hint - copied : 0;
+		size_t tail = 0;
+		if (skip && s->got < s->total) {
+			size_t want = s->total - s->got, covered;
+			if (want > skip)
+				want = skip;
+			struct iovec v[TAIL_IOV];
+			struct msghdr m = { 0 };
+			m.msg_iov = v;
+			m.msg_iovlen = (size_t)cur_slice(&s->cur, want, v, TAIL_IOV, &covered);
+			ssize_t t = real_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
+			if (t > 0) {
+				tail = (size_t)t;
+				cur_skip(&s->cur, tail);
+				s->got += tail;
+				s->d->copied += tail;
+			} else if (t < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+				s->fail = -errno;
+				return s->got ? STOP : PASS;
+			}
+		}
+		if (!(mapped + copied + tail))
+			return GO_ON;	/* queue empty: the caller decides whether to wait */
+		if (s->got >= s->total)
+			return STOP;
+		if (__atomic_load_n(&s->e->epoch, __ATOMIC_RELAXED) != s->epoch)
+			return STOP;	/* another read took bytes: keep ours contiguous */
+		if (!zc.inq && !(s->rq->flags & MSG_WAITALL))
+			return STOP;
+	}
+}
+
+static ssize_t mapped_path(struct run *s)
+{
+	const struct zcr_req *rq = s->rq;
+	struct fdt_entry *e = s->e;
+	for (;;) {
+		fdt_lock(e);
+		struct zcw_win *w = zcw_acquire();
+		if (!w) {
+			fdt_unlock(e);
+			if (!s->got)
+				return passthrough(rq, e, s->total, ZCS_R_NOWINDOW, s->d);
+			return (ssize_t)s->got;
+		}
+		int how = batch(s, w);
+		zcw_release(w);
+		fdt_unlock(e);
+
+		if (how == PASS) {
+			int f = s->fail;
+			if (f == ZCS_R_BUFFER)
+				return passthrough(rq, e, s->total, ZCS_R_BUFFER, s->d);
+			if (f == -ENOTSOCK || f == -EBADF || f == -EOPNOTSUPP) {
+				/* Stale entry: fd is no longer a TCP socket. */
+				fdt_forget(rq->fd);
+				return real_call(rq);
+			}
+			if (f == -ENOPROTOOPT) {
+				zcw_disable(ENOPROTOOPT);
+				zst_set_kernel(0);
+				return passthrough(rq, e, s->total, ZCS_R_NOKERNEL, s->d);
+			}
+			/* EOF (EIO), not connected, listening...: the real call
+			 * gives exactly the answer recv() gives. */
+			return passthrough(rq, e, s->total, ZCS_R_UNMAPPABLE, s->d);
+		}
+		if (how == STOP && s->got)
+			break;
+		if (s->got && (!(rq->flags & MSG_WAITALL) || s->got >= s->total))
+			break;
+
+		/* Nothing more queued: wait as the real call would. */
+		if (!s->got) {
+			int err = take_pending(e);
+			if (err)
+				return -err;
+		}
+		char one;
+		ssize_t p = real_recvfrom(rq->fd, &one, 1, MSG_PEEK | (rq->flags & MSG_DONTWAIT), NULL, NULL);
+		if (p > 0) {
+			if (s->got && __atomic_load_n(&e->epoch, __ATOMIC_RELAXED) != s->epoch)
+				break;
+			continue;
+		}
+		if (p == 0)
+			break;	/* EOF or shut down: what we have, or 0 */
+		int err = errno;
+		if (!s->got)
+			return -err;
+		if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+			__atomic_store_n(&e->pending_err, err, __ATOMIC_RELEASE);
+		break;
+	}
+	finish_meta(rq);
+	return (ssize_t)s->got;
+}
+
+static int kernel_ok(void)
+{
+	static int reported;
+	const struct zcw_kernel *k = zcw_kernel();
+	if (k->probed && !__atomic_load_n(&reported, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&reported, 1, __ATOMIC_RELAXED);
+		zst_set_kernel(k->supported);
+	}
+	return k->supported;
+}
+
+static void adapt(struct fdt_entry *e, const struct run *s)
+{
+	if (s->d->mapped) {
+		e->miss_streak = 0;
+		e->backoff = 0;
+	} else if (s->unmappable && ++e->miss_streak >= MISS_LIMIT) {
+		/* The sender's data does not map (plain send, no header split):
+		 * stop paying for the probe, look again later. */
+		e->miss_streak = 0;
+		e->backoff = e->backoff ? (uint16_t)(e->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : e->backoff * 2)
+					: BACKOFF_FIRST;
+		e->backoff_left = e->backoff;
+	}
+}
+
+static int iov_total(const struct iovec *iov, int cnt, size_t *out)
+{
+	size_t t = 0;
+	if (cnt < 0 || cnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - t)
+			return -EINVAL;
+		t += iov[i].iov_len;
+	}
+	*out = t;
+	return 0;
+}
+
+ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
+{
+	struct zst_delta d = { 0, 0, 0, -1 };
+	struct iovec one;
+	const struct iovec *iov = &one;
+	int cnt = 1, saved = errno;
+	size_t total = 0;
+	ssize_t r;
+
+	uint32_t epoch = __atomic_add_fetch(&e->epoch, 1, __ATOMIC_RELAXED);
+	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
+	if (!slot && !guard) {
+		uint32_t mine = zst_claim(rq->fd), z = 0;
+		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			zst_release(mine - 1);
+		slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
+	}
+
+	switch (rq->op) {
+	case ZCR_READ:
+	case ZCR_RECVFROM:
+		one.iov_base = rq->buf;
+		one.iov_len = rq->len;
+		break;
+	case ZCR_READV:
+		iov = rq->iov;
+		cnt = rq->iovcnt;
+		break;
+	default:
+		iov = rq->msg->msg_iov;
+		cnt = (int)rq->msg->msg_iovlen;
+		if (rq->msg->msg_iovlen > IOV_MAX)
+			cnt = -1;
+		break;
+	}
+
+	int reason = -1;
+	if (guard)
+		reason = ZCS_R_NESTED;
+	else if ((rq->flags & ~OK_FLAGS) ||
+		 (rq->op == ZCR_RECVMSG && rq->msg->msg_controllen))
+		reason = ZCS_R_FLAGS;
+	else if (iov_total(iov, cnt, &total) || total == 0)
+		reason = ZCS_R_SMALL;	/* invalid or empty: the real call answers */
+	else if (total < min_read)
+		reason = ZCS_R_SMALL;
+	else if (!kernel_ok())
+		reason = ZCS_R_NOKERNEL;
+	else if (e->backoff_left) {
+		e->backoff_left--;
+		reason = ZCS_R_BACKOFF;
+	}
+
+	if (reason >= 0) {
+		r = passthrough(rq, e, total, reason, &d);
+	} else {
+		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d };
+		s.cur.iov = iov;
+		s.cur.cnt = cnt;
+		cur_norm(&s.cur);
+		guard++;
+		r = mapped_path(&s);
+		guard--;
+		if (d.copied && d.reason < 0)
+			d.reason = ZCS_R_UNMAPPABLE;
+		adapt(e, &s);
+	}
+	zst_account(slot, &d);
+	errno = saved;
+	return r;
+}

@@ -1,0 +1,221 @@
+/*
+ * zcwin.c - see zcwin.h.
+ */
+#define _GNU_SOURCE
+#include "zcwin.h"
+#include "log.h"
+#include "real.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define POOL_MAX 64
+#define HUGE_ALIGN (2u << 20)
+#define RSS_BUDGET (64u << 20)	/* pages left mapped, all windows together */
+
+static struct zcw_win pool[POOL_MAX];
+static unsigned pool_len = 4;
+static size_t win_size = 2u << 20;
+static struct zcw_kernel kinfo;
+static uint32_t kstate;		/* 0 unprobed, 1 probing, 2 done */
+
+void zcw_configure(size_t window)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	win_size = window;
+	/* Enough windows for every CPU to read at once, twice over, within the
+	 * resident-memory budget. */
+	unsigned n = ncpu > 0 ? (unsigned)ncpu * 2 : 4;
+	unsigned cap = (unsigned)(RSS_BUDGET / window);
+	if (n > cap)
+		n = cap;
+	if (n > POOL_MAX)
+		n = POOL_MAX;
+	pool_len = n ? n : 1;
+}
+
+static int private_socket(void)
+{
+	return (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+static void probe(void)
+{
+	/* A larger optlen than the kernel's struct, zero-filled: kernels since
+	 * 5.7 clamp it and write back their own size; older ones insist on
+	 * their exact size and fail with EINVAL. */
+	struct { struct zcw_zc zc; uint8_t pad[64]; } buf;
+	int fd = private_socket();
+	if (fd < 0) {
+		kinfo.supported = 0;
+		kinfo.why = errno;
+		return;
+	}
+	memset(&buf, 0, sizeof(buf));
+	socklen_t len = sizeof(buf);
+	int r = getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &buf, &len);
+	int e = r ? errno : 0;
+	if (len < sizeof(buf) && len >= ZCW_LEN_BASE) {
+		kinfo.optlen = len;
+	} else if (r && e == EINVAL) {
+		/* Pre-5.7 kernels take exactly 16 (4.18) or 24 bytes.  On a
+		 * listening socket the right size fails with ENOTCONN, a wrong
+		 * one with EINVAL. */
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		unsigned tries[] = { ZCW_LEN_ERR, ZCW_LEN_BASE };
+		kinfo.optlen = 0;
+		if (!bind(fd, (struct sockaddr *)&sin, sizeof(sin)) && !listen(fd, 1))
+			for (unsigned i = 0; i < 2 && !kinfo.optlen; i++) {
+				memset(&buf, 0, sizeof(buf));
+				len = tries[i];
+				if (getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &buf, &len) && errno == ENOTCONN)
+					kinfo.optlen = tries[i];
+			}
+	}
+	if (r && (e == ENOPROTOOPT || e == EOPNOTSUPP || e == EPERM || e == EACCES)) {
+		kinfo.supported = 0;
+		kinfo.why = e;
+	} else if (!kinfo.optlen) {
+		kinfo.supported = 0;
+		kinfo.why = e ? e : EINVAL;
+	} else {
+		/* The option exists; make sure a window can be mapped too. */
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			kinfo.supported = 0;
+			kinfo.why = errno;
+		} else {
+			munmap(p, 4096);
+			kinfo.supported = 1;
+		}
+	}
+	syscall(SYS_close, fd);
+	if (kinfo.supported)
+		zlog(ZLOG_INFO, "kernel zero-copy receive available (struct %u bytes, copybuf %s)",
+		     kinfo.optlen, kinfo.optlen >= ZCW_LEN_COPYBUF ? "yes" : "no");
+	else
+		zlog(ZLOG_INFO, "kernel zero-copy receive unavailable (%s): passing reads through",
+		     strerror(kinfo.why));
+}
+
+const struct zcw_kernel *zcw_kernel(void)
+{
+	if (__atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2)
+		return &kinfo;
+	uint32_t z = 0;
+	if (__atomic_compare_exchange_n(&kstate, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		probe();
+		kinfo.probed = 1;
+		__atomic_store_n(&kstate, 2, __ATOMIC_RELEASE);
+		return &kinfo;
+	}
+	/* Another thread (or an interrupted frame of ours) is probing: until
+	 * it is done, treat zero-copy as unavailable rather than wait. */
+	static const struct zcw_kernel pending = { 0, 0, 0, EAGAIN };
+	return __atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2 ? &kinfo : &pending;
+}
+
+void zcw_disable(int why)
+{
+	if (kinfo.supported) {
+		kinfo.supported = 0;
+		kinfo.why = why;
+		zlog(ZLOG_INFO, "kernel refused zero-copy receive (%s): passing reads through", strerror(why));
+	}
+}
+
+static uint8_t *map_window(size_t size)
+{
+	/* Reserve size + 2 MiB, then place the socket mapping on a 2 MiB
+	 * boundary inside it, so a window needs the fewest page-table pages. */
+	size_t span = size + HUGE_ALIGN;
+	uint8_t *res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return NULL;
+	uint8_t *at = (uint8_t *)(((uintptr_t)res + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+	int fd = private_socket();
+	if (fd < 0) {
+		munmap(res, span);
+		return NULL;
+	}
+	void *p = mmap(at, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	int e = errno;
+	syscall(SYS_close, fd);	/* the mapping holds the socket; no fd kept */
+	if (p == MAP_FAILED) {
+		munmap(res, span);
+		errno = e;
+		return NULL;
+	}
+	if (at > res)
+		munmap(res, (size_t)(at - res));
+	if (res + span > at + size)
+		munmap(at + size, (size_t)(res + span - (at + size)));
+	madvise(at, size, MADV_DONTFORK);
+	return at;
+}
+
+struct zcw_win *zcw_acquire(void)
+{
+	/* Start at a per-thread spot so threads rarely collide. */
+	unsigned start = (unsigned)((uintptr_t)__builtin_frame_address(0) >> 16);
+	for (unsigned i = 0; i < pool_len; i++) {
+		struct zcw_win *w = &pool[(start + i) % pool_len];
+		if (__atomic_load_n(&w->busy, __ATOMIC_RELAXED) ||
+		    __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
+			continue;
+		if (!w->addr) {
+			w->addr = map_window(win_size);
+			w->size = win_size;
+			if (!w->addr) {
+				static int said;
+				if (!said++)
+					zlog(ZLOG_WARN, "cannot map a zero-copy window: %s", strerror(errno));
+				__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
+				return NULL;
+			}
+		}
+		return w;
+	}
+	return NULL;
+}
+
+void zcw_release(struct zcw_win *w)
+{
+	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
+}
+
+int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
+		struct zcw_zc *zc)
+{
+	socklen_t len = kinfo.optlen;
+	memset(zc, 0, sizeof(*zc));
+	zc->address = (uint64_t)(uintptr_t)w->addr;
+	zc->length = (uint32_t)map_len;
+	if (cb && cb_len && len >= ZCW_LEN_COPYBUF) {
+		zc->copybuf_address = (uint64_t)(uintptr_t)cb;
+		zc->copybuf_len = cb_len > INT32_MAX ? INT32_MAX : (int32_t)cb_len;
+	}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &len))
+		return -errno;
+	if (kinfo.optlen < ZCW_LEN_COPYBUF)
+		zc->copybuf_len = 0;
+	if (kinfo.optlen < ZCW_LEN_ERR) {
+		zc->inq = UINT32_MAX;	/* unknown: the caller keeps asking */
+		zc->err = 0;
+	}
+	return 0;
+}
+
+void zcw_after_fork_child(void)
+{
+	for (unsigned i = 0; i < POOL_MAX; i++) {
+		pool[i].addr = NULL;
+		pool[i].busy = 0;
+	}
+}

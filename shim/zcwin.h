@@ -1,0 +1,76 @@
+/*
+ * zcwin.h - mapping windows and the TCP_ZEROCOPY_RECEIVE call.
+ *
+ * A window is a PROT_READ mapping of a private, never-connected TCP socket
+ * that the shim creates and closes at once.  The kernel accepts any TCP VMA
+ * as the target of TCP_ZEROCOPY_RECEIVE on any TCP socket of the process, so
+ * one window serves every connection and pins none: closing an application
+ * socket ends its connection immediately (a window mapped from the app's
+ * own socket would keep it alive until munmap).
+ *
+ * Windows live in a small pool, borrowed for the duration of one read and
+ * returned before the read returns.  Pages stay mapped (and referenced)
+ * after a read only inside the pool's windows, so resident memory is bounded
+ * by pool size x window size, whatever the number of connections.  Windows
+ * are 2 MiB-aligned (one page-table page each) and MADV_DONTFORK.
+ */
+#ifndef ZCSHIM_ZCWIN_H
+#define ZCSHIM_ZCWIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The kernel's struct, as of Linux 5.12+; older kernels take a prefix. */
+struct zcw_zc {
+	uint64_t address;
+	uint32_t length;
+	uint32_t recv_skip_hint;
+	uint32_t inq;
+	int32_t err;
+	uint64_t copybuf_address;
+	int32_t copybuf_len;
+	uint32_t flags;
+	uint64_t msg_control;
+	uint64_t msg_controllen;
+	uint32_t msg_flags;
+	uint32_t reserved;
+};
+
+#define ZCW_LEN_BASE    16u	/* 4.18: address, length, recv_skip_hint */
+#define ZCW_LEN_ERR     24u	/* 5.7: inq, err */
+#define ZCW_LEN_COPYBUF 40u	/* 5.11: copybuf_address, copybuf_len, flags */
+
+struct zcw_kernel {
+	int probed;             /* 0 while the probe has not finished */
+	int supported;          /* 1 yes, 0 no */
+	unsigned optlen;        /* bytes of struct zcw_zc the kernel understands */
+	int why;                /* errno that made it unsupported */
+};
+
+struct zcw_win {
+	uint8_t *addr;
+	size_t size;
+	uint32_t busy;
+};
+
+/* Set the window size (bytes, page multiple) before first use. */
+void zcw_configure(size_t window);
+/* Probes the running kernel once; later calls return the cached answer. */
+const struct zcw_kernel *zcw_kernel(void);
+/* Marks zero-copy unusable for the rest of the process (e.g. ENOPROTOOPT). */
+void zcw_disable(int why);
+
+/* Borrow a window; NULL if all are busy or none can be mapped. */
+struct zcw_win *zcw_acquire(void);
+void zcw_release(struct zcw_win *w);
+
+/* One call.  In: map_len (page multiple, <= window size), cb/cb_len.
+ * Out (in *out): length = bytes mapped at w->addr, copybuf_len = bytes
+ * copied to cb, recv_skip_hint, inq, err.  Returns 0 or -errno. */
+int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
+		struct zcw_zc *out);
+
+/* Fork child: windows were not inherited (MADV_DONTFORK); forget them. */
+void zcw_after_fork_child(void);
+
+#endif

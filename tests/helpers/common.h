@@ -1,0 +1,94 @@
+/*
+ * common.h - small pieces shared by the test helper programs (header-only:
+ * each helper is a single-file program).  Not linked into the shim.
+ */
+#ifndef ZCSHIM_HELPER_COMMON_H
+#define ZCSHIM_HELPER_COMMON_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static inline void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* "256M", "64k", "4096". */
+static inline uint64_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end || end == s)
+		die("bad size '%s'", s);
+	return v;
+}
+
+/* A listening TCP socket on 127.0.0.1, port 0 (the kernel picks). */
+static inline int listen_loopback(int mss, int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
+		die("TCP_MAXSEG %d: %s", mss, strerror(errno));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024) ||
+	    getsockname(fd, (struct sockaddr *)&a, &l))
+		die("bind/listen: %s", strerror(errno));
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static inline int connect_loopback(int port, int mss)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	if (mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
+		die("TCP_MAXSEG %d: %s", mss, strerror(errno));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
+static inline void write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("write: %s", strerror(errno));
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * zcrecv - verifying receiver: reads a pattern stream (pattern.h) through a
+ * chosen libc call until EOF and checks every byte.
+ *
+ *   zcrecv (--port P | --fd N) [--api read|recv|recvfrom|readv|recvmsg|read_chk]
+ *          [--size 1M] [--iov 4] [--mss 4108] [--waitall] [--threads T]
+ *          [--expect BYTES] [--offset N] [--http]
+ *
+ * Prints "bytes=N ok" and exits 0 when the stream is intact, else prints
+ * where it broke and exits 1.  --fd reads an inherited socket (exec test).
+ * --threads T reads one socket from T threads at once; each chunk is
+ * located in the stream and the union must be every byte exactly once.
+ * --http sends a GET and skips the response headers.  The shim is not
+ * linked in: run it under LD_PRELOAD or zcstat.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+#include "pattern.h"
+
+#include <pthread.h>
+#include <sys/uio.h>
+
+/* The symbol fortified builds call; declared here so this file can call
+ * it directly without depending on the fortify level. */
+extern ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+
+enum api { A_READ, A_RECV, A_RECVFROM, A_READV, A_RECVMSG, A_READ_CHK };
+
+static enum api api = A_READ;
+static size_t rsize = 1u << 20;
+static int iovn = 1, waitall;
+
+static ssize_t do_recv(int fd, uint8_t *buf, size_t n)
+{
+	struct iovec v[64];
+	size_t per = n / (size_t)iovn, at = 0;
+	for (int i = 0; i < iovn; i++) {
+		v[i].iov_base = buf + at;
+		v[i].iov_len = i == iovn - 1 ? n - at : per;
+		at += v[i].iov_len;
+	}
+	int fl = waitall ? MSG_WAITALL : 0;
+	switch (api) {
+	case A_READ: return read(fd, buf, n);
+	case A_READ_CHK: return __read_chk(fd, buf, n, n);
+	case A_RECV: return recv(fd, buf, n, fl);
+	case A_RECVFROM: {
+		struct sockaddr_storage ss;
+		socklen_t l = sizeof(ss);
+		return recvfrom(fd, buf, n, fl, (struct sockaddr *)&ss, &l);
+	}
+	case A_READV: return readv(fd, v, iovn);
+	default: {
+		struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)iovn };
+		return recvmsg(fd, &m, fl);
+	}
+	}
+}
+
+/* ---- threaded mode: record where each chunk came from ---- */
+
+struct piece { uint64_t off, len; };
+static struct piece *pieces;
+static size_t npieces, cap_pieces;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int sock, bad;
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	uint8_t *buf = malloc(rsize);
+	for (;;) {
+		ssize_t r = do_recv(sock, buf, rsize);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		uint64_t off;
+		/* A chunk shorter than 16 bytes cannot be located; readers use
+		 * large buffers so that happens only at the very end. */
+		if (pat_locate(buf, (size_t)r, &off) || pat_check(buf, off, (size_t)r) != (size_t)r) {
+			__atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
+			fprintf(stderr, "zcrecv: chunk of %zd bytes is not a contiguous run of the stream\n", r);
+			continue;
+		}
+		pthread_mutex_lock(&mu);
+		if (npieces == cap_pieces) {
+			cap_pieces = cap_pieces ? cap_pieces * 2 : 1024;
+			pieces = realloc(pieces, cap_pieces * sizeof(*pieces));
+		}
+		pieces[npieces++] = (struct piece){ off, (uint64_t)r };
+		pthread_mutex_unlock(&mu);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int cmp_piece(const void *a, const void *b)
+{
+	const struct piece *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int threaded(int fd, int nthreads, uint64_t expect)
+{
+	pthread_t th[64];
+	sock = fd;
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, reader, NULL);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	qsort(pieces, npieces, sizeof(*pieces), cmp_piece);
+	uint64_t at = 0;
+	for (size_t i = 0; i < npieces; i++) {
+		if (pieces[i].off != at) {
+			printf("gap or overlap at %llu (next piece at %llu)\n",
+			       (unsigned long long)at, (unsigned long long)pieces[i].off);
+			return 1;
+		}
+		at += pieces[i].len;
+	}
+	if (bad || (expect && at != expect)) {
+		printf("bytes=%llu expected=%llu bad=%d\n", (unsigned long long)at,
+		       (unsigned long long)expect, bad);
+		return 1;
+	}
+	printf("bytes=%llu ok pieces=%zu\n", (unsigned long long)at, npieces);
+	return 0;
+}
+
+static void skip_http_headers(int fd)
+{
+	const char *req = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+	write_all(fd, req, strlen(req));
+	/* Byte at a time, so not one byte of the body is consumed here. */
+	char last[4] = { 0 };
+	for (;;) {
+		char c;
+		if (read(fd, &c, 1) != 1)
+			die("EOF in response headers");
+		memmove(last, last + 1, 3);
+		last[3] = c;
+		if (!memcmp(last, "\r\n\r\n", 4))
+			return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0;
+	uint64_t expect = 0, off = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
+		else if (!strcmp(a, "--fd") && v) fd = atoi(v), i++;
+		else if (!strcmp(a, "--size") && v) rsize = (size_t)parse_size(v), i++;
+		else if (!strcmp(a, "--iov") && v) iovn = atoi(v), i++;
+		else if (!strcmp(a, "--mss") && v) mss = atoi(v), i++;
+		else if (!strcmp(a, "--threads") && v) nthreads = atoi(v), i++;
+		else if (!strcmp(a, "--expect") && v) expect = parse_size(v), i++;
+		else if (!strcmp(a, "--offset") && v) off = parse_size(v), i++;
+		else if (!strcmp(a, "--waitall")) waitall = 1;
+		else if (!strcmp(a, "--http")) http = 1;
+		else if (!strcmp(a, "--api") && v) {
+			static const char *names[] = { "read", "recv", "recvfrom", "readv", "recvmsg", "read_chk" };
+			int k = -1;
+			for (int j = 0; j < 6; j++)
+				if (!strcmp(v, names[j]))
+					k = j;
+			if (k < 0)
+				die("unknown api %s", v);
+			api = (enum api)k;
+			i++;
+		} else {
+			die("usage: zcrecv (--port P | --fd N) [--api A] [--size N] [--iov K] [--mss N] "
+			    "[--waitall] [--threads T] [--expect N] [--offset N] [--http]");
+		}
+	}
+	if (iovn < 1 || iovn > 64)
+		die("--iov must be 1..64");
+	if (fd < 0) {
+		if (!port)
+			die("need --port or --fd");
+		fd = connect_loopback(port, mss);
+	}
+	if (http)
+		skip_http_headers(fd);
+	if (nthreads)
+		return threaded(fd, nthreads, expect);
+
+	uint8_t *buf = malloc(rsize);
+	uint64_t at = off;
+	for (;;) {
+		ssize_t r = do_recv(fd, buf, rsize);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			printf("error after %llu bytes: %s\n", (unsigned long long)(at - off), strerror(errno));
+			return 1;
+		}
+		if (r == 0)
+			break;
+		size_t k = pat_check(buf, at, (size_t)r);
+		if (k != (size_t)r) {
+			printf("MISMATCH at stream offset %llu\n", (unsigned long long)(at + k));
+			return 1;
+		}
+		at += (uint64_t)r;
+	}
+	uint64_t got = at - off;
+	if (expect && got != expect) {
+		printf("bytes=%llu expected=%llu\n", (unsigned long long)got, (unsigned long long)expect);
+		return 1;
+	}
+	printf("bytes=%llu ok\n", (unsigned long long)got);
+	return 0;
+}

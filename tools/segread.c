@@ -1,0 +1,121 @@
+/*
+ * segread.c - see segread.h.
+ */
+#define _GNU_SOURCE
+#include "segread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ERR(code, ...) (snprintf(err, errcap, __VA_ARGS__), (code))
+
+int seg_validate(const void *mem, size_t size, char *err, size_t errcap)
+{
+	const struct zcs_header *h = mem;
+	if (size < sizeof(*h))
+		return ERR(-EINVAL, "too small for a header (%zu bytes)", size);
+	if (memcmp(h->magic, ZCS_MAGIC, 8))
+		return ERR(-EINVAL, "not a zcshim segment (bad magic)");
+	if (h->version != ZCS_VERSION)
+		return ERR(-EPROTO, "segment version %u, this zcstat reads %u", h->version, ZCS_VERSION);
+	if (h->header_size != sizeof(*h) || h->slot_size != sizeof(struct zcs_slot))
+		return ERR(-EPROTO, "segment layout sizes %u/%u do not match %zu/%zu",
+			   h->header_size, h->slot_size, sizeof(*h), sizeof(struct zcs_slot));
+	if (h->nslots > (1u << 24))
+		return ERR(-EINVAL, "implausible slot count %u", h->nslots);
+	size_t need = sizeof(*h) + (size_t)h->nslots * sizeof(struct zcs_slot);
+	if (h->total_size < need || h->total_size > size)
+		return ERR(-EINVAL, "segment claims %llu bytes, needs %zu, file has %zu",
+			   (unsigned long long)h->total_size, need, size);
+	if (h->pid <= 0)
+		return ERR(-EINVAL, "bad pid %d", h->pid);
+	if (!memchr(h->command, 0, sizeof(h->command)) || !memchr(h->session, 0, sizeof(h->session)))
+		return ERR(-EINVAL, "unterminated string field");
+	return 0;
+}
+
+int seg_open(const char *path, long owner, struct segview *v, char *err, size_t errcap)
+{
+	memset(v, 0, sizeof(*v));
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return ERR(-errno, "cannot open: %s", strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st)) {
+		int e = errno;
+		close(fd);
+		return ERR(-e, "cannot stat: %s", strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return ERR(-EINVAL, "not a regular file");
+	}
+	if (owner >= 0 && st.st_uid != (uid_t)owner) {
+		close(fd);
+		return ERR(-EPERM, "owned by uid %u, not %ld: refused", (unsigned)st.st_uid, owner);
+	}
+	if (st.st_size < (off_t)sizeof(struct zcs_header) || st.st_size > (off_t)(1ull << 32)) {
+		close(fd);
+		return ERR(-EINVAL, "bad size %lld", (long long)st.st_size);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return ERR(-errno, "cannot map: %s", strerror(errno));
+	int r = seg_validate(p, (size_t)st.st_size, err, errcap);
+	if (r) {
+		munmap(p, (size_t)st.st_size);
+		return r;
+	}
+	v->h = p;
+	v->size = (size_t)st.st_size;
+	v->slots = (const struct zcs_slot *)((const char *)p + v->h->header_size);
+	uint64_t used = __atomic_load_n(&v->h->slots_used, __ATOMIC_ACQUIRE);
+	v->nslots = used < v->h->nslots ? (uint32_t)used : v->h->nslots;
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	return 0;
+}
+
+void seg_close(struct segview *v)
+{
+	if (v->h)
+		munmap((void *)v->h, v->size);
+	v->h = NULL;
+}
+
+int seg_live(const struct segview *v)
+{
+	char maps[64], line[1024];
+	const char *base = strrchr(v->path, '/');
+	base = base ? base + 1 : v->path;
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", v->h->pid);
+	FILE *f = fopen(maps, "re");
+	if (!f)
+		return 0;
+	int live = 0;
+	while (!live && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, base);
+		/* Match the whole file name, as the last path component. */
+		if (p && p[-1] == '/' && (p[strlen(base)] == '\n' || p[strlen(base)] == ' '))
+			live = 1;
+	}
+	fclose(f);
+	return live;
+}
+
+int seg_fd_open(int pid, int fd, unsigned long long inode)
+{
+	char path[64], target[64], want[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0;
+	target[n] = 0;
+	snprintf(want, sizeof(want), "socket:[%llu]", inode);
+	return !strcmp(target, want);
+}

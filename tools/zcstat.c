@@ -1,0 +1,451 @@
+/*
+ * zcstat - how much of a program's TCP traffic took the zero-copy path.
+ *
+ *   zcstat [--json] [-o FILE] -- CMD [ARGS...]
+ *       Runs CMD with libzcshim.so preloaded and, when it exits, reports
+ *       per process and per fd what the shim counted for CMD and every
+ *       descendant that ran with the shim.  Exits with CMD's status.
+ *
+ * The library is found through $ZCSHIM_LIB, else beside this binary, else
+ * in ../lib/zcshim/ relative to it.  Statistics segments are read from
+ * $ZCSHIM_STATS_DIR or the per-user default directory; only the caller's
+ * own segments are read (any, for root), and every segment is validated
+ * before use (tools/segread.c).
+ */
+#define _GNU_SOURCE
+#include "segread.h"
+#include "stats.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *reason_names[ZCS_R_COUNT] = {
+	"small_read", "unmappable", "flags", "no_kernel", "no_window", "buffer", "nested", "backoff",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: zcstat [--json] [-o FILE] -- CMD [ARGS...]\n"
+		   "  Run CMD under the zcshim preload and report, when it exits, how many\n"
+		   "  received TCP bytes were mapped (zero-copy) and how many copied.\n"
+		   "  --json     machine-readable report\n"
+		   "  -o FILE    write the report to FILE instead of stderr\n");
+}
+
+/* ---- finding things -------------------------------------------------- */
+
+static int find_lib(char *out, size_t cap)
+{
+	const char *env = getenv("ZCSHIM_LIB");
+	if (env && *env) {
+		if (access(env, R_OK))
+			return fprintf(stderr, "zcstat: ZCSHIM_LIB=%s: %s\n", env, strerror(errno)), -1;
+		if (!realpath(env, out))
+			return -1;
+		return 0;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -1;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	*slash = 0;
+	const char *tries[] = { "%s/libzcshim.so", "%s/../lib/zcshim/libzcshim.so" };
+	for (int i = 0; i < 2; i++) {
+		char p[PATH_MAX + 64];
+		snprintf(p, sizeof(p), tries[i], self);
+		if (!access(p, R_OK) && realpath(p, out))
+			return 0;
+	}
+	(void)cap;
+	fprintf(stderr, "zcstat: cannot find libzcshim.so beside %s; set ZCSHIM_LIB\n", self);
+	return -1;
+}
+
+static int stats_dir(char *out, size_t cap)
+{
+	const char *env = getenv("ZCSHIM_STATS_DIR");
+	if (env && *env) {
+		snprintf(out, cap, "%s", env);
+		return 0;
+	}
+	int r = zst_default_dir(out, cap, getenv("XDG_RUNTIME_DIR"), (unsigned)geteuid());
+	return r < 0 ? r : 0;
+}
+
+/* ---- collecting segments --------------------------------------------- */
+
+struct seglist {
+	struct segview *v;
+	size_t n, cap;
+};
+
+static int cmp_seg(const void *a, const void *b)
+{
+	const struct segview *x = a, *y = b;
+	if (x->h->pid != y->h->pid)
+		return x->h->pid < y->h->pid ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* Segments in dir whose session equals session (NULL: all). */
+static void collect(const char *dir, const char *session, struct seglist *out)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	long owner = geteuid() == 0 ? -1 : (long)geteuid();
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(ZCS_SEG_SUFFIX);
+		if (len <= sl || strcmp(de->d_name + len - sl, ZCS_SEG_SUFFIX))
+			continue;
+		char path[PATH_MAX + 256], err[256];
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		struct segview v;
+		if (seg_open(path, owner, &v, err, sizeof(err))) {
+			fprintf(stderr, "zcstat: skipping %s: %s\n", path, err);
+			continue;
+		}
+		if (session && strcmp(v.h->session, session)) {
+			seg_close(&v);
+			continue;
+		}
+		if (out->n == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 16;
+			out->v = realloc(out->v, out->cap * sizeof(*out->v));
+		}
+		out->v[out->n++] = v;
+	}
+	closedir(d);
+	qsort(out->v, out->n, sizeof(*out->v), cmp_seg);
+}
+
+/* ---- reporting ------------------------------------------------------- */
+
+static void sum(struct zcs_counters *t, const struct zcs_counters *c)
+{
+	t->reads += c->reads;
+	t->bytes_mapped += c->bytes_mapped;
+	t->bytes_copied += c->bytes_copied;
+	t->zc_calls += c->zc_calls;
+	for (int i = 0; i < ZCS_R_COUNT; i++) {
+		t->fb_reads[i] += c->fb_reads[i];
+		t->fb_bytes[i] += c->fb_bytes[i];
+	}
+}
+
+static void snap(struct zcs_counters *dst, const struct zcs_counters *src)
+{
+	/* Each field is read atomically; the set is as consistent as a
+	 * lock-free reader can be. */
+	const uint64_t *s = (const uint64_t *)src;
+	uint64_t *d = (uint64_t *)dst;
+	for (size_t i = 0; i < sizeof(*src) / 8; i++)
+		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+static void peer_str(const struct zcs_slot *s, char *buf, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	if (s->family == AF_INET) {
+		inet_ntop(AF_INET, s->addr, a, sizeof(a));
+		snprintf(buf, cap, "%s:%u", a, s->port);
+	} else if (s->family == AF_INET6) {
+		inet_ntop(AF_INET6, s->addr, a, sizeof(a));
+		snprintf(buf, cap, "[%s]:%u", a, s->port);
+	} else {
+		snprintf(buf, cap, "?");
+	}
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static int main_reason(const struct zcs_counters *c)
+{
+	int best = -1;
+	for (int i = 0; i < ZCS_R_COUNT; i++)
+		if (c->fb_bytes[i] && (best < 0 || c->fb_bytes[i] > c->fb_bytes[best]))
+			best = i;
+	if (best < 0)
+		for (int i = 0; i < ZCS_R_COUNT; i++)
+			if (c->fb_reads[i] && (best < 0 || c->fb_reads[i] > c->fb_reads[best]))
+				best = i;
+	return best;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_counters(FILE *f, const struct zcs_counters *c)
+{
+	fprintf(f, "{\"reads\":%llu,\"bytes_mapped\":%llu,\"bytes_copied\":%llu,\"zc_calls\":%llu,"
+		   "\"mapped_pct\":%.2f,\"fallback\":{",
+		(unsigned long long)c->reads, (unsigned long long)c->bytes_mapped,
+		(unsigned long long)c->bytes_copied, (unsigned long long)c->zc_calls,
+		pct(c->bytes_mapped, c->bytes_mapped + c->bytes_copied));
+	int first = 1;
+	for (int i = 0; i < ZCS_R_COUNT; i++) {
+		if (!c->fb_reads[i] && !c->fb_bytes[i])
+			continue;
+		fprintf(f, "%s\"%s\":{\"reads\":%llu,\"bytes\":%llu}", first ? "" : ",", reason_names[i],
+			(unsigned long long)c->fb_reads[i], (unsigned long long)c->fb_bytes[i]);
+		first = 0;
+	}
+	fprintf(f, "}}");
+}
+
+struct proc_view {
+	const struct segview *v;
+	int live;
+	struct zcs_counters totals;
+};
+
+static int kernel_state(const struct seglist *l)
+{
+	int yes = 0, no = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		uint32_t k = __atomic_load_n(&l->v[i].h->kernel_zc, __ATOMIC_RELAXED);
+		yes += k == 1;
+		no += k == 2;
+	}
+	return yes ? 1 : no ? 0 : -1;
+}
+
+static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
+{
+	int k = kernel_state(l);
+	fprintf(f, "{\"version\":1,\"kernel_zerocopy\":%s,\"totals\":", k == 0 ? "false" : k == 1 ? "true" : "null");
+	json_counters(f, all);
+	fprintf(f, ",\"processes\":[");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct zcs_header *h = l->v[i].h;
+		uint32_t hk = h->kernel_zc;
+		fprintf(f, "%s{\"pid\":%d,\"ppid\":%d,\"command\":", i ? "," : "", h->pid, h->ppid);
+		json_str(f, h->command);
+		fprintf(f, ",\"alive\":%s,\"kernel_zerocopy\":%s,\"window\":%llu,\"min_read\":%llu,"
+			   "\"slots_recycled\":%llu,\"totals\":",
+			pv[i].live ? "true" : "false", hk == 1 ? "true" : hk == 2 ? "false" : "null",
+			(unsigned long long)h->window_size, (unsigned long long)h->min_read,
+			(unsigned long long)h->slots_recycled);
+		json_counters(f, &pv[i].totals);
+		fprintf(f, ",\"fds\":[");
+		int first = 1;
+		for (uint32_t s = 0; s < l->v[i].nslots; s++) {
+			const struct zcs_slot *sl = &l->v[i].slots[s];
+			uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+			if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
+				continue;
+			struct zcs_counters c;
+			snap(&c, &sl->c);
+			char peer[80];
+			peer_str(sl, peer, sizeof(peer));
+			int open = st == ZCS_SLOT_OPEN && pv[i].live && seg_fd_open(h->pid, sl->fd, sl->inode);
+			fprintf(f, "%s{\"fd\":%d,\"peer\":\"%s\",\"open\":%s,", first ? "" : ",", sl->fd, peer,
+				open ? "true" : "false");
+			/* Splice the counters object's members into this one. */
+			char *buf = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&buf, &len);
+			json_counters(m, &c);
+			fclose(m);
+			fprintf(f, "%.*s}", (int)(len - 2), buf + 1);
+			free(buf);
+			first = 0;
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}\n");
+}
+
+static void mib(char *buf, size_t cap, uint64_t b)
+{
+	snprintf(buf, cap, "%.1f", (double)b / (1024.0 * 1024.0));
+}
+
+static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
+{
+	int k = kernel_state(l);
+	uint64_t rx = all->bytes_mapped + all->bytes_copied;
+	char a[32], b[32], c[32];
+	mib(a, sizeof(a), rx);
+	mib(b, sizeof(b), all->bytes_mapped);
+	mib(c, sizeof(c), all->bytes_copied);
+	fprintf(f, "zcstat: %zu process%s with the shim; kernel zero-copy receive: %s\n", l->n,
+		l->n == 1 ? "" : "es", k == 1 ? "yes" : k == 0 ? "NO (everything passed through)" : "not probed");
+	fprintf(f, "total: %s MiB received in %llu reads: %s MiB mapped (%.2f%%), %s MiB copied\n", a,
+		(unsigned long long)all->reads, b, pct(all->bytes_mapped, rx), c);
+	int mr = main_reason(all);
+	if (mr >= 0)
+		fprintf(f, "main reason bytes were not mapped: %s\n", reason_names[mr]);
+	fprintf(f, "%7s %-20s %5s %-22s %-6s %9s %11s %11s %8s  %s\n", "PID", "COMMAND", "FD", "PEER", "STATE",
+		"READS", "MAPPED_MiB", "COPIED_MiB", "MAPPED%", "FALLBACK");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct zcs_header *h = l->v[i].h;
+		char cmd[21];
+		memccpy(cmd, h->command, 0, sizeof(cmd) - 1);
+		cmd[sizeof(cmd) - 1] = 0;
+		int any = 0;
+		for (uint32_t s = 0; s < l->v[i].nslots; s++) {
+			const struct zcs_slot *sl = &l->v[i].slots[s];
+			uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+			if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
+				continue;
+			struct zcs_counters cc;
+			snap(&cc, &sl->c);
+			char peer[80];
+			peer_str(sl, peer, sizeof(peer));
+			int open = st == ZCS_SLOT_OPEN && pv[i].live && seg_fd_open(h->pid, sl->fd, sl->inode);
+			mib(b, sizeof(b), cc.bytes_mapped);
+			mib(c, sizeof(c), cc.bytes_copied);
+			int r = main_reason(&cc);
+			fprintf(f, "%7d %-20s %5d %-22s %-6s %9llu %11s %11s %7.2f%%  %s\n", h->pid, cmd, sl->fd, peer,
+				open ? "open" : "closed", (unsigned long long)cc.reads, b, c,
+				pct(cc.bytes_mapped, cc.bytes_mapped + cc.bytes_copied), r >= 0 ? reason_names[r] : "-");
+			any = 1;
+		}
+		if (!any)
+			fprintf(f, "%7d %-20s %5s (no TCP reads)\n", h->pid, cmd, "-");
+	}
+}
+
+static void report(FILE *f, const struct seglist *l, int json)
+{
+	struct proc_view *pv = calloc(l->n ? l->n : 1, sizeof(*pv));
+	struct zcs_counters all;
+	memset(&all, 0, sizeof(all));
+	for (size_t i = 0; i < l->n; i++) {
+		pv[i].v = &l->v[i];
+		pv[i].live = seg_live(&l->v[i]);
+		snap(&pv[i].totals, &l->v[i].h->totals);
+		sum(&all, &pv[i].totals);
+	}
+	if (json)
+		report_json(f, l, pv, &all);
+	else
+		report_text(f, l, pv, &all);
+	free(pv);
+}
+
+/* ---- run mode -------------------------------------------------------- */
+
+static int run_and_report(char **cmd, int json, const char *outpath)
+{
+	char lib[PATH_MAX], dir[PATH_MAX], session[48];
+	if (find_lib(lib, sizeof(lib)))
+		return 127;
+	if (stats_dir(dir, sizeof(dir))) {
+		fprintf(stderr, "zcstat: no statistics directory (no /dev/shm and no XDG_RUNTIME_DIR)\n");
+		return 127;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(session, sizeof(session), "zcstat-%d-%lld%09ld", (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
+
+	const char *old = getenv("LD_PRELOAD");
+	char *preload;
+	if (old && *old) {
+		if (asprintf(&preload, "%s:%s", lib, old) < 0)
+			return 127;
+	} else {
+		preload = strdup(lib);
+	}
+	setenv("LD_PRELOAD", preload, 1);
+	setenv("ZCSHIM_SESSION", session, 1);
+	free(preload);
+
+	/* Like time(1): the terminal's signals go to CMD; we wait and report. */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
+	sigaction(SIGINT, &ign, &oint);
+	sigaction(SIGQUIT, &ign, &oquit);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("zcstat: fork");
+		return 127;
+	}
+	if (pid == 0) {
+		sigaction(SIGINT, &oint, NULL);
+		sigaction(SIGQUIT, &oquit, NULL);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "zcstat: %s: %s\n", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+
+	struct seglist l = { 0 };
+	collect(dir, session, &l);
+	FILE *f = stderr;
+	if (outpath && !(f = fopen(outpath, "w"))) {
+		fprintf(stderr, "zcstat: %s: %s\n", outpath, strerror(errno));
+		f = stderr;
+	}
+	report(f, &l, json);
+	if (f != stderr)
+		fclose(f);
+	for (size_t i = 0; i < l.n; i++) {
+		/* Collected: remove the files of processes that are gone. */
+		if (!seg_live(&l.v[i]))
+			unlink(l.v[i].path);
+		seg_close(&l.v[i]);
+	}
+	free(l.v);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	int json = 0, i;
+	const char *out = NULL;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] != '-') {
+			break;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	return run_and_report(argv + i, json, out);
+}
