@@ -5,10 +5,13 @@
  *   1. lock the fd (mapped-path reads of one fd do not interleave), borrow
  *      a window, make sure the destination is writable (a fault after the
  *      kernel handed data over would lose it);
- *   2. loop: TCP_ZEROCOPY_RECEIVE maps up to min(window, space left) bytes,
- *      we copy them out; an unmappable run at the head of the queue
- *      (recv_skip_hint) is taken by the kernel's copybuf in the same call or
- *      by a MSG_DONTWAIT recv of at most the space left, never more;
+ *   2. one TCP_ZEROCOPY_RECEIVE maps up to min(window, space left) bytes,
+ *      which we copy out; an unmappable run right behind them is taken by
+ *      the kernel's copybuf in the same call.  An unmappable run at the
+ *      head of the queue (recv_skip_hint, nothing mapped) is taken by a
+ *      MSG_DONTWAIT recv of at most the space left, never more.  One
+ *      consuming call per read (MSG_WAITALL: until full), so a read returns
+ *      one contiguous run of the stream, as recv() does;
  *   3. if nothing was queued, wait the way the real call would (a 1-byte
  *      MSG_PEEK recv: same blocking, timeout, signal and error behaviour)
  *      and try again.
@@ -218,7 +221,25 @@ static void finish_meta(const struct zcr_req *rq)
 
 /* ---- the mapped path ------------------------------------------------ */
 
-enum { GO_ON, STOP, PASS };
+/* Copies n bytes found at flat offset from (> 0) ahead of the cursor down to
+ * the cursor, and advances past them.  Source and destination may overlap:
+ * the copy goes forward, chunk by chunk, always from above to below. */
+static void cur_pull_down(struct iocur *c, size_t from, size_t n)
+{
+	while (n) {
+		struct iovec src, dst;
+		size_t cov;
+		struct iocur at = *c;
+		cur_skip(&at, from);
+		cur_slice(&at, n, &src, 1, &cov);
+		cur_slice(c, src.iov_len, &dst, 1, &cov);
+		memmove(dst.iov_base, src.iov_base, dst.iov_len);
+		cur_skip(c, dst.iov_len);
+		n -= dst.iov_len;
+	}
+}
+
+enum { TOOK, EMPTY, PASS };
 
 struct run {
 	const struct zcr_req *rq;
@@ -227,76 +248,103 @@ struct run {
 	size_t total, got;
 	uint32_t epoch;
 	int unmappable;         /* a call found a page or more it could not map */
-	int fail;               /* -errno that ended the batch, 0 if none */
+	int fail;               /* why PASS: -errno, or ZCS_R_BUFFER */
 	struct zst_delta *d;
 };
 
-/* One batch of non-blocking calls under the fd lock. */
-static int batch(struct run *s, struct zcw_win *w)
+#define CB_RESERVE (8u << 10)
+
+/*
+ * Exactly one system call that takes data from the socket, so that what one
+ * read returns is one contiguous run of the stream even if a signal handler
+ * or another thread reads the same socket between our calls.  The kernel's
+ * copybuf takes an unmappable run in the same call: it is placed in the
+ * caller's buffer after the map region and moved down behind the mapped
+ * bytes.  Returns TOOK (s->got advanced), EMPTY or PASS.
+ */
+static int one_call(struct run *s, struct zcw_win *w)
 {
-	for (;;) {
-		size_t left = s->total - s->got;
-		size_t map = left < w->size ? left : w->size;
-		map &= ~(size_t)(PAGE - 1);
-		if (map && !cur_writable(&s->cur, map))
-			return s->got ? STOP : (s->fail = ZCS_R_BUFFER, PASS);
-
-		struct zcw_zc zc;
-		int r = zcw_receive(s->rq->fd, w, map, NULL, 0, &zc);
-		s->d->zc_calls++;
-		if (r < 0) {
-			s->fail = r;
-			return s->got ? STOP : PASS;
-		}
-		if (zc.err)
-			__atomic_store_n(&s->e->pending_err, -zc.err, __ATOMIC_RELEASE);
-		size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
-		if (mapped)
-			cur_put(&s->cur, w->addr, mapped);
-		s->got += mapped + copied;
-		s->d->mapped += mapped;
-		s->d->copied += copied;
-		if (!mapped && zc.recv_skip_hint >= PAGE)
-			s->unmappable = 1;
-
-		/* The unmappable run at the head of the queue: copy at most the
-		 * space left, so nothing is taken that the caller did not ask for. */
-		size_t skip = zc.recv_skip_hint > copied ? zc.recv_skip_hint - copied : 0;
-		size_t tail = 0;
-		if (skip && s->got < s->total) {
-			size_t want = s->total - s->got, covered;
-			if (want > skip)
-				want = skip;
-			struct iovec v[TAIL_IOV];
-			struct msghdr m = { 0 };
-			m.msg_iov = v;
-			m.msg_iovlen = (size_t)cur_slice(&s->cur, want, v, TAIL_IOV, &covered);
-			ssize_t t = real_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
-			if (t > 0) {
-				tail = (size_t)t;
-				cur_skip(&s->cur, tail);
-				s->got += tail;
-				s->d->copied += tail;
-			} else if (t < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-				s->fail = -errno;
-				return s->got ? STOP : PASS;
-			}
-		}
-		if (!(mapped + copied + tail))
-			return GO_ON;	/* queue empty: the caller decides whether to wait */
-		if (s->got >= s->total)
-			return STOP;
-		if (__atomic_load_n(&s->e->epoch, __ATOMIC_RELAXED) != s->epoch)
-			return STOP;	/* another read took bytes: keep ours contiguous */
-		if (!zc.inq && !(s->rq->flags & MSG_WAITALL))
-			return STOP;
+	size_t left = s->total - s->got;
+	size_t want = left < w->size ? left : w->size;
+	size_t reserve = 0;
+	/* Keep room for the copybuf once this fd has shown unmappable runs;
+	 * otherwise only the sub-page remainder is left for it. */
+	if (s->e->had_skip && want >= 2 * CB_RESERVE)
+		reserve = CB_RESERVE;
+	size_t map = (want - reserve) & ~(size_t)(PAGE - 1);
+	size_t cb_len = left - map;
+	if (cb_len > CB_RESERVE)
+		cb_len = CB_RESERVE;	/* inq <= copybuf_len copies everything: keep it small */
+	uint8_t *cb = NULL;
+	if (cb_len) {
+		struct iocur at = s->cur;
+		struct iovec v;
+		size_t cov;
+		cur_skip(&at, map);
+		cur_slice(&at, cb_len, &v, 1, &cov);
+		cb = v.iov_base;
+		cb_len = v.iov_len;	/* contiguous part only (readv, recvmsg) */
 	}
+	if (map && !cur_writable(&s->cur, map)) {
+		s->fail = ZCS_R_BUFFER;
+		return PASS;
+	}
+
+	struct zcw_zc zc;
+	int r = zcw_receive(s->rq->fd, w, map, cb, cb_len, &zc);
+	s->d->zc_calls++;
+	if (r < 0) {
+		s->fail = r;
+		return PASS;
+	}
+	if (zc.err)
+		__atomic_store_n(&s->e->pending_err, -zc.err, __ATOMIC_RELEASE);
+	size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
+	if (copied && mapped < map) {
+		struct iocur at = s->cur;
+		cur_skip(&at, mapped);
+		cur_pull_down(&at, map - mapped, copied);
+	}
+	if (mapped)
+		cur_put(&s->cur, w->addr, mapped);
+	cur_skip(&s->cur, copied);
+	s->got += mapped + copied;
+	s->d->mapped += mapped;
+	s->d->copied += copied;
+	if (zc.recv_skip_hint > copied && zc.recv_skip_hint >= PAGE)
+		s->e->had_skip = 1;
+	if (!mapped && zc.recv_skip_hint >= PAGE)
+		s->unmappable = 1;
+	if (mapped + copied)
+		return TOOK;
+	if (!zc.recv_skip_hint)
+		return EMPTY;
+
+	/* Nothing taken but an unmappable run is queued (no copybuf on this
+	 * kernel, or the run is longer than it): copy at most the space left. */
+	size_t n = zc.recv_skip_hint < left ? zc.recv_skip_hint : left, cov;
+	struct iovec v[TAIL_IOV];
+	struct msghdr m = { 0 };
+	m.msg_iov = v;
+	m.msg_iovlen = (size_t)cur_slice(&s->cur, n, v, TAIL_IOV, &cov);
+	ssize_t t = real_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
+	if (t > 0) {
+		cur_skip(&s->cur, (size_t)t);
+		s->got += (size_t)t;
+		s->d->copied += (size_t)t;
+		return TOOK;
+	}
+	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+		return EMPTY;
+	s->fail = -errno;
+	return PASS;
 }
 
 static ssize_t mapped_path(struct run *s)
 {
 	const struct zcr_req *rq = s->rq;
 	struct fdt_entry *e = s->e;
+	int waitall = rq->flags & MSG_WAITALL;
 	for (;;) {
 		fdt_lock(e);
 		struct zcw_win *w = zcw_acquire();
@@ -304,13 +352,15 @@ static ssize_t mapped_path(struct run *s)
 			fdt_unlock(e);
 			if (!s->got)
 				return passthrough(rq, e, s->total, ZCS_R_NOWINDOW, s->d);
-			return (ssize_t)s->got;
+			break;
 		}
-		int how = batch(s, w);
+		int how = one_call(s, w);
 		zcw_release(w);
 		fdt_unlock(e);
 
 		if (how == PASS) {
+			if (s->got)
+				break;	/* the next read meets the condition again */
 			int f = s->fail;
 			if (f == ZCS_R_BUFFER)
 				return passthrough(rq, e, s->total, ZCS_R_BUFFER, s->d);
@@ -328,12 +378,15 @@ static ssize_t mapped_path(struct run *s)
 			 * gives exactly the answer recv() gives. */
 			return passthrough(rq, e, s->total, ZCS_R_UNMAPPABLE, s->d);
 		}
-		if (how == STOP && s->got)
-			break;
-		if (s->got && (!(rq->flags & MSG_WAITALL) || s->got >= s->total))
-			break;
+		if (how == TOOK) {
+			if (!waitall || s->got >= s->total)
+				break;
+			if (__atomic_load_n(&e->epoch, __ATOMIC_RELAXED) != s->epoch)
+				break;	/* another read took bytes: keep ours contiguous */
+			continue;
+		}
 
-		/* Nothing more queued: wait as the real call would. */
+		/* Nothing queued: wait as the real call would. */
 		if (!s->got) {
 			int err = take_pending(e);
 			if (err)

@@ -175,15 +175,25 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/* The reason behind most unmapped bytes.  Backoff (not probing an fd whose
+ * data kept coming unmappable) counts as unmappable: that is the cause. */
 static int main_reason(const struct zcs_counters *c)
 {
+	uint64_t bytes[ZCS_R_COUNT], reads[ZCS_R_COUNT];
+	for (int i = 0; i < ZCS_R_COUNT; i++) {
+		bytes[i] = c->fb_bytes[i];
+		reads[i] = c->fb_reads[i];
+	}
+	bytes[ZCS_R_UNMAPPABLE] += bytes[ZCS_R_BACKOFF];
+	reads[ZCS_R_UNMAPPABLE] += reads[ZCS_R_BACKOFF];
+	bytes[ZCS_R_BACKOFF] = reads[ZCS_R_BACKOFF] = 0;
 	int best = -1;
 	for (int i = 0; i < ZCS_R_COUNT; i++)
-		if (c->fb_bytes[i] && (best < 0 || c->fb_bytes[i] > c->fb_bytes[best]))
+		if (bytes[i] && (best < 0 || bytes[i] > bytes[best]))
 			best = i;
 	if (best < 0)
 		for (int i = 0; i < ZCS_R_COUNT; i++)
-			if (c->fb_reads[i] && (best < 0 || c->fb_reads[i] > c->fb_reads[best]))
+			if (reads[i] && (best < 0 || reads[i] > reads[best]))
 				best = i;
 	return best;
 }
@@ -306,8 +316,13 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		fprintf(f, "main reason bytes were not mapped: %s\n", reason_names[mr]);
 	fprintf(f, "%7s %-20s %5s %-22s %-6s %9s %11s %11s %8s  %s\n", "PID", "COMMAND", "FD", "PEER", "STATE",
 		"READS", "MAPPED_MiB", "COPIED_MiB", "MAPPED%", "FALLBACK");
+	size_t quiet = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct zcs_header *h = l->v[i].h;
+		if (!l->v[i].nslots && !pv[i].totals.reads) {
+			quiet++;
+			continue;
+		}
 		char cmd[21];
 		memccpy(cmd, h->command, 0, sizeof(cmd) - 1);
 		cmd[sizeof(cmd) - 1] = 0;
@@ -333,6 +348,9 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		if (!any)
 			fprintf(f, "%7d %-20s %5s (no TCP reads)\n", h->pid, cmd, "-");
 	}
+	if (quiet)
+		fprintf(f, "(%zu more process%s ran with the shim and read no TCP data)\n", quiet,
+			quiet == 1 ? "" : "es");
 }
 
 static void report(FILE *f, const struct seglist *l, int json)
