@@ -30,11 +30,13 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%)
-TESTS = test_core test_semantics test_lifecycle test_units
+TESTS = test_units test_core test_semantics test_lifecycle
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
           socket accept accept4 close close_range dup dup2 dup3 fcntl fcntl64
+
+.SECONDARY:
 
 .PHONY: all deps deps-test demo test check-symbols install uninstall clean helpers tests
 
@@ -46,7 +48,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/tobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Ishim -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Ishim -Itools -Itests -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	$(CC) -shared -Wl,--version-script=shim/libzcshim.map -Wl,-z,now -Wl,-z,relro \

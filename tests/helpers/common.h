@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static inline void die(const char *fmt, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static inline void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

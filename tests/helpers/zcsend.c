@@ -5,8 +5,9 @@
  * accepted connection sends the pattern stream (pattern.h) of --bytes bytes
  * with plain send() or with MSG_ZEROCOPY (only data sent this way, after
  * loopback's copy into fresh pages, is mappable by the receiver), then
- * ends the connection: FIN (default), RST (--rst), or waits for the peer to
- * close first (--wait-close).
+ * ends the connection: FIN (default: then it waits for the peer's close and,
+ * with a single connection, prints "PEER_CLOSED"), RST (--rst), or holds it
+ * open until stdin reaches EOF (--hold).
  *
  *   zcsend [--bytes 256M] [--mode plain|zerocopy] [--mss 4108] [--chunk 256K]
  *          [--conns 1] [--http] [--rst] [--hold] [--serve-forever]
@@ -170,6 +171,10 @@ static void *serve(void *arg)
 		char buf[4096];
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
+		if (o->conns == 1 && !o->forever) {
+			printf("PEER_CLOSED\n");	/* the lifecycle tests wait for this */
+			fflush(stdout);
+		}
 	}
 	close(fd);
 	return NULL;

@@ -1,0 +1,145 @@
+/*
+ * zclife - process and fd lifecycle scenarios for the shim.
+ *
+ *   zclife close PATH PORT   read the whole stream, then close the socket by
+ *                            PATH (close, close_range, dup2, fclose, exit),
+ *                            print "closed", and wait for stdin EOF: the test
+ *                            checks the peer saw the close while we live on
+ *   zclife fork PORT         two connections; after fork the parent reads
+ *                            one, the child the other, each verified
+ *   zclife exec PORT ZCRECV  exec ZCRECV --fd N on the inherited socket
+ *   zclife dup PORT          read one stream through dup, F_DUPFD_CLOEXEC
+ *                            and dup3 copies, closing the older ones
+ *
+ * Streams are the pattern (pattern.h); exit 0 only if every byte checked.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+#include "pattern.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#define CHUNK (1u << 20)
+
+/* Reads n bytes (0 = until EOF) from fd, checking them from stream offset
+ * *at onward; returns 0 if intact. */
+static int read_check(int fd, uint64_t *at, uint64_t n)
+{
+	static uint8_t buf[CHUNK];
+	uint64_t end = n ? *at + n : UINT64_MAX;
+	while (*at < end) {
+		size_t want = end - *at < CHUNK ? (size_t)(end - *at) : CHUNK;
+		ssize_t r = read(fd, buf, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "zclife: read: %s\n", strerror(errno));
+			return 1;
+		}
+		if (r == 0)
+			return n ? 1 : 0;
+		if (pat_check(buf, *at, (size_t)r) != (size_t)r) {
+			fprintf(stderr, "zclife: mismatch near %llu\n", (unsigned long long)*at);
+			return 1;
+		}
+		*at += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int do_close(const char *how, int port)
+{
+	int fd = connect_loopback(port, 0);
+	uint64_t at = 0;
+	if (read_check(fd, &at, 0))
+		return 1;
+	if (!strcmp(how, "close")) {
+		close(fd);
+	} else if (!strcmp(how, "close_range")) {
+		if (close_range((unsigned)fd, (unsigned)fd, 0))
+			die("close_range: %s", strerror(errno));
+	} else if (!strcmp(how, "dup2")) {
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		dup2(nul, fd);
+		close(nul);
+	} else if (!strcmp(how, "fclose")) {
+		FILE *f = fdopen(fd, "r");
+		fclose(f);
+	} else if (!strcmp(how, "exit")) {
+		printf("closed\n");
+		exit(0);
+	} else {
+		die("unknown close path %s", how);
+	}
+	printf("closed\n");
+	fflush(stdout);
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+
+static int do_fork(int port)
+{
+	int a = connect_loopback(port, 0), b = connect_loopback(port, 0);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	uint64_t at = 0;
+	if (pid == 0) {
+		close(a);
+		_exit(read_check(b, &at, 0) ? 1 : 0);
+	}
+	close(b);
+	int bad = read_check(a, &at, 0);
+	int st;
+	waitpid(pid, &st, 0);
+	int child_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	printf("parent %s, child %s\n", bad ? "BROKEN" : "ok", child_ok ? "ok" : "BROKEN");
+	return bad || !child_ok;
+}
+
+static int do_exec(int port, const char *zcrecv)
+{
+	int fd = connect_loopback(port, 0);
+	fcntl(fd, F_SETFD, 0);	/* inherited across exec */
+	char fds[16];
+	snprintf(fds, sizeof(fds), "%d", fd);
+	execl(zcrecv, zcrecv, "--fd", fds, (char *)NULL);
+	die("exec %s: %s", zcrecv, strerror(errno));
+}
+
+static int do_dup(int port, uint64_t third)
+{
+	int fd = connect_loopback(port, 0);
+	uint64_t at = 0;
+	int d1 = dup(fd);
+	close(fd);
+	if (read_check(d1, &at, third))
+		return 1;
+	int d2 = fcntl(d1, F_DUPFD_CLOEXEC, 100);
+	if (read_check(d2, &at, third))
+		return 1;
+	int d3 = dup3(d2, 200, O_CLOEXEC);
+	close(d1);
+	close(d2);
+	if (d3 != 200 || read_check(d3, &at, 0))
+		return 1;
+	printf("dup chain: %llu bytes ok via fds %d, %d, %d\n", (unsigned long long)at, d1, d2, d3);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "close"))
+		return do_close(argv[2], atoi(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "fork"))
+		return do_fork(atoi(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "exec"))
+		return do_exec(atoi(argv[2]), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "dup"))
+		return do_dup(atoi(argv[2]), parse_size(argv[3]));
+	die("usage: zclife close PATH PORT | fork PORT | exec PORT ZCRECV | dup PORT THIRD");
+}

@@ -1,0 +1,233 @@
+/*
+ * test_core.c - the mapped path end to end, judged by the shim's own
+ * counters (zcstat --json) and by checking every received byte.
+ *
+ * Each test starts zcsend (plain or MSG_ZEROCOPY, default MSS or 4108) and a
+ * receiver under zcstat.  Preconditions: Linux >= 5.12 on loopback; run by
+ * `make test`.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+#define MiB (1024ull * 1024)
+#define T_LONG 180000
+
+/* Sends BYTES with sender args, receives with zcrecv args under the shim. */
+static void transfer(struct tl_result *r, const char *bytes, const char *const send_args[],
+		     const char *const recv_args[], const char *const env[])
+{
+	struct tl_proc snd;
+	const char *sa[16] = { "--bytes", bytes };
+	int n = 2;
+	for (int i = 0; send_args && send_args[i]; i++)
+		sa[n++] = send_args[i];
+	sa[n] = NULL;
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *ra[24] = { tl_bin("zcrecv"), "--port", portbuf, "--expect", bytes };
+	n = 5;
+	for (int i = 0; recv_args && recv_args[i]; i++)
+		ra[n++] = recv_args[i];
+	ra[n] = NULL;
+	tl_run(r, 1, T_LONG, ra, env);
+	cr_assert_eq(tl_wait(&snd, 30000), 0, "sender failed");
+	cr_assert_eq(r->status, 0, "receiver failed: %s", r->out);
+	cr_assert(strstr(r->out, " ok"), "receiver output: %s", r->out);
+	cr_assert(r->json, "no zcstat report");
+}
+
+static uint64_t total(const struct tl_result *r, const char *key)
+{
+	return tl_json_u64(r->json, "\"totals\":", key);
+}
+
+static void assert_mapped_at_least(const struct tl_result *r, uint64_t bytes, double pct)
+{
+	uint64_t m = total(r, "bytes_mapped"), c = total(r, "bytes_copied");
+	cr_assert_eq(m + c, bytes, "mapped %llu + copied %llu != %llu received", (unsigned long long)m,
+		     (unsigned long long)c, (unsigned long long)bytes);
+	cr_assert_geq(100.0 * (double)m / (double)bytes, pct, "only %.2f%% mapped (want >= %.0f%%)",
+		      100.0 * (double)m / (double)bytes, pct);
+	cr_assert_eq(tl_json_bool(r->json, "kernel_zerocopy"), 1);
+}
+
+Test(core, zerocopy_mss4108_256M_at_least_99pct, .timeout = 240)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *ra[] = { "--mss", "4108", NULL };
+	transfer(&r, "256M", sa, ra, NULL);
+	assert_mapped_at_least(&r, 256 * MiB, 99.0);
+	tl_free(&r);
+}
+
+Test(core, zerocopy_default_mss_256M_at_least_90pct, .timeout = 240)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", NULL };
+	transfer(&r, "256M", sa, NULL, NULL);
+	assert_mapped_at_least(&r, 256 * MiB, 90.0);
+	tl_free(&r);
+}
+
+Test(core, plain_sender_nothing_mapped_all_intact, .timeout = 240)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "plain", NULL };
+	transfer(&r, "256M", sa, NULL, NULL);
+	cr_assert_eq(total(&r, "bytes_mapped"), 0);
+	cr_assert_eq(total(&r, "bytes_copied"), 256 * MiB);
+	cr_assert_gt(total(&r, "zc_calls"), 0, "the mapped path was never tried");
+	cr_assert(strstr(r.json, "\"unmappable\""), "reason not reported: %s", r.json);
+	tl_free(&r);
+}
+
+/* Every hooked receive call maps, and scatters correctly into iovecs. */
+static void api_case(const char *api, const char *iov, const char *size, int waitall)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *ra[10] = { "--api", api, "--size", size };
+	int n = 4;
+	if (iov) {
+		ra[n++] = "--iov";
+		ra[n++] = iov;
+	}
+	if (waitall)
+		ra[n++] = "--waitall";
+	ra[n] = NULL;
+	transfer(&r, "64M", sa, ra, NULL);
+	assert_mapped_at_least(&r, 64 * MiB, 99.0);
+	tl_free(&r);
+}
+
+Test(api, read, .timeout = 120) { api_case("read", NULL, "1M", 0); }
+Test(api, read_chk, .timeout = 120) { api_case("read_chk", NULL, "1M", 0); }
+Test(api, recv, .timeout = 120) { api_case("recv", NULL, "256K", 0); }
+Test(api, recv_waitall, .timeout = 120) { api_case("recv", NULL, "1M", 1); }
+Test(api, recvfrom, .timeout = 120) { api_case("recvfrom", NULL, "1M", 0); }
+Test(api, readv_3_uneven_iovecs, .timeout = 120) { api_case("readv", "3", "1000000", 0); }
+Test(api, recvmsg_4_iovecs_waitall, .timeout = 120) { api_case("recvmsg", "4", "1M", 1); }
+
+Test(core, small_reads_pass_through, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *ra[] = { "--size", "4096", NULL };
+	transfer(&r, "16M", sa, ra, NULL);
+	cr_assert_eq(total(&r, "bytes_mapped"), 0);
+	cr_assert_eq(total(&r, "zc_calls"), 0);
+	cr_assert_eq(tl_json_u64(r.json, "\"small_read\":", "bytes"), 16 * MiB);
+	tl_free(&r);
+}
+
+Test(core, threads_share_one_socket_every_byte_once, .timeout = 180)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *ra[] = { "--threads", "4", NULL };
+	transfer(&r, "128M", sa, ra, NULL);
+	cr_assert(strstr(r.out, "pieces="), "%s", r.out);
+	assert_mapped_at_least(&r, 128 * MiB, 90.0);
+	tl_free(&r);
+}
+
+Test(config, min_read_from_environment, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *ra[] = { "--size", "1M", NULL };
+	const char *env[] = { "ZCSHIM_MIN_READ=2M", NULL };
+	transfer(&r, "16M", sa, ra, env);
+	cr_assert_eq(total(&r, "bytes_mapped"), 0, "1M reads below a 2M minimum must not map");
+	cr_assert_eq(tl_json_u64(r.json, NULL, "min_read"), 2 * MiB);
+	tl_free(&r);
+}
+
+Test(config, window_from_environment_and_bad_value_warns_once, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	char logpath[] = "/tmp/zcshim-log-XXXXXX";
+	int fd = mkstemp(logpath);
+	close(fd);
+	char logenv[64];
+	snprintf(logenv, sizeof(logenv), "ZCSHIM_LOG_FILE=%s", logpath);
+	const char *env[] = { "ZCSHIM_WINDOW=lots", "ZCSHIM_LOG=info", logenv, NULL };
+	transfer(&r, "16M", sa, NULL, env);
+	cr_assert_eq(tl_json_u64(r.json, NULL, "window"), 2 * MiB, "bad value must fall back to the default");
+	assert_mapped_at_least(&r, 16 * MiB, 90.0);
+	FILE *f = fopen(logpath, "r");
+	char buf[8192] = { 0 };
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	unlink(logpath);
+	buf[n] = 0;
+	cr_assert_eq(tl_count(buf, "ZCSHIM_WINDOW"), 1, "log: %s", buf);
+	cr_assert(strstr(buf, "zero-copy receive available"), "log: %s", buf);
+	tl_free(&r);
+
+	const char *env2[] = { "ZCSHIM_WINDOW=256K", NULL };
+	transfer(&r, "16M", sa, NULL, env2);
+	cr_assert_eq(tl_json_u64(r.json, NULL, "window"), 256 * 1024);
+	assert_mapped_at_least(&r, 16 * MiB, 90.0);
+	tl_free(&r);
+}
+
+Test(config, disable_means_plain_libc, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *env[] = { "ZCSHIM_DISABLE=1", NULL };
+	transfer(&r, "16M", sa, NULL, env);
+	cr_assert(strstr(r.json, "\"processes\":[]"), "a disabled shim must not count: %s", r.json);
+	tl_free(&r);
+}
+
+Test(kernel, without_zerocopy_receive_everything_passes_through, .timeout = 120)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "32M", "--mode", "zerocopy", "--mss", "4108", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16], logenv[80];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	char logpath[] = "/tmp/zcshim-log-XXXXXX";
+	close(mkstemp(logpath));
+	snprintf(logenv, sizeof(logenv), "ZCSHIM_LOG_FILE=%s", logpath);
+	const char *ra[] = { tl_bin("zcnozc"), tl_bin("zcrecv"), "--port", portbuf, "--expect", "32M", NULL };
+	const char *env[] = { "ZCSHIM_LOG=info", logenv, NULL };
+	struct tl_result r;
+	tl_run(&r, 1, T_LONG, ra, env);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert_eq(tl_json_bool(r.json, "kernel_zerocopy"), 0, "%s", r.json);
+	cr_assert_eq(total(&r, "bytes_mapped"), 0);
+	cr_assert_eq(total(&r, "bytes_copied"), 32 * MiB);
+	cr_assert(strstr(r.json, "\"no_kernel\""), "%s", r.json);
+	FILE *f = fopen(logpath, "r");
+	char buf[8192] = { 0 };
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+	fclose(f);
+	unlink(logpath);
+	cr_assert_eq(tl_count(buf, "zero-copy receive unavailable"), 1, "said once, got: %s", buf);
+	tl_free(&r);
+}
+
+Test(memory, thousand_idle_connections_bounded_rssfile, .timeout = 240)
+{
+	struct tl_result r;
+	const char *a[] = { tl_bin("zcsem"), "manyidle", NULL };
+	tl_run(&r, 1, T_LONG, a, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "RssFile growth within 64 MiB"), "%s", r.out);
+	/* and the reads really were mapped, or the bound proves nothing */
+	uint64_t m = total(&r, "bytes_mapped");
+	cr_assert_geq(m, 1000ull * 256 * 1024 * 9 / 10, "mapped only %llu", (unsigned long long)m);
+	tl_free(&r);
+}

@@ -1,0 +1,159 @@
+/*
+ * test_lifecycle.c - fds and processes under the shim.
+ *
+ * The shim's windows are mapped from a private socket, so closing an
+ * application socket by any path must end the connection for the peer at
+ * once, while the closing process lives on.  fork children, exec'd
+ * programs reading inherited sockets, and chains of duplicated fds must all
+ * read correctly (and be counted) too.  Echo servers exercise the blocking
+ * and epoll patterns.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+static void close_path(const char *how)
+{
+	for (int shim = 0; shim <= 1; shim++) {
+		struct tl_proc snd, app;
+		const char *sa[] = { "--bytes", "8M", "--mode", "zerocopy", NULL };
+		int port = tl_sender(&snd, sa);
+		char portbuf[16], line[64];
+		snprintf(portbuf, sizeof(portbuf), "%d", port);
+		char json[] = "/tmp/zcshim-life-XXXXXX";
+		close(mkstemp(json));
+		const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zclife"), "close", how,
+				    portbuf, NULL };
+		tl_spawn(&app, shim ? a : a + 5, NULL, 1);
+		cr_assert_eq(tl_readline(&app, line, sizeof(line), 30000), 0, "no 'closed' from zclife");
+		cr_assert_str_eq(line, "closed");
+		/* The peer must see our FIN now, while zclife is still running. */
+		cr_assert_eq(tl_readline(&snd, line, sizeof(line), 5000), 0,
+			     "%s: peer did not see the close within 5 s (shim=%d)", how, shim);
+		cr_assert_str_eq(line, "PEER_CLOSED");
+		if (strcmp(how, "exit")) {
+			char st[64];
+			snprintf(st, sizeof(st), "/proc/%d", app.pid);
+			cr_assert(!access(st, F_OK), "zclife should still be alive");
+		}
+		close(app.in);
+		app.in = -1;
+		cr_assert_eq(tl_wait(&app, 30000), 0);
+		cr_assert_eq(tl_wait(&snd, 30000), 0);
+		if (shim) {
+			FILE *f = fopen(json, "r");
+			char buf[16384] = { 0 };
+			buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+			fclose(f);
+			cr_assert_gt(tl_json_u64(buf, "\"totals\":", "bytes_mapped"), 0, "%s", buf);
+			cr_assert(strstr(buf, "\"open\":false"), "closed fd still reported open: %s", buf);
+		}
+		unlink(json);
+	}
+}
+
+Test(close, by_close, .timeout = 90) { close_path("close"); }
+Test(close, by_close_range, .timeout = 90) { close_path("close_range"); }
+Test(close, by_dup2_over_it, .timeout = 90) { close_path("dup2"); }
+Test(close, by_fclose_of_fdopen_stream, .timeout = 90) { close_path("fclose"); }
+Test(close, by_exit, .timeout = 90) { close_path("exit"); }
+
+static void sender_and(struct tl_result *r, const char *bytes, const char *conns, const char *const tail[])
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", bytes, "--mode", "zerocopy", "--conns", conns, NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *a[16] = { tl_bin("zclife") };
+	int n = 1;
+	a[n++] = tail[0];
+	a[n++] = portbuf;
+	for (int i = 1; tail[i]; i++)
+		a[n++] = tail[i];
+	a[n] = NULL;
+	tl_run(r, 1, 120000, a, NULL);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r->status, 0, "%s", r->out);
+}
+
+Test(process, fork_parent_and_child_read_their_own, .timeout = 120)
+{
+	struct tl_result r;
+	const char *t[] = { "fork", NULL };
+	sender_and(&r, "32M", "2", t);
+	cr_assert_str_eq(r.out, "parent ok, child ok\n");
+	/* two processes, each with its own segment and mapped bytes */
+	cr_assert_eq(tl_count(r.json, "\"pid\":"), 2, "%s", r.json);
+	cr_assert_eq(tl_count(r.json, "\"fd\":"), 2, "%s", r.json);
+	cr_assert_geq(tl_json_u64(r.json, "\"totals\":", "bytes_mapped") +
+			      tl_json_u64(r.json, "\"totals\":", "bytes_copied"),
+		      64ull << 20);
+	cr_assert_gt(tl_json_u64(r.json, "\"processes\":", "bytes_mapped"), 0);
+	tl_free(&r);
+}
+
+Test(process, exec_reads_inherited_socket, .timeout = 120)
+{
+	struct tl_result r;
+	const char *t[] = { "exec", tl_bin("zcrecv"), NULL };
+	sender_and(&r, "64M", "1", t);
+	cr_assert(strstr(r.out, "bytes=67108864 ok"), "%s", r.out);
+	/* the exec'd image classified the inherited fd and mapped through it */
+	const char *p = strstr(r.json, "zcrecv --fd");
+	cr_assert(p, "%s", r.json);
+	cr_assert_gt(tl_json_u64(p, NULL, "bytes_mapped"), 32ull << 20, "%s", r.json);
+	tl_free(&r);
+}
+
+Test(process, dup_chain_reads_through_every_copy, .timeout = 120)
+{
+	struct tl_result r;
+	const char *t[] = { "dup", "10M", NULL };
+	sender_and(&r, "30M", "1", t);
+	cr_assert(strstr(r.out, "31457280 bytes ok via fds"), "%s", r.out);
+	cr_assert(strstr(r.json, "\"fd\":100,"), "%s", r.json);
+	cr_assert(strstr(r.json, "\"fd\":200,"), "%s", r.json);
+	cr_assert_gt(tl_json_u64(strstr(r.json, "\"fd\":200,"), NULL, "bytes_mapped"), 0, "%s", r.json);
+	tl_free(&r);
+}
+
+/* bytes: MiB per connection */
+static void echo(const char *mode, const char *conns, const char *mib)
+{
+	char bytes[32];
+	snprintf(bytes, sizeof(bytes), "%sM", mib);
+	struct tl_proc srv, cli;
+	char json[] = "/tmp/zcshim-echo-XXXXXX", line[64];
+	close(mkstemp(json));
+	const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zcecho"), "server", mode,
+			    "--conns", conns, NULL };
+	tl_spawn(&srv, a, NULL, 0);
+	cr_assert_eq(tl_readline(&srv, line, sizeof(line), 10000), 0);
+	char port[16];
+	cr_assert_eq(sscanf(line, "PORT %15s", port), 1);
+	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", bytes, "--conns", conns, NULL };
+	tl_spawn(&cli, c, NULL, 0);
+	char *out = tl_slurp(&cli, 120000);
+	cr_assert_eq(tl_wait(&cli, 120000), 0, "%s", out);
+	cr_assert_str_eq(out, "echo ok\n");
+	cr_assert_eq(tl_wait(&srv, 30000), 0);
+	FILE *f = fopen(json, "r");
+	char *buf = calloc(1, 1 << 20);
+	buf[fread(buf, 1, (1 << 20) - 1, f)] = 0;
+	fclose(f);
+	unlink(json);
+	unsigned long long want = strtoull(mib, NULL, 10) * 1024 * 1024 * strtoull(conns, NULL, 10);
+	uint64_t m = tl_json_u64(buf, "\"totals\":", "bytes_mapped"), cp = tl_json_u64(buf, "\"totals\":", "bytes_copied");
+	cr_assert_eq(m + cp, want, "server received %llu, want %llu", (unsigned long long)(m + cp), want);
+	cr_assert_gt(m, want / 2, "server mapped only %llu of %llu", (unsigned long long)m, want);
+	free(out);
+	free(buf);
+}
+
+Test(echo, blocking_server_under_shim, .timeout = 180) { echo("blocking", "4", "32"); }
+Test(echo, epoll_server_under_shim, .timeout = 180) { echo("epoll", "4", "32"); }

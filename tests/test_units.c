@@ -1,0 +1,141 @@
+/*
+ * test_units.c - the pure modules, without the preload: configuration
+ * parsing, the async-signal-safe formatter, the segment validator zcstat
+ * relies on, and the test pattern itself.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "segread.h"
+#include "helpers/pattern.h"
+
+Test(config, sizes)
+{
+	uint64_t v;
+	cr_assert_eq(zcfg_parse_size("4096", 0, ~0ull, &v), 0);
+	cr_assert_eq(v, 4096);
+	cr_assert_eq(zcfg_parse_size("64k", 0, ~0ull, &v), 0);
+	cr_assert_eq(v, 65536);
+	cr_assert_eq(zcfg_parse_size("2M", 0, ~0ull, &v), 0);
+	cr_assert_eq(v, 2u << 20);
+	cr_assert_eq(zcfg_parse_size("1GiB", 0, ~0ull, &v), 0);
+	cr_assert_eq(v, 1u << 30);
+	cr_assert_eq(zcfg_parse_size("", 0, ~0ull, &v), -EINVAL);
+	cr_assert_eq(zcfg_parse_size("-1", 0, ~0ull, &v), -EINVAL);
+	cr_assert_eq(zcfg_parse_size("12x", 0, ~0ull, &v), -EINVAL);
+	cr_assert_eq(zcfg_parse_size("99999999999999999999", 0, ~0ull, &v), -ERANGE);
+	cr_assert_eq(zcfg_parse_size("17179869184G", 0, ~0ull, &v), -ERANGE);
+	cr_assert_eq(zcfg_parse_size("1k", 4096, 8192, &v), -ERANGE);
+}
+
+static const char *fake_env[16];
+static const char *fake_get(const char *name)
+{
+	for (int i = 0; fake_env[i]; i += 2)
+		if (!strcmp(fake_env[i], name))
+			return fake_env[i + 1];
+	return NULL;
+}
+static int warnings;
+static char last_warned[64];
+static void count_warn(const char *name, const char *value, const char *why)
+{
+	(void)value, (void)why;
+	warnings++;
+	snprintf(last_warned, sizeof(last_warned), "%s", name);
+}
+
+Test(config, environment_bad_values_warn_and_default)
+{
+	struct zcfg c;
+	const char *env[] = { "ZCSHIM_WINDOW", "3000", "ZCSHIM_MIN_READ", "64k", "ZCSHIM_LOG", "debug",
+			      "ZCSHIM_DISABLE", "maybe", NULL };
+	memcpy(fake_env, env, sizeof(env));
+	warnings = 0;
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 2);
+	cr_assert_eq(warnings, 2);
+	cr_assert_eq(c.window, ZCFG_DEFAULT_WINDOW, "3000 is not a page multiple");
+	cr_assert_eq(c.min_read, 65536);
+	cr_assert_eq(c.log_level, ZLOG_DEBUG);
+	cr_assert_eq(c.disable, 0);
+}
+
+Test(config, secure_execution_ignores_environment)
+{
+	struct zcfg c;
+	const char *env[] = { "ZCSHIM_WINDOW", "256K", "ZCSHIM_LOG_FILE", "/tmp/x", "ZCSHIM_DISABLE", "1", NULL };
+	memcpy(fake_env, env, sizeof(env));
+	warnings = 0;
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 1), 0);
+	cr_assert_eq(c.window, ZCFG_DEFAULT_WINDOW);
+	cr_assert_eq(c.log_file[0], 0);
+	cr_assert_eq(c.disable, 0);
+	cr_assert(c.secure);
+}
+
+Test(log, formatter_is_bounded_and_correct)
+{
+	char b[64];
+	zfmtf(b, sizeof(b), "%s=%d %u %x %zu %ld %%", "a", -42, 7u, 255u, (size_t)123, -5L);
+	cr_assert_str_eq(b, "a=-42 7 ff 123 -5 %");
+	char tiny[6];
+	size_t n = zfmtf(tiny, sizeof(tiny), "%s", "truncated");
+	cr_assert_eq(n, 5);
+	cr_assert_str_eq(tiny, "trunc");
+}
+
+static struct zcs_header *good_segment(size_t *size)
+{
+	*size = sizeof(struct zcs_header) + 4 * sizeof(struct zcs_slot);
+	struct zcs_header *h = calloc(1, *size);
+	memcpy(h->magic, ZCS_MAGIC, 8);
+	h->version = ZCS_VERSION;
+	h->header_size = sizeof(*h);
+	h->slot_size = sizeof(struct zcs_slot);
+	h->nslots = 4;
+	h->total_size = *size;
+	h->pid = 1;
+	return h;
+}
+
+Test(segment, validator_accepts_good_rejects_bad)
+{
+	char err[256];
+	size_t sz;
+	struct zcs_header *h = good_segment(&sz);
+	cr_assert_eq(seg_validate(h, sz, err, sizeof(err)), 0, "%s", err);
+	cr_assert_neq(seg_validate(h, sizeof(*h) - 1, err, sizeof(err)), 0);
+	h->nslots = 5;
+	cr_assert_neq(seg_validate(h, sz, err, sizeof(err)), 0, "claims more slots than the file holds");
+	h->nslots = 4;
+	h->version = 99;
+	cr_assert_eq(seg_validate(h, sz, err, sizeof(err)), -EPROTO);
+	cr_assert(strstr(err, "version 99"), "%s", err);
+	h->version = ZCS_VERSION;
+	memset(h->command, 'x', sizeof(h->command));
+	cr_assert_neq(seg_validate(h, sz, err, sizeof(err)), 0, "unterminated command");
+	h->command[0] = 0;
+	h->magic[0] = 'Y';
+	cr_assert_neq(seg_validate(h, sz, err, sizeof(err)), 0);
+	free(h);
+}
+
+Test(pattern, locate_and_check)
+{
+	uint8_t buf[4096];
+	for (uint64_t off = 0; off < 70; off += 7) {
+		pat_fill(buf, 1000003 + off, sizeof(buf));
+		uint64_t got;
+		cr_assert_eq(pat_locate(buf, sizeof(buf), &got), 0);
+		cr_assert_eq(got, 1000003 + off);
+		cr_assert_eq(pat_check(buf, got, sizeof(buf)), sizeof(buf));
+	}
+	buf[100] ^= 1;
+	cr_assert_eq(pat_check(buf, 1000003 + 63, sizeof(buf)), 100);
+}
