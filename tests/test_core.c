@@ -190,7 +190,7 @@ Test(config, disable_means_plain_libc, .timeout = 120)
 	tl_free(&r);
 }
 
-Test(kernel, without_zerocopy_receive_everything_passes_through, .timeout = 120)
+static void no_kernel(const char *mode)
 {
 	struct tl_proc snd;
 	const char *sa[] = { "--bytes", "32M", "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -200,7 +200,9 @@ Test(kernel, without_zerocopy_receive_everything_passes_through, .timeout = 120)
 	char logpath[] = "/tmp/zcshim-log-XXXXXX";
 	close(mkstemp(logpath));
 	snprintf(logenv, sizeof(logenv), "ZCSHIM_LOG_FILE=%s", logpath);
-	const char *ra[] = { tl_bin("zcnozc"), tl_bin("zcrecv"), "--port", portbuf, "--expect", "32M", NULL };
+	const char *ra[] = { tl_bin("zcnozc"), mode, tl_bin("zcrecv"), "--port", portbuf, "--expect", "32M", NULL };
+	if (!mode)
+		memmove(ra + 1, ra + 2, 6 * sizeof(ra[0]));
 	const char *env[] = { "ZCSHIM_LOG=info", logenv, NULL };
 	struct tl_result r;
 	tl_run(&r, 1, T_LONG, ra, env);
@@ -218,6 +220,9 @@ Test(kernel, without_zerocopy_receive_everything_passes_through, .timeout = 120)
 	cr_assert_eq(tl_count(buf, "zero-copy receive unavailable"), 1, "said once, got: %s", buf);
 	tl_free(&r);
 }
+
+Test(kernel, without_zerocopy_receive_everything_passes_through, .timeout = 120) { no_kernel(NULL); }
+Test(kernel, mmap_of_window_refused_everything_passes_through, .timeout = 120) { no_kernel("--mmap"); }
 
 Test(memory, thousand_idle_connections_bounded_rssfile, .timeout = 240)
 {

@@ -157,3 +157,29 @@ static void echo(const char *mode, const char *conns, const char *mib)
 
 Test(echo, blocking_server_under_shim, .timeout = 180) { echo("blocking", "4", "32"); }
 Test(echo, epoll_server_under_shim, .timeout = 180) { echo("epoll", "4", "32"); }
+
+Test(process, stale_entry_after_unhooked_close_never_misroutes, .timeout = 60)
+{
+	struct tl_result r;
+	const char *t[] = { "stale", NULL };
+	sender_and(&r, "4M", "1", t);
+	cr_assert(strstr(r.out, "pipe read ok, file read ok"), "%s", r.out);
+	tl_free(&r);
+}
+
+Test(zcstat, exits_with_the_status_of_cmd, .timeout = 60)
+{
+	struct tl_result r;
+	const char *a[] = { "/bin/sh", "-c", "exit 7", NULL };
+	tl_run(&r, 1, 30000, a, NULL);
+	cr_assert_eq(r.status, 7);
+	tl_free(&r);
+	const char *k[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+	tl_run(&r, 1, 30000, k, NULL);
+	cr_assert_eq(r.status, 128 + 15);
+	tl_free(&r);
+	const char *m[] = { "/nonexistent/program", NULL };
+	tl_run(&r, 1, 30000, m, NULL);
+	cr_assert_eq(r.status, 127);
+	tl_free(&r);
+}

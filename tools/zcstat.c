@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -237,6 +240,30 @@ struct proc_view {
 	struct zcs_counters totals;
 };
 
+/* What this kernel offers, asked directly: used when no process under the
+ * shim got as far as asking (it read no TCP data). */
+static int probe_kernel(void)
+{
+	struct { uint64_t zc[8]; uint8_t pad[64]; } buf;
+	memset(&buf, 0, sizeof(buf));
+	socklen_t len = sizeof(buf);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int r = getsockopt(fd, IPPROTO_TCP, 35 /* TCP_ZEROCOPY_RECEIVE */, &buf, &len);
+	int ok = !r || errno == EINVAL;
+	if (ok) {
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		ok = p != MAP_FAILED;
+		if (ok)
+			munmap(p, 4096);
+	}
+	close(fd);
+	return ok;
+}
+
+/* The processes' own answer (a seccomp filter or container may differ
+ * from what zcstat sees), else zcstat's. */
 static int kernel_state(const struct seglist *l)
 {
 	int yes = 0, no = 0;
@@ -245,13 +272,13 @@ static int kernel_state(const struct seglist *l)
 		yes += k == 1;
 		no += k == 2;
 	}
-	return yes ? 1 : no ? 0 : -1;
+	return yes ? 1 : no ? 0 : probe_kernel();
 }
 
 static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
 {
 	int k = kernel_state(l);
-	fprintf(f, "{\"version\":1,\"kernel_zerocopy\":%s,\"totals\":", k == 0 ? "false" : k == 1 ? "true" : "null");
+	fprintf(f, "{\"version\":1,\"kernel_zerocopy\":%s,\"totals\":", k ? "true" : "false");
 	json_counters(f, all);
 	fprintf(f, ",\"processes\":[");
 	for (size_t i = 0; i < l->n; i++) {
@@ -308,7 +335,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 	mib(b, sizeof(b), all->bytes_mapped);
 	mib(c, sizeof(c), all->bytes_copied);
 	fprintf(f, "zcstat: %zu process%s with the shim; kernel zero-copy receive: %s\n", l->n,
-		l->n == 1 ? "" : "es", k == 1 ? "yes" : k == 0 ? "NO (everything passed through)" : "not probed");
+		l->n == 1 ? "" : "es", k ? "yes" : "NO (everything passed through)");
 	fprintf(f, "total: %s MiB received in %llu reads: %s MiB mapped (%.2f%%), %s MiB copied\n", a,
 		(unsigned long long)all->reads, b, pct(all->bytes_mapped, rx), c);
 	int mr = main_reason(all);

@@ -10,6 +10,9 @@
  *   zclife exec PORT ZCRECV  exec ZCRECV --fd N on the inherited socket
  *   zclife dup PORT          read one stream through dup, F_DUPFD_CLOEXEC
  *                            and dup3 copies, closing the older ones
+ *   zclife stale PORT        read a socket, close it behind the shim's back
+ *                            (raw syscall), reuse the fd number for a pipe
+ *                            and then a file: their reads must be theirs
  *
  * Streams are the pattern (pattern.h); exit 0 only if every byte checked.
  */
@@ -18,6 +21,7 @@
 #include "pattern.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #define CHUNK (1u << 20)
@@ -130,6 +134,38 @@ static int do_dup(int port, uint64_t third)
 	return 0;
 }
 
+/* The shim's entry for fd still says TCP; the fd is now something else. */
+static int do_stale(int port)
+{
+	int fd = connect_loopback(port, 0);
+	uint64_t at = 0;
+	if (read_check(fd, &at, 0))
+		return 1;
+	syscall(SYS_close, fd);	/* unhooked close */
+	int p[2];
+	if (pipe(p))
+		die("pipe");
+	if (p[0] != fd) {	/* make the pipe's read end take the old number */
+		dup2(p[0], fd);
+		syscall(SYS_close, p[0]);
+	}
+	write_all(p[1], "pipe data", 9);
+	char buf[64] = { 0 };
+	ssize_t r = read(fd, buf, sizeof(buf));
+	int ok = r == 9 && !memcmp(buf, "pipe data", 9);
+	syscall(SYS_close, fd);
+	int f = open("/proc/self/comm", O_RDONLY);
+	if (f != fd) {
+		dup2(f, fd);
+		syscall(SYS_close, f);
+	}
+	memset(buf, 0, sizeof(buf));
+	r = read(fd, buf, sizeof(buf));
+	ok = ok && r > 0 && !strncmp(buf, "zclife", 6);
+	printf("stale fd %d: pipe read %s, file read %s\n", fd, ok ? "ok" : "WRONG", ok ? "ok" : "WRONG");
+	return !ok;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -139,6 +175,8 @@ int main(int argc, char **argv)
 		return do_fork(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "exec"))
 		return do_exec(atoi(argv[2]), argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "stale"))
+		return do_stale(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "dup"))
 		return do_dup(atoi(argv[2]), parse_size(argv[3]));
 	die("usage: zclife close PATH PORT | fork PORT | exec PORT ZCRECV | dup PORT THIRD");
