@@ -16,7 +16,7 @@
 #define ZCFG_DEFAULT_WINDOW   (2u << 20)
 #define ZCFG_MIN_WINDOW       (64u << 10)
 #define ZCFG_MAX_WINDOW       (256u << 20)
-#define ZCFG_DEFAULT_MIN_READ (16u << 10)
+#define ZCFG_DEFAULT_MIN_READ (64u << 10)
 #define ZCFG_MAX_MIN_READ     (1u << 30)
 #define ZCFG_PATH_MAX         256
 

@@ -266,17 +266,16 @@ static int one_call(struct run *s, struct zcw_win *w)
 {
 	size_t left = s->total - s->got;
 	size_t want = left < w->size ? left : w->size;
-	size_t reserve = 0;
-	/* Keep room for the copybuf once this fd has shown unmappable runs;
-	 * otherwise only the sub-page remainder is left for it. */
-	if (s->e->had_skip && want >= 2 * CB_RESERVE)
-		reserve = CB_RESERVE;
-	size_t map = (want - reserve) & ~(size_t)(PAGE - 1);
-	size_t cb_len = left - map;
-	if (cb_len > CB_RESERVE)
-		cb_len = CB_RESERVE;	/* inq <= copybuf_len copies everything: keep it small */
+	size_t map = want & ~(size_t)(PAGE - 1), cb_len = 0;
 	uint8_t *cb = NULL;
-	if (cb_len) {
+	/* The copybuf only on fds whose stream has shown unmappable runs
+	 * behind mapped ones (e.g. MSG_ZEROCOPY at the default MSS).  On a
+	 * page-aligned stream it would do harm: with inq <= copybuf_len the
+	 * kernel copies everything, a length that is no page multiple, and
+	 * leaves the stream mid-page. */
+	if (s->e->had_skip && want >= 2 * CB_RESERVE) {
+		map = (want - CB_RESERVE) & ~(size_t)(PAGE - 1);
+		cb_len = left - map < CB_RESERVE ? left - map : CB_RESERVE;
 		struct iocur at = s->cur;
 		struct iovec v;
 		size_t cov;
@@ -311,18 +310,29 @@ static int one_call(struct run *s, struct zcw_win *w)
 	s->got += mapped + copied;
 	s->d->mapped += mapped;
 	s->d->copied += copied;
-	if (zc.recv_skip_hint > copied && zc.recv_skip_hint >= PAGE)
-		s->e->had_skip = 1;
-	if (!mapped && zc.recv_skip_hint >= PAGE)
-		s->unmappable = 1;
+	size_t skip = zc.recv_skip_hint;
+	if (mapped && skip > copied)
+		s->e->had_skip = 1;	/* unmappable data right behind mapped data */
+	else if (mapped && mapped == map)
+		s->e->had_skip = 0;
 	if (mapped + copied)
 		return TOOK;
-	if (!zc.recv_skip_hint)
+	if (!skip)
 		return EMPTY;
 
-	/* Nothing taken but an unmappable run is queued (no copybuf on this
-	 * kernel, or the run is longer than it): copy at most the space left. */
-	size_t n = zc.recv_skip_hint < left ? zc.recv_skip_hint : left, cov;
+	/* Nothing taken, an unmappable run at the head of the queue.  When
+	 * the queue head is a partly consumed page, the kernel reports the
+	 * rest of the whole skb; copying just skip % PAGE brings the stream
+	 * back to a page boundary, after which it maps again.  Otherwise the
+	 * data itself is unmappable: copy at most the space left. */
+	size_t n = skip;
+	if (skip >= PAGE && skip % PAGE)
+		n = skip % PAGE;
+	else if (skip >= PAGE)
+		s->unmappable = 1;
+	if (n > left)
+		n = left;
+	size_t cov;
 	struct iovec v[TAIL_IOV];
 	struct msghdr m = { 0 };
 	m.msg_iov = v;
