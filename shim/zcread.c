@@ -231,8 +231,8 @@ static void cur_pull_down(struct iocur *c, size_t from, size_t n)
 		size_t cov;
 		struct iocur at = *c;
 		cur_skip(&at, from);
-		cur_slice(&at, n, &src, 1, &cov);
-		cur_slice(c, src.iov_len, &dst, 1, &cov);
+		if (!cur_slice(&at, n, &src, 1, &cov) || !cur_slice(c, src.iov_len, &dst, 1, &cov))
+			break;	/* cannot happen: both ranges lie inside the caller's iovecs */
 		memmove(dst.iov_base, src.iov_base, dst.iov_len);
 		cur_skip(c, dst.iov_len);
 		n -= dst.iov_len;
@@ -262,6 +262,27 @@ struct run {
  * caller's buffer after the map region and moved down behind the mapped
  * bytes.  Returns TOOK (s->got advanced), EMPTY or PASS.
  */
+/* A plain non-blocking recv of at most n bytes into the caller's buffer. */
+static int tail_copy(struct run *s, size_t n)
+{
+	size_t cov;
+	struct iovec v[TAIL_IOV];
+	struct msghdr m = { 0 };
+	m.msg_iov = v;
+	m.msg_iovlen = (size_t)cur_slice(&s->cur, n, v, TAIL_IOV, &cov);
+	ssize_t t = real_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
+	if (t > 0) {
+		cur_skip(&s->cur, (size_t)t);
+		s->got += (size_t)t;
+		s->d->copied += (size_t)t;
+		return TOOK;
+	}
+	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+		return EMPTY;
+	s->fail = -errno;
+	return PASS;
+}
+
 static int one_call(struct run *s, struct zcw_win *w)
 {
 	size_t left = s->total - s->got;
@@ -284,7 +305,9 @@ static int one_call(struct run *s, struct zcw_win *w)
 		cb = v.iov_base;
 		cb_len = v.iov_len;	/* contiguous part only (readv, recvmsg) */
 	}
-	if (map && !cur_writable(&s->cur, map)) {
+	if (!map)
+		return tail_copy(s, left);	/* under a page: nothing to map */
+	if (!cur_writable(&s->cur, map)) {
 		s->fail = ZCS_R_BUFFER;
 		return PASS;
 	}
@@ -330,24 +353,7 @@ static int one_call(struct run *s, struct zcw_win *w)
 		n = skip % PAGE;
 	else if (skip >= PAGE)
 		s->unmappable = 1;
-	if (n > left)
-		n = left;
-	size_t cov;
-	struct iovec v[TAIL_IOV];
-	struct msghdr m = { 0 };
-	m.msg_iov = v;
-	m.msg_iovlen = (size_t)cur_slice(&s->cur, n, v, TAIL_IOV, &cov);
-	ssize_t t = real_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
-	if (t > 0) {
-		cur_skip(&s->cur, (size_t)t);
-		s->got += (size_t)t;
-		s->d->copied += (size_t)t;
-		return TOOK;
-	}
-	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
-		return EMPTY;
-	s->fail = -errno;
-	return PASS;
+	return tail_copy(s, n < left ? n : left);
 }
 
 static ssize_t mapped_path(struct run *s)

@@ -1,16 +1,27 @@
 #!/bin/sh
-# run.sh BUILD TEST... - runs each Criterion suite, prints its summary, and
-# ends with one line "N passed, M failed" over all suites; exits 1 if any
-# test failed or crashed.
+# run.sh BUILD TEST... - runs each Criterion suite in a process group of its
+# own (anything a timed-out test left behind is killed with it), prints its
+# failures and summary, and ends with one line "tests: N passed, M failed"
+# over all suites; exits 1 if any test failed or crashed.
 b=$1; shift
 pass=0; fail=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 for t in "$@"; do
-	out=$(ZCSHIM_BUILD="$b" "$b/$t" --jobs 2 2>&1); rc=$?
-	printf '%s\n' "$out" | grep -E '^\[----\]|FAIL|Crash|Assertion|Timed out|Synthesis' | grep -v '^\[----\] Criterion' >&2
-	syn=$(printf '%s\n' "$out" | grep 'Synthesis' | tail -1)
+	setsid sh -c 'echo $$ > "$1.pgid"; shift; exec "$@"' sh "$out" env ZCSHIM_BUILD="$b" "$b/$t" --jobs 2 >"$out" 2>&1
+	rc=$?
+	kill -9 -- "-$(cat "$out.pgid")" 2>/dev/null
+	rm -f "$out.pgid"
+	grep -E '^\[----\]|FAIL|Crash|Timed out|Synthesis' "$out" | grep -v '^\[----\] Criterion' >&2
+	syn=$(grep 'Synthesis' "$out" | tail -1)
 	p=$(printf '%s' "$syn" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 	f=$(printf '%s' "$syn" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
-	[ -n "$p" ] || { echo "$t: no summary (exit $rc)"; printf '%s\n' "$out" | tail -20; fail=$((fail + 1)); continue; }
+	if [ -z "$p" ]; then
+		echo "$t: no summary (exit $rc)" >&2
+		tail -20 "$out" >&2
+		fail=$((fail + 1))
+		continue
+	fi
 	pass=$((pass + p))
 	for x in $f; do fail=$((fail + x)); done
 	[ "$rc" = 0 ] || [ -n "$f" ] || fail=$((fail + 1))

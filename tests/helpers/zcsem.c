@@ -572,7 +572,14 @@ static int sc_sigread(void)
 	struct pair p = make_pair();
 	sr_fd = p.rx;
 	pthread_t th;
+	/* SIGALRM is process-directed: keep it off the sender thread, so the
+	 * handler only ever interrupts the reading thread. */
+	sigset_t alrm, old;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, &old);
 	pthread_create(&th, NULL, sr_sender, &p.tx);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
 	sigaction(SIGALRM, &sa, NULL);
 	struct itimerval it = { { 0, 300 }, { 0, 300 } };
