@@ -163,7 +163,11 @@ static uint8_t *map_window(size_t size)
 struct zcw_win *zcw_acquire(void)
 {
 	/* Start at a per-thread spot so threads rarely collide. */
-	unsigned start = (unsigned)((uintptr_t)__builtin_frame_address(0) >> 16);
+	static __attribute__((tls_model("initial-exec"))) __thread unsigned home;
+	static unsigned next_home;
+	if (!home)
+		home = __atomic_add_fetch(&next_home, 1, __ATOMIC_RELAXED);
+	unsigned start = home;
 	for (unsigned i = 0; i < pool_len; i++) {
 		struct zcw_win *w = &pool[(start + i) % pool_len];
 		if (__atomic_load_n(&w->busy, __ATOMIC_RELAXED) ||

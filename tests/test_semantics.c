@@ -130,3 +130,22 @@ Test(semantics, signal_handler_reading_same_socket_mid_read, .timeout = 120)
 {
 	scenario("sigread", "main loop and handler together: every byte exactly once, each read contiguous\n", 1, 1);
 }
+
+Test(semantics, no_residue_readiness_stays_true, .timeout = 60)
+{
+	scenario("residue", "read: 40960, then poll: 1, inq: 24576, rest: 24576, then poll: 0\n", 1, 1);
+}
+
+Test(semantics, sockets_not_seen_created_are_classified_on_first_read, .timeout = 60)
+{
+	const char *expect = "raw socket(2): 65536, SCM_RIGHTS socket: 65536\n";
+	scenario("unseen", expect, 1, 1);
+	/* and each was mapped through, in a slot of its own */
+	const char *argv[] = { tl_bin("zcsem"), "unseen", NULL };
+	const char *env[] = { "ZCSHIM_MIN_READ=16K", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, 60000, argv, env);
+	cr_assert_str_eq(r.out, expect);
+	cr_assert_eq(tl_count(r.json, "\"bytes_mapped\":65536,"), 2, "%s", r.json);
+	tl_free(&r);
+}

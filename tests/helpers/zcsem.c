@@ -473,6 +473,68 @@ static int sc_cmsg(void)
 	return 0;
 }
 
+/* After a partial read the rest is still in the socket: readiness and
+ * SIOCINQ tell the truth (the shim holds no data of its own). */
+static int sc_residue(void)
+{
+	struct pair p = make_pair();
+	zsend(p.tx, 64 * KB);
+	wait_inq(p.rx, 64 * KB);
+	uint8_t *b = malloc(64 * KB);
+	ssize_t r = read(p.rx, b, 40 * KB);
+	check(b, 0, r, "residue");
+	struct pollfd pf = { .fd = p.rx, .events = POLLIN };
+	int ready = poll(&pf, 1, 0);
+	printf("read: %s, then poll: %d, inq: %d", res(r), ready, inq(p.rx));
+	r = read(p.rx, b, 64 * KB);
+	check(b, 40 * KB, r, "residue rest");
+	pf.revents = 0;
+	printf(", rest: %s, then poll: %d\n", res(r), poll(&pf, 1, 0));
+	return 0;
+}
+
+/* Sockets the shim did not see created: from a raw socket(2) system call,
+ * and received over a Unix socket with SCM_RIGHTS.  Classified on first read. */
+static int sc_unseen(void)
+{
+	int port, l = listen_loopback(0, &port);
+	int raw = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (raw < 0 || connect(raw, (struct sockaddr *)&a, sizeof(a)))
+		die("raw socket: %s", strerror(errno));
+	int tx1 = accept(l, NULL, NULL);
+	int c2 = connect_loopback(port, 0), tx2 = accept(l, NULL, NULL), one = 1;
+	setsockopt(tx1, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one));
+	setsockopt(tx2, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one));
+	int us[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, us))
+		die("socketpair");
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 }, x = 'x';
+	struct iovec v = { &x, 1 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &c2, sizeof(int));
+	sendmsg(us[0], &m, 0);
+	m.msg_controllen = sizeof(ctl);
+	recvmsg(us[1], &m, 0);
+	int passed;
+	memcpy(&passed, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+	uint8_t *b = malloc(64 * KB);
+	int fds[2] = { raw, passed }, txs[2] = { tx1, tx2 };
+	for (int i = 0; i < 2; i++) {
+		sent_off = 0;
+		zsend(txs[i], 64 * KB);
+		ssize_t r = recv(fds[i], b, 64 * KB, MSG_WAITALL);
+		check(b, 0, r, "unseen");
+		printf("%s: %s%s", i ? "SCM_RIGHTS socket" : "raw socket(2)", res(r), i ? "\n" : ", ");
+	}
+	return 0;
+}
+
 static int sc_len0(void)
 {
 	struct pair p = make_pair();
@@ -708,6 +770,8 @@ int main(int argc, char **argv)
 	if (!strcmp(s, "errqueue")) return sc_errqueue();
 	if (!strcmp(s, "cmsg")) return sc_cmsg();
 	if (!strcmp(s, "len0")) return sc_len0();
+	if (!strcmp(s, "residue")) return sc_residue();
+	if (!strcmp(s, "unseen")) return sc_unseen();
 	if (!strcmp(s, "nullbuf")) return sc_nullbuf();
 	if (!strcmp(s, "addr")) return sc_addr();
 	if (!strcmp(s, "sigread")) return sc_sigread();
