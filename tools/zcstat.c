@@ -216,9 +216,12 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void json_counters(FILE *f, const struct zcs_counters *c)
+/* The counters as JSON members; wrapped in braces when braces is set. */
+static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 {
-	fprintf(f, "{\"reads\":%llu,\"bytes_mapped\":%llu,\"bytes_copied\":%llu,\"zc_calls\":%llu,"
+	if (braces)
+		fputc('{', f);
+	fprintf(f, "\"reads\":%llu,\"bytes_mapped\":%llu,\"bytes_copied\":%llu,\"zc_calls\":%llu,"
 		   "\"mapped_pct\":%.2f,\"fallback\":{",
 		(unsigned long long)c->reads, (unsigned long long)c->bytes_mapped,
 		(unsigned long long)c->bytes_copied, (unsigned long long)c->zc_calls,
@@ -231,14 +234,44 @@ static void json_counters(FILE *f, const struct zcs_counters *c)
 			(unsigned long long)c->fb_reads[i], (unsigned long long)c->fb_bytes[i]);
 		first = 0;
 	}
-	fprintf(f, "}}");
+	fprintf(f, "}");
+	if (braces)
+		fputc('}', f);
 }
+
+/* One fd line of a report, computed once for every output format. */
+struct fd_row {
+	int fd;
+	int open;
+	char peer[80];
+	struct zcs_counters c;
+};
 
 struct proc_view {
 	const struct segview *v;
 	int live;
 	struct zcs_counters totals;
+	struct fd_row *rows;
+	size_t nrows;
 };
+
+static void load_rows(struct proc_view *pv)
+{
+	const struct segview *v = pv->v;
+	pv->rows = calloc(v->nslots ? v->nslots : 1, sizeof(*pv->rows));
+	pv->nrows = 0;
+	for (uint32_t s = 0; s < v->nslots; s++) {
+		const struct zcs_slot *sl = &v->slots[s];
+		uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+		if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
+			continue;
+		struct fd_row *r = &pv->rows[pv->nrows++];
+		r->fd = sl->fd;
+		snap(&r->c, &sl->c);
+		peer_str(sl, r->peer, sizeof(r->peer));
+		r->open = st == ZCS_SLOT_OPEN && pv->live && seg_fd_open(v->h->pid, sl->fd, sl->inode);
+	}
+}
 
 /* What this kernel offers, asked directly: used when no process under the
  * shim got as far as asking (it read no TCP data). */
@@ -279,7 +312,7 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 {
 	int k = kernel_state(l);
 	fprintf(f, "{\"version\":1,\"kernel_zerocopy\":%s,\"totals\":", k ? "true" : "false");
-	json_counters(f, all);
+	json_counters(f, all, 1);
 	fprintf(f, ",\"processes\":[");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct zcs_header *h = l->v[i].h;
@@ -291,30 +324,14 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			pv[i].live ? "true" : "false", hk == 1 ? "true" : hk == 2 ? "false" : "null",
 			(unsigned long long)h->window_size, (unsigned long long)h->min_read,
 			(unsigned long long)h->slots_recycled);
-		json_counters(f, &pv[i].totals);
+		json_counters(f, &pv[i].totals, 1);
 		fprintf(f, ",\"fds\":[");
-		int first = 1;
-		for (uint32_t s = 0; s < l->v[i].nslots; s++) {
-			const struct zcs_slot *sl = &l->v[i].slots[s];
-			uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
-			if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
-				continue;
-			struct zcs_counters c;
-			snap(&c, &sl->c);
-			char peer[80];
-			peer_str(sl, peer, sizeof(peer));
-			int open = st == ZCS_SLOT_OPEN && pv[i].live && seg_fd_open(h->pid, sl->fd, sl->inode);
-			fprintf(f, "%s{\"fd\":%d,\"peer\":\"%s\",\"open\":%s,", first ? "" : ",", sl->fd, peer,
-				open ? "true" : "false");
-			/* Splice the counters object's members into this one. */
-			char *buf = NULL;
-			size_t len = 0;
-			FILE *m = open_memstream(&buf, &len);
-			json_counters(m, &c);
-			fclose(m);
-			fprintf(f, "%.*s}", (int)(len - 2), buf + 1);
-			free(buf);
-			first = 0;
+		for (size_t k = 0; k < pv[i].nrows; k++) {
+			const struct fd_row *r = &pv[i].rows[k];
+			fprintf(f, "%s{\"fd\":%d,\"peer\":\"%s\",\"open\":%s,", k ? "," : "", r->fd, r->peer,
+				r->open ? "true" : "false");
+			json_counters(f, &r->c, 0);
+			fputc('}', f);
 		}
 		fprintf(f, "]}");
 	}
@@ -346,7 +363,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 	size_t quiet = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct zcs_header *h = l->v[i].h;
-		if (!l->v[i].nslots && !pv[i].totals.reads) {
+		if (!pv[i].nrows && !pv[i].totals.reads) {
 			quiet++;
 			continue;
 		}
@@ -354,22 +371,15 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		memccpy(cmd, h->command, 0, sizeof(cmd) - 1);
 		cmd[sizeof(cmd) - 1] = 0;
 		int any = 0;
-		for (uint32_t s = 0; s < l->v[i].nslots; s++) {
-			const struct zcs_slot *sl = &l->v[i].slots[s];
-			uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
-			if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
-				continue;
-			struct zcs_counters cc;
-			snap(&cc, &sl->c);
-			char peer[80];
-			peer_str(sl, peer, sizeof(peer));
-			int open = st == ZCS_SLOT_OPEN && pv[i].live && seg_fd_open(h->pid, sl->fd, sl->inode);
-			mib(b, sizeof(b), cc.bytes_mapped);
-			mib(c, sizeof(c), cc.bytes_copied);
-			int r = main_reason(&cc);
-			fprintf(f, "%7d %-20s %5d %-22s %-6s %9llu %11s %11s %7.2f%%  %s\n", h->pid, cmd, sl->fd, peer,
-				open ? "open" : "closed", (unsigned long long)cc.reads, b, c,
-				pct(cc.bytes_mapped, cc.bytes_mapped + cc.bytes_copied), r >= 0 ? reason_names[r] : "-");
+		for (size_t k = 0; k < pv[i].nrows; k++) {
+			const struct fd_row *r = &pv[i].rows[k];
+			mib(b, sizeof(b), r->c.bytes_mapped);
+			mib(c, sizeof(c), r->c.bytes_copied);
+			int why = main_reason(&r->c);
+			fprintf(f, "%7d %-20s %5d %-22s %-6s %9llu %11s %11s %7.2f%%  %s\n", h->pid, cmd, r->fd, r->peer,
+				r->open ? "open" : "closed", (unsigned long long)r->c.reads, b, c,
+				pct(r->c.bytes_mapped, r->c.bytes_mapped + r->c.bytes_copied),
+				why >= 0 ? reason_names[why] : "-");
 			any = 1;
 		}
 		if (!any)
@@ -389,12 +399,15 @@ static void report(FILE *f, const struct seglist *l, int json)
 		pv[i].v = &l->v[i];
 		pv[i].live = seg_live(&l->v[i]);
 		snap(&pv[i].totals, &l->v[i].h->totals);
+		load_rows(&pv[i]);
 		sum(&all, &pv[i].totals);
 	}
 	if (json)
 		report_json(f, l, pv, &all);
 	else
 		report_text(f, l, pv, &all);
+	for (size_t i = 0; i < l->n; i++)
+		free(pv[i].rows);
 	free(pv);
 }
 

@@ -77,6 +77,36 @@ static inline int connect_loopback(int port, int mss)
 	return fd;
 }
 
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+
+/* Sends all n bytes with MSG_ZEROCOPY (plain send when notification memory
+ * is full), then drains whatever completions are queued.  The caller keeps
+ * the buffer untouched until the receiver has consumed the data: on
+ * loopback the receiver is handed these very pages. */
+static inline void zc_send_all(int fd, const uint8_t *b, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = send(fd, b + done, n - done, MSG_ZEROCOPY | MSG_NOSIGNAL);
+		if (w < 0 && errno == ENOBUFS)
+			w = send(fd, b + done, n - done, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die("send: %s", strerror(errno));
+		done += (size_t)w;
+	}
+	char ctl[128];
+	struct msghdr m = { .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	while (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
+		m.msg_controllen = sizeof(ctl);
+}
+
 static inline void write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

@@ -22,12 +22,6 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 
-#ifndef SO_ZEROCOPY
-#define SO_ZEROCOPY 60
-#endif
-#ifndef MSG_ZEROCOPY
-#define MSG_ZEROCOPY 0x4000000
-#endif
 
 static size_t rsize = 256u << 10;
 
@@ -142,21 +136,7 @@ static void *cl_send(void *arg)
 			b = mmap(NULL, ring, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		size_t n = c->bytes - off < chunk ? (size_t)(c->bytes - off) : chunk;
 		pat_fill(b + at, off, n);
-		size_t done = 0;
-		while (done < n) {
-			ssize_t w = send(c->fd, b + at + done, n - done, MSG_ZEROCOPY);
-			if (w < 0 && errno == ENOBUFS)
-				w = send(c->fd, b + at + done, n - done, 0);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				die("send: %s", strerror(errno));
-			done += (size_t)w;
-		}
-		char ctl[128];
-		struct msghdr m = { .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-		while (recvmsg(c->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
-			m.msg_controllen = sizeof(ctl);
+		zc_send_all(c->fd, b + at, n);
 		off += n;
 	}
 	shutdown(c->fd, SHUT_WR);

@@ -31,12 +31,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-#ifndef SO_ZEROCOPY
-#define SO_ZEROCOPY 60
-#endif
-#ifndef MSG_ZEROCOPY
-#define MSG_ZEROCOPY 0x4000000
-#endif
 #ifndef TCP_INQ
 #define TCP_INQ 36
 #define TCP_CM_INQ TCP_INQ
@@ -98,21 +92,7 @@ static void zsend(int fd, size_t n)
 	if (b == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
 	pat_fill(b, sent_off, n);
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = send(fd, b + done, n - done, MSG_ZEROCOPY);
-		if (w < 0 && errno == ENOBUFS)	/* notification memory full */
-			w = send(fd, b + done, n - done, 0);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			die("send: %s", strerror(errno));
-		done += (size_t)w;
-	}
-	char ctl[128];
-	struct msghdr m = { .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-	while (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
-		m.msg_controllen = sizeof(ctl);
+	zc_send_all(fd, b, n);
 	sent_off += n;
 }
 

@@ -28,12 +28,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#ifndef SO_ZEROCOPY
-#define SO_ZEROCOPY 60
-#endif
-#ifndef MSG_ZEROCOPY
-#define MSG_ZEROCOPY 0x4000000
-#endif
 
 #define RING 16
 #define MAXOUT 4096
