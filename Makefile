@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, run the demo
 #   make test       install what is missing, build, run every test suite
 #   make check-symbols   prove the library exports only its hooks
+#   make fuzz       libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Debian packages are installed on demand (tools/deps.sh), so a fresh
@@ -20,7 +21,7 @@ TOOL_CFLAGS = $(CFLAGS_BASE)
 CFLAGS ?=
 
 SHIM_SRC = shim/preload.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
-           shim/config.c shim/log.c shim/real.c
+           shim/callsite.c shim/config.c shim/log.c shim/real.c
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -28,9 +29,9 @@ LIB      = $(BUILD)/libzcshim.so
 COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
-HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc
+HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%)
-TESTS = test_units test_core test_semantics test_lifecycle
+TESTS = test_units test_core test_semantics test_lifecycle test_zcstat
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
@@ -38,7 +39,9 @@ EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg 
 
 .SECONDARY:
 
-.PHONY: all deps deps-test demo test check-symbols install uninstall clean helpers tests
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps deps-test deps-fuzz demo test fuzz check-symbols install uninstall clean helpers tests
 
 all: $(LIB) $(BUILD)/zcstat
 
@@ -71,6 +74,15 @@ deps:
 
 deps-test:
 	@sh tools/deps.sh test
+
+deps-fuzz:
+	@sh tools/deps.sh fuzz
+
+# libFuzzer targets (segment reader + zcstat reports, config parser),
+# FUZZ_SECONDS each; fails on any crash or sanitizer report.
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory all helpers
+	@sh tools/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 check-symbols: $(LIB)
 	@sh tools/check-symbols.sh $(LIB) $(EXPORTS)

@@ -15,6 +15,7 @@ void zcfg_defaults(struct zcfg *c)
 	c->window = ZCFG_DEFAULT_WINDOW;
 	c->min_read = ZCFG_DEFAULT_MIN_READ;
 	c->log_level = ZLOG_WARN;
+	c->slots = ZCFG_DEFAULT_SLOTS;
 }
 
 int zcfg_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -137,6 +138,20 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 	if ((v = get("ZCSHIM_STATS_DIR")) && *v && (v[0] != '/' || copy_path(v, c->stats_dir, sizeof(c->stats_dir)))) {
 		warn("ZCSHIM_STATS_DIR", v, "expected an absolute path shorter than 256 bytes");
 		c->stats_dir[0] = 0;
+		bad++;
+	}
+	if ((v = get("ZCSHIM_SLOTS"))) {
+		uint64_t n;
+		if (zcfg_parse_size(v, 1, 1u << 20, &n)) {
+			warn("ZCSHIM_SLOTS", v, "expected a count between 1 and 1048576");
+			bad++;
+		} else {
+			c->slots = (uint32_t)n;
+		}
+	}
+	if ((v = get("ZCSHIM_CALLSITES")) && zcfg_parse_bool(v, &c->callsites)) {
+		warn("ZCSHIM_CALLSITES", v, "expected 0 or 1");
+		c->callsites = 0;
 		bad++;
 	}
 	if ((v = get("ZCSHIM_SESSION")) && *v && copy_path(v, c->session, sizeof(c->session))) {

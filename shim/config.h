@@ -29,7 +29,11 @@ struct zcfg {
 	char log_file[ZCFG_PATH_MAX];
 	char stats_dir[ZCFG_PATH_MAX]; /* "" = default per-user directory */
 	char session[48];           /* set by zcstat -- CMD */
+	uint32_t slots;             /* per-fd slots in the stats segment */
+	int callsites;              /* record call sites of unmapped reads */
 };
+
+#define ZCFG_DEFAULT_SLOTS 4096u
 
 typedef const char *(*zcfg_getenv_fn)(const char *name);
 /* Called once per rejected variable: name, offending value, reason. */

@@ -20,7 +20,7 @@
 #define cpu_relax() __asm__ __volatile__("" ::: "memory")
 #endif
 
-#define FDT_MIN 1024u
+#define FDT_DEFAULT (1u << 20)
 #define FDT_MAX (1u << 22)
 
 static struct fdt_entry *table;
@@ -29,12 +29,13 @@ static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks *
 
 int fdt_init(void)
 {
+	/* At least the kernel's default nr_open (2^20): a program may raise
+	 * RLIMIT_NOFILE after we start.  MAP_NORESERVE: only entries of fds
+	 * actually used cost memory. */
 	struct rlimit rl;
-	unsigned n = 1u << 20;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY)
+	unsigned n = FDT_DEFAULT;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY && rl.rlim_max > n)
 		n = rl.rlim_max > FDT_MAX ? FDT_MAX : (unsigned)rl.rlim_max;
-	if (n < FDT_MIN)
-		n = FDT_MIN;
 	/* Raw syscall: the app may interpose mmap too, and this runs early. */
 	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct fdt_entry),
 				  PROT_READ | PROT_WRITE,

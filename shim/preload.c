@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "callsite.h"
 #include "config.h"
 #include "fdtable.h"
 #include "log.h"
@@ -95,6 +96,8 @@ static void init_slow(void)
 	}
 	zcw_configure(cfg.window);
 	zcr_configure(&cfg);
+	if (cfg.callsites && cs_init())
+		cfg.callsites = 0;
 	zst_init(&cfg);
 	pthread_atfork(NULL, NULL, at_fork_child);
 	__atomic_store_n(&init_state, INIT_DONE, __ATOMIC_RELEASE);

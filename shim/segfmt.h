@@ -60,6 +60,21 @@ struct zcs_slot {
 	struct zcs_counters c;
 };
 
+/* Where reads that were not fully mapped come from (ZCSHIM_CALLSITES=1). */
+struct zcs_callsite {
+	uint64_t ip;            /* return address in the caller; 0 = free */
+	uint32_t state;         /* 0 free, 1 being filled, 2 ready */
+	uint32_t reason;        /* enum zcs_reason of its first unmapped read */
+	uint64_t reads;         /* reads from here with unmapped bytes */
+	uint64_t bytes;         /* unmapped bytes read from here */
+	uint64_t offset;        /* ip - load address of module */
+	uint64_t fn_offset;     /* ip - start of function */
+	char module[112];
+	char function[64];
+};
+
+#define ZCS_CALLSITES 256
+
 struct zcs_header {
 	char magic[8];
 	uint32_t version;
@@ -78,6 +93,9 @@ struct zcs_header {
 	uint64_t slots_recycled;/* closed slots reused (their counts stay in totals) */
 	uint64_t window_size;
 	uint64_t min_read;
+	uint32_t ncallsites;    /* call-site table after the slots; 0 if off */
+	uint32_t callsite_offset;
+	uint64_t callsites_dropped; /* table full: sites not recorded */
 	struct zcs_counters totals;
 	struct zcs_slot overflow; /* fds that found no slot */
 };

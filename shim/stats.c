@@ -120,14 +120,17 @@ int zst_check_dir(const char *dir, unsigned uid, int create)
 	return 0;
 }
 
-static size_t layout_size(uint32_t nslots)
+static size_t layout_size(uint32_t nslots, uint32_t ncs)
 {
-	size_t sz = sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot);
+	size_t sz = sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot) +
+		    (size_t)ncs * sizeof(struct zcs_callsite);
 	return (sz + 4095) & ~(size_t)4095;
 }
 
-static void init_header(struct zcs_header *h, uint32_t nslots, size_t size)
+static void init_header(struct zcs_header *h, uint32_t nslots, uint32_t ncs, size_t size)
 {
+	h->ncallsites = ncs;
+	h->callsite_offset = (uint32_t)(sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot));
 	h->version = ZCS_VERSION;
 	h->header_size = sizeof(struct zcs_header);
 	h->slot_size = sizeof(struct zcs_slot);
@@ -188,8 +191,9 @@ static int create_file(size_t size, void **out)
 
 int zst_init(const struct zcfg *cfg)
 {
-	uint32_t nslots = ZCS_DEFAULT_SLOTS;
-	size_t size = layout_size(nslots);
+	uint32_t nslots = cfg->slots ? cfg->slots : ZCS_DEFAULT_SLOTS;
+	uint32_t ncs = cfg->callsites ? ZCS_CALLSITES : 0;
+	size_t size = layout_size(nslots, ncs);
 	void *p = NULL;
 	int r = -EPERM;
 
@@ -210,7 +214,7 @@ int zst_init(const struct zcfg *cfg)
 			return r;
 		}
 	}
-	init_header(p, nslots, size);
+	init_header(p, nslots, ncs, size);
 	((struct zcs_header *)p)->kernel_zc = seg->kernel_zc;
 	seg_size = size;
 	__atomic_store_n(&seg, (struct zcs_header *)p, __ATOMIC_RELEASE);
@@ -306,6 +310,18 @@ void zst_account(uint32_t slot1, const struct zst_delta *d)
 	struct zcs_slot *s = slot1 ? slot_at(slot1 - 1) : NULL;
 	add_counts(s ? &s->c : &h->overflow.c, d);
 	add_counts(&h->totals, d);
+}
+
+struct zcs_callsite *zst_callsites(uint32_t *n)
+{
+	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	*n = h->ncallsites;
+	return h->ncallsites ? (struct zcs_callsite *)((char *)h + h->callsite_offset) : NULL;
+}
+
+void zst_callsite_dropped(void)
+{
+	ADD(seg->callsites_dropped, 1);
 }
 
 void zst_set_kernel(int supported)

@@ -35,6 +35,9 @@ void zst_release(uint32_t idx);
 /* Adds one receive call's figures to slot (index + 1, 0 = overflow) and totals. */
 void zst_account(uint32_t slot1, const struct zst_delta *d);
 void zst_set_kernel(int supported);
+/* The call-site table (NULL, *n = 0 when call sites are off). */
+struct zcs_callsite *zst_callsites(uint32_t *n);
+void zst_callsite_dropped(void);
 /* Fork child: a segment of its own, parent's left untouched. */
 void zst_after_fork_child(void);
 /* Normal exit: mark exited; unlink the file unless zcstat is collecting it. */

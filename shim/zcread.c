@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "zcread.h"
+#include "callsite.h"
 #include "stats.h"
 #include "real.h"
 #include "zcwin.h"
@@ -536,6 +537,8 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		adapt(e, &s);
 	}
 	zst_account(slot, &d);
+	if (__builtin_expect(cs_enabled(), 0) && d.copied && reason != ZCS_R_NESTED)
+		cs_record(d.reason, d.copied);
 	errno = saved;
 	return r;
 }

@@ -9,7 +9,8 @@ need="gcc make pkg-config libc6-dev libunwind-dev libseccomp-dev"
 case "${1:-build}" in
 build) ;;
 test) need="$need libcriterion-dev" ;;
-*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+fuzz) need="$need clang libclang-rt-dev" ;;
+*) echo "usage: deps.sh build|test|fuzz" >&2; exit 2 ;;
 esac
 missing=""
 for p in $need; do

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -28,7 +29,12 @@ int seg_validate(const void *mem, size_t size, char *err, size_t errcap)
 			   h->header_size, h->slot_size, sizeof(*h), sizeof(struct zcs_slot));
 	if (h->nslots > (1u << 24))
 		return ERR(-EINVAL, "implausible slot count %u", h->nslots);
-	size_t need = sizeof(*h) + (size_t)h->nslots * sizeof(struct zcs_slot);
+	if (h->ncallsites > 65536)
+		return ERR(-EINVAL, "implausible call-site count %u", h->ncallsites);
+	size_t slots_end = sizeof(*h) + (size_t)h->nslots * sizeof(struct zcs_slot);
+	if (h->ncallsites && h->callsite_offset != slots_end)
+		return ERR(-EINVAL, "call-site table at %u, expected %zu", h->callsite_offset, slots_end);
+	size_t need = slots_end + (size_t)h->ncallsites * sizeof(struct zcs_callsite);
 	if (h->total_size < need || h->total_size > size)
 		return ERR(-EINVAL, "segment claims %llu bytes, needs %zu, file has %zu",
 			   (unsigned long long)h->total_size, need, size);
@@ -67,17 +73,26 @@ int seg_open(const char *path, long owner, struct segview *v, char *err, size_t 
 	close(fd);
 	if (p == MAP_FAILED)
 		return ERR(-errno, "cannot map: %s", strerror(errno));
-	int r = seg_validate(p, (size_t)st.st_size, err, errcap);
+	int r = seg_view_mem(p, (size_t)st.st_size, v, err, errcap);
 	if (r) {
 		munmap(p, (size_t)st.st_size);
 		return r;
 	}
-	v->h = p;
-	v->size = (size_t)st.st_size;
-	v->slots = (const struct zcs_slot *)((const char *)p + v->h->header_size);
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	return 0;
+}
+
+int seg_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap)
+{
+	int r = seg_validate(mem, size, err, errcap);
+	if (r)
+		return r;
+	v->h = mem;
+	v->size = size;
+	v->slots = (const struct zcs_slot *)((const char *)mem + v->h->header_size);
+	v->callsites = v->h->ncallsites ? (const struct zcs_callsite *)((const char *)mem + v->h->callsite_offset) : NULL;
 	uint64_t used = __atomic_load_n(&v->h->slots_used, __ATOMIC_ACQUIRE);
 	v->nslots = used < v->h->nslots ? (uint32_t)used : v->h->nslots;
-	snprintf(v->path, sizeof(v->path), "%s", path);
 	return 0;
 }
 
@@ -88,9 +103,30 @@ void seg_close(struct segview *v)
 	v->h = NULL;
 }
 
+/* Field 22 of /proc/PID/stat, or 0. */
+static unsigned long long start_time(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
 int seg_live(const struct segview *v)
 {
 	char maps[64], line[1024];
+	/* A reused pid is another process: its start time differs. */
+	if (start_time(v->h->pid) != v->h->start_time)
+		return 0;
 	const char *base = strrchr(v->path, '/');
 	base = base ? base + 1 : v->path;
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", v->h->pid);

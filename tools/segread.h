@@ -17,6 +17,7 @@
 struct segview {
 	const struct zcs_header *h;
 	const struct zcs_slot *slots;
+	const struct zcs_callsite *callsites; /* h->ncallsites entries, or NULL */
 	uint32_t nslots;        /* slots that may be in use */
 	size_t size;
 	char path[512];
@@ -29,6 +30,8 @@ int seg_validate(const void *mem, size_t size, char *err, size_t errcap);
  * any.  0 or -errno with a reason in err. */
 int seg_open(const char *path, long owner, struct segview *v, char *err, size_t errcap);
 void seg_close(struct segview *v);
+/* A view of a segment image already in memory (validated; v->path empty). */
+int seg_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap);
 
 /* 1 if process pid is alive and still maps this segment file (so it was
  * neither replaced by exec nor is a reused pid). */

@@ -5,6 +5,12 @@
  *       Runs CMD with libzcshim.so preloaded and, when it exits, reports
  *       per process and per fd what the shim counted for CMD and every
  *       descendant that ran with the shim.  Exits with CMD's status.
+ *   zcstat -l [--json]
+ *       Every live process running the shim that the caller may see.
+ *       Segments of dead processes are removed on the way.
+ *   zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]
+ *       A per-fd table of PID refreshed every SECS, like top; --json prints
+ *       one snapshot in the run-and-report schema; -d shows deltas.
  *
  * The library is found through $ZCSHIM_LIB, else beside this binary, else
  * in ../lib/zcshim/ relative to it.  Statistics segments are read from
@@ -39,10 +45,16 @@ static const char *reason_names[ZCS_R_COUNT] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: zcstat [--json] [-o FILE] -- CMD [ARGS...]\n"
+		   "       zcstat -l [--json]\n"
+		   "       zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]\n"
 		   "  Run CMD under the zcshim preload and report, when it exits, how many\n"
-		   "  received TCP bytes were mapped (zero-copy) and how many copied.\n"
-		   "  --json     machine-readable report\n"
-		   "  -o FILE    write the report to FILE instead of stderr\n");
+		   "  received TCP bytes were mapped (zero-copy) and how many copied;\n"
+		   "  or show processes running the shim now (-l), or one of them live (-p).\n"
+		   "  --json     machine-readable output\n"
+		   "  -o FILE    write the report to FILE instead of stderr\n"
+		   "  -i SECS    refresh interval for -p (default 1)\n"
+		   "  -c COUNT   number of refreshes for -p (default: until it exits)\n"
+		   "  -d         show per-interval deltas instead of totals\n");
 }
 
 /* ---- finding things -------------------------------------------------- */
@@ -102,7 +114,8 @@ static int cmp_seg(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-/* Segments in dir whose session equals session (NULL: all). */
+/* Segments in dir whose session equals session (NULL: all, and say why
+ * any cannot be read; a session's own segments are always readable). */
 static void collect(const char *dir, const char *session, struct seglist *out)
 {
 	DIR *d = opendir(dir);
@@ -118,7 +131,8 @@ static void collect(const char *dir, const char *session, struct seglist *out)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		struct segview v;
 		if (seg_open(path, owner, &v, err, sizeof(err))) {
-			fprintf(stderr, "zcstat: skipping %s: %s\n", path, err);
+			if (!session)
+				fprintf(stderr, "zcstat: skipping %s: %s\n", path, err);
 			continue;
 		}
 		if (session && strcmp(v.h->session, session)) {
@@ -241,11 +255,48 @@ static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 
 /* One fd line of a report, computed once for every output format. */
 struct fd_row {
+	uint32_t slot;
 	int fd;
 	int open;
 	char peer[80];
 	struct zcs_counters c;
 };
+
+/* Call sites with unmapped reads, most bytes first. */
+static size_t top_callsites(const struct segview *v, const struct zcs_callsite **out, size_t max)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; v->callsites && i < v->h->ncallsites; i++) {
+		const struct zcs_callsite *c = &v->callsites[i];
+		if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != 2)
+			continue;
+		size_t at = n < max ? n++ : max;
+		/* insertion into the sorted top list */
+		while (at > 0 && out[at - 1]->bytes < c->bytes) {
+			if (at < max)
+				out[at] = out[at - 1];
+			at--;
+		}
+		if (at < max)
+			out[at] = c;
+	}
+	return n;
+}
+
+static const char *reason_name(uint32_t r)
+{
+	return r < ZCS_R_COUNT ? reason_names[r] : "?";
+}
+
+/* Copies a string from a segment, which may be unterminated. */
+static void seg_str(char *dst, size_t cap, const char *src, size_t srccap)
+{
+	size_t n = strnlen(src, srccap);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
 
 struct proc_view {
 	const struct segview *v;
@@ -266,6 +317,7 @@ static void load_rows(struct proc_view *pv)
 		if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
 			continue;
 		struct fd_row *r = &pv->rows[pv->nrows++];
+		r->slot = s;
 		r->fd = sl->fd;
 		snap(&r->c, &sl->c);
 		peer_str(sl, r->peer, sizeof(r->peer));
@@ -333,6 +385,22 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			json_counters(f, &r->c, 0);
 			fputc('}', f);
 		}
+		fprintf(f, "],\"callsites\":[");
+		const struct zcs_callsite *top[20];
+		size_t nt = top_callsites(pv[i].v, top, 20);
+		for (size_t k = 0; k < nt; k++) {
+			char fn[80], mod[128];
+			seg_str(fn, sizeof(fn), top[k]->function, sizeof(top[k]->function));
+			seg_str(mod, sizeof(mod), top[k]->module, sizeof(top[k]->module));
+			fprintf(f, "%s{\"function\":", k ? "," : "");
+			json_str(f, fn);
+			fprintf(f, ",\"module\":");
+			json_str(f, mod);
+			fprintf(f, ",\"offset\":%llu,\"function_offset\":%llu,\"reads\":%llu,\"bytes\":%llu,\"reason\":\"%s\"}",
+				(unsigned long long)top[k]->offset, (unsigned long long)top[k]->fn_offset,
+				(unsigned long long)top[k]->reads, (unsigned long long)top[k]->bytes,
+				reason_name(top[k]->reason));
+		}
 		fprintf(f, "]}");
 	}
 	fprintf(f, "]}\n");
@@ -388,6 +456,22 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 	if (quiet)
 		fprintf(f, "(%zu more process%s ran with the shim and read no TCP data)\n", quiet,
 			quiet == 1 ? "" : "es");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct zcs_callsite *top[10];
+		size_t nt = top_callsites(pv[i].v, top, 10);
+		if (!nt)
+			continue;
+		fprintf(f, "top call sites of reads not fully mapped, pid %d:\n", l->v[i].h->pid);
+		for (size_t k = 0; k < nt; k++) {
+			char fn[80], mod[128];
+			seg_str(fn, sizeof(fn), top[k]->function, sizeof(top[k]->function));
+			seg_str(mod, sizeof(mod), top[k]->module, sizeof(top[k]->module));
+			mib(b, sizeof(b), top[k]->bytes);
+			fprintf(f, "  %9llu reads %9s MiB  %s+%#llx (%s+%#llx)  %s\n", (unsigned long long)top[k]->reads, b,
+				fn, (unsigned long long)top[k]->fn_offset, mod, (unsigned long long)top[k]->offset,
+				reason_name(top[k]->reason));
+		}
+	}
 }
 
 static void report(FILE *f, const struct seglist *l, int json)
@@ -409,6 +493,155 @@ static void report(FILE *f, const struct seglist *l, int json)
 	for (size_t i = 0; i < l->n; i++)
 		free(pv[i].rows);
 	free(pv);
+}
+
+/* ---- live views ------------------------------------------------------ */
+
+/* The pid of the zcstat that owns a session ("zcstat-PID-..."), or 0. */
+static int session_owner(const char *session)
+{
+	int pid = 0;
+	return sscanf(session, "zcstat-%d-", &pid) == 1 ? pid : 0;
+}
+
+/* Live segments only; dead ones are removed unless a running zcstat --
+ * CMD is still to collect them. */
+static void collect_live(const char *dir, struct seglist *out, int pid)
+{
+	struct seglist all = { 0 };
+	collect(dir, NULL, &all);
+	for (size_t i = 0; i < all.n; i++) {
+		struct segview *v = &all.v[i];
+		if (seg_live(v) && (!pid || v->h->pid == pid)) {
+			if (out->n == out->cap) {
+				out->cap = out->cap ? out->cap * 2 : 16;
+				out->v = realloc(out->v, out->cap * sizeof(*out->v));
+			}
+			out->v[out->n++] = *v;
+			continue;
+		}
+		if (!seg_live(v)) {
+			int owner = session_owner(v->h->session);
+			if (!owner || (kill(owner, 0) && errno == ESRCH))
+				unlink(v->path);
+		}
+		seg_close(v);
+	}
+	free(all.v);
+}
+
+static void free_list(struct seglist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		seg_close(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int list_mode(int json)
+{
+	char dir[PATH_MAX];
+	if (stats_dir(dir, sizeof(dir)))
+		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
+	struct seglist l = { 0 };
+	collect_live(dir, &l, 0);
+	if (json) {
+		report(stdout, &l, 1);
+	} else {
+		printf("%7s %-32s %7s %11s %11s %8s\n", "PID", "COMMAND", "TCP_FDS", "MAPPED_MiB", "COPIED_MiB",
+		       "MAPPED%");
+		for (size_t i = 0; i < l.n; i++) {
+			struct proc_view pv = { .v = &l.v[i], .live = 1 };
+			snap(&pv.totals, &l.v[i].h->totals);
+			load_rows(&pv);
+			int open = 0;
+			for (size_t k = 0; k < pv.nrows; k++)
+				open += pv.rows[k].open;
+			char cmd[33], a[32], b[32];
+			seg_str(cmd, sizeof(cmd), l.v[i].h->command, sizeof(l.v[i].h->command));
+			mib(a, sizeof(a), pv.totals.bytes_mapped);
+			mib(b, sizeof(b), pv.totals.bytes_copied);
+			printf("%7d %-32s %7d %11s %11s %7.2f%%\n", l.v[i].h->pid, cmd, open, a, b,
+			       pct(pv.totals.bytes_mapped, pv.totals.bytes_mapped + pv.totals.bytes_copied));
+			free(pv.rows);
+		}
+		if (!l.n)
+			printf("(no live process is running the shim)\n");
+	}
+	free_list(&l);
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int top_mode(int pid, double interval, long count, int deltas, int json)
+{
+	char dir[PATH_MAX];
+	if (stats_dir(dir, sizeof(dir)))
+		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
+	struct seglist l = { 0 };
+	collect_live(dir, &l, pid);
+	if (!l.n) {
+		fprintf(stderr, "zcstat: no live process %d running the shim (or not yours)\n", pid);
+		return 1;
+	}
+	if (json) {
+		report(stdout, &l, 1);
+		free_list(&l);
+		return 0;
+	}
+	const struct segview *v = &l.v[l.n - 1];	/* the current image, if it exec'd */
+	struct zcs_counters *prev = calloc(v->h->nslots + 1, sizeof(*prev));
+	double t0 = now_s();
+	for (long it = 0; count <= 0 || it < count; it++) {
+		if (it) {
+			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
+			nanosleep(&ts, NULL);	/* the refresh period itself */
+		}
+		if (!seg_live(v)) {
+			printf("process %d has exited\n", pid);
+			break;
+		}
+		double t1 = now_s(), dt = it ? t1 - t0 : 0;
+		t0 = t1;
+		struct proc_view pv = { .v = v, .live = 1 };
+		load_rows(&pv);
+		char cmd[41];
+		seg_str(cmd, sizeof(cmd), v->h->command, sizeof(v->h->command));
+		printf("%spid %d  %s  (%s, every %.1fs)\n", it ? "\n" : "", pid, cmd, deltas ? "deltas" : "totals",
+		       interval);
+		printf("%5s %-22s %-6s %9s %10s %10s %8s %9s  %s\n", "FD", "PEER", "STATE", "READS", "MAPPED_MB",
+		       "COPIED_MB", "MAPPED%", "MB/s", "FALLBACK");
+		for (size_t k = 0; k < pv.nrows; k++) {
+			const struct fd_row *r = &pv.rows[k];
+			struct zcs_counters *p = &prev[r->slot];
+			uint64_t dm = r->c.bytes_mapped - p->bytes_mapped, dc = r->c.bytes_copied - p->bytes_copied;
+			uint64_t dr = r->c.reads - p->reads;
+			double rate = dt > 0 ? (double)(dm + dc) / dt / 1e6 : 0;
+			uint64_t m = deltas ? dm : r->c.bytes_mapped, c = deltas ? dc : r->c.bytes_copied;
+			int why = main_reason(&r->c);
+			char ratebuf[16] = "        -";	/* no interval yet */
+			if (it)
+				snprintf(ratebuf, sizeof(ratebuf), "%9.1f", rate);
+			printf("%5d %-22s %-6s %9llu %10.1f %10.1f %7.2f%% %s  %s\n", r->fd, r->peer,
+			       r->open ? "open" : "closed", (unsigned long long)(deltas ? dr : r->c.reads), (double)m / 1e6,
+			       (double)c / 1e6, pct(m, m + c), ratebuf, why >= 0 ? reason_names[why] : "-");
+			*p = r->c;
+		}
+		if (!pv.nrows)
+			printf("(no TCP reads yet)\n");
+		fflush(stdout);
+		free(pv.rows);
+	}
+	free(prev);
+	free_list(&l);
+	return 0;
 }
 
 /* ---- run mode -------------------------------------------------------- */
@@ -481,25 +714,47 @@ static int run_and_report(char **cmd, int json, const char *outpath)
 
 int main(int argc, char **argv)
 {
-	int json = 0, i;
+	int json = 0, list = 0, deltas = 0, pid = 0, i;
+	long count = 0;
+	double interval = 1.0;
 	const char *out = NULL;
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--")) {
 			i++;
 			break;
-		} else if (!strcmp(argv[i], "--json")) {
+		} else if (!strcmp(a, "--json")) {
 			json = 1;
-		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-			out = argv[++i];
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		} else if (!strcmp(a, "-o") && v) {
+			out = v, i++;
+		} else if (!strcmp(a, "-l")) {
+			list = 1;
+		} else if (!strcmp(a, "-d")) {
+			deltas = 1;
+		} else if (!strcmp(a, "-p") && v) {
+			pid = atoi(v), i++;
+		} else if (!strcmp(a, "-i") && v) {
+			interval = strtod(v, NULL), i++;
+		} else if (!strcmp(a, "-c") && v) {
+			count = atol(v), i++;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
-		} else if (argv[i][0] != '-') {
+		} else if (a[0] != '-') {
 			break;
 		} else {
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (list)
+		return list_mode(json);
+	if (pid > 0) {
+		if (interval < 0.05 || interval > 3600) {
+			fprintf(stderr, "zcstat: -i takes 0.05 to 3600 seconds\n");
+			return 2;
+		}
+		return top_mode(pid, interval, count, deltas, json);
 	}
 	if (i >= argc) {
 		usage(stderr);

@@ -10,6 +10,10 @@
  *   zclife exec PORT ZCRECV  exec ZCRECV --fd N on the inherited socket
  *   zclife dup PORT          read one stream through dup, F_DUPFD_CLOEXEC
  *                            and dup3 copies, closing the older ones
+ *   zclife hold PORT         read the whole stream, keep the socket open,
+ *                            print "ready" and wait for stdin EOF (live views)
+ *   zclife highfd PORT       raise RLIMIT_NOFILE, move the socket to fd
+ *                            70000 and read the stream through it
  *   zclife stale PORT        read a socket, close it behind the shim's back
  *                            (raw syscall), reuse the fd number for a pipe
  *                            and then a file: their reads must be theirs
@@ -21,6 +25,7 @@
 #include "pattern.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -166,6 +171,38 @@ static int do_stale(int port)
 	return !ok;
 }
 
+static int do_highfd(int port)
+{
+	struct rlimit rl = { 100000, 100000 };
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		printf("skip: cannot raise RLIMIT_NOFILE: %s\n", strerror(errno));
+		return 0;
+	}
+	int fd = connect_loopback(port, 0);
+	if (dup2(fd, 70000) != 70000)
+		die("dup2: %s", strerror(errno));
+	close(fd);
+	uint64_t at = 0;
+	if (read_check(70000, &at, 0))
+		return 1;
+	printf("fd 70000: %llu bytes ok\n", (unsigned long long)at);
+	return 0;
+}
+
+static int do_hold(int port)
+{
+	int fd = connect_loopback(port, 0);
+	uint64_t at = 0;
+	if (read_check(fd, &at, 0))
+		return 1;
+	printf("ready %d\n", (int)getpid());
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -175,6 +212,10 @@ int main(int argc, char **argv)
 		return do_fork(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "exec"))
 		return do_exec(atoi(argv[2]), argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "highfd"))
+		return do_highfd(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "hold"))
+		return do_hold(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "stale"))
 		return do_stale(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "dup"))

@@ -1,0 +1,362 @@
+/*
+ * test_zcstat.c - zcstat as an operator uses it, and the safety of the
+ * statistics segments it reads.
+ *
+ * Live views run against helpers that hold their connection open.  Each
+ * test uses a private statistics directory (ZCSHIM_STATS_DIR, mode 0700),
+ * so tests running in parallel never see each other's processes.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "segfmt.h"
+#include "testlib.h"
+
+static char dir[64], direnv[96];
+
+static void private_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/zcshim-stats-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(direnv, sizeof(direnv), "ZCSHIM_STATS_DIR=%s", dir);
+}
+
+static void cleanup_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)!system(cmd);
+}
+
+/* zcstat ARGS in the private directory; stdout returned, stderr in *err. */
+static char *zcstat(int *status, char **err, const char *const args[])
+{
+	const char *argv[16] = { tl_bin("zcstat") };
+	int n = 1;
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	char errpath[] = "/tmp/zcstat-err-XXXXXX";
+	close(mkstemp(errpath));
+	char sh[4096];
+	int at = snprintf(sh, sizeof(sh), "exec 2>%s;", errpath);
+	for (int i = 0; argv[i]; i++)
+		at += snprintf(sh + at, sizeof(sh) - (size_t)at, " '%s'", argv[i]);
+	const char *shargv[] = { "/bin/sh", "-c", sh, NULL };
+	const char *env[] = { direnv, NULL };
+	struct tl_result r;
+	tl_run(&r, 0, 30000, shargv, env);
+	*status = r.status;
+	if (err) {
+		FILE *f = fopen(errpath, "r");
+		*err = calloc(1, 65536);
+		(void)!fread(*err, 1, 65535, f);
+		fclose(f);
+	}
+	unlink(errpath);
+	free(r.json);
+	return r.out;
+}
+
+struct held {
+	struct tl_proc snd, app;
+	int pid;
+};
+
+/* A receiver under the shim that has read 32M and holds its socket open. */
+static void hold(struct held *h)
+{
+	const char *sa[] = { "--bytes", "32M", "--mode", "zerocopy", NULL };
+	int port = tl_sender(&h->snd, sa);
+	char portbuf[16], line[64];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *a[] = { tl_bin("zcstat"), "--", tl_bin("zclife"), "hold", portbuf, NULL };
+	const char *env[] = { direnv, NULL };
+	tl_spawn(&h->app, a, env, 1);
+	cr_assert_eq(tl_readline(&h->app, line, sizeof(line), 30000), 0);
+	cr_assert_eq(sscanf(line, "ready %d", &h->pid), 1, "%s", line);
+}
+
+static void release(struct held *h)
+{
+	close(h->app.in);
+	h->app.in = -1;
+	cr_assert_eq(tl_wait(&h->app, 30000), 0);
+	cr_assert_eq(tl_wait(&h->snd, 30000), 0);
+}
+
+Test(live, list_shows_running_processes_then_forgets_them, .timeout = 90)
+{
+	private_dir();
+	struct held h;
+	hold(&h);
+	int st;
+	char pidstr[32];
+	snprintf(pidstr, sizeof(pidstr), "\"pid\":%d,", h.pid);
+	const char *lj[] = { "-l", "--json", NULL };
+	char *out = zcstat(&st, NULL, lj);
+	cr_assert_eq(st, 0);
+	const char *p = strstr(out, pidstr);
+	cr_assert(p, "pid %d not listed: %s", h.pid, out);
+	cr_assert(strstr(p, "\"alive\":true"), "%s", out);
+	cr_assert(strstr(p, "\"open\":true"), "held socket not shown open: %s", out);
+	cr_assert_gt(tl_json_u64(p, NULL, "bytes_mapped"), 16u << 20, "%s", out);
+	free(out);
+	const char *lt[] = { "-l", NULL };
+	out = zcstat(&st, NULL, lt);
+	snprintf(pidstr, sizeof(pidstr), "%d ", h.pid);
+	cr_assert(strstr(out, pidstr) && strstr(out, "zclife hold"), "%s", out);
+	free(out);
+	release(&h);
+	out = zcstat(&st, NULL, lj);
+	snprintf(pidstr, sizeof(pidstr), "\"pid\":%d,", h.pid);
+	cr_assert(!strstr(out, pidstr), "exited process still listed: %s", out);
+	free(out);
+	cleanup_dir();
+}
+
+Test(live, top_view_refreshes_and_json_snapshot, .timeout = 90)
+{
+	private_dir();
+	struct held h;
+	hold(&h);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", h.pid);
+	int st;
+	const char *t[] = { "-p", pid, "-i", "0.1", "-c", "3", NULL };
+	char *out = zcstat(&st, NULL, t);
+	cr_assert_eq(st, 0);
+	cr_assert_eq(tl_count(out, "MAPPED_MB"), 3, "three refreshes expected: %s", out);
+	cr_assert(strstr(out, "127.0.0.1:") && strstr(out, " open "), "%s", out);
+	free(out);
+	const char *d[] = { "-p", pid, "-i", "0.1", "-c", "2", "-d", NULL };
+	out = zcstat(&st, NULL, d);
+	/* idle connection: the second table's delta is 0 reads, 0.0 MB */
+	const char *second = strstr(strstr(out, "FALLBACK") + 1, "FALLBACK");
+	cr_assert(second && strstr(second, "        0        0.0        0.0"), "%s", out);
+	free(out);
+	const char *j[] = { "-p", pid, "--json", NULL };
+	out = zcstat(&st, NULL, j);
+	cr_assert(!strncmp(out, "{\"version\":1,", 13), "%s", out);
+	cr_assert_eq(tl_count(out, "\"pid\":"), 1, "%s", out);
+	free(out);
+	release(&h);
+	const char *gone[] = { "-p", pid, "--json", NULL };
+	out = zcstat(&st, NULL, gone);
+	cr_assert_neq(st, 0, "a gone process must be an error");
+	free(out);
+	cleanup_dir();
+}
+
+static void write_file(const char *name, const void *data, size_t n, mode_t mode)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, data, n), (ssize_t)n);
+	close(fd);
+	chmod(path, mode);
+}
+
+static struct zcs_header *fake(size_t *size, int pid, unsigned long long start)
+{
+	*size = sizeof(struct zcs_header) + 2 * sizeof(struct zcs_slot);
+	struct zcs_header *h = calloc(1, *size);
+	memcpy(h->magic, ZCS_MAGIC, 8);
+	h->version = ZCS_VERSION;
+	h->header_size = sizeof(*h);
+	h->slot_size = sizeof(struct zcs_slot);
+	h->nslots = 2;
+	h->total_size = *size;
+	h->pid = pid;
+	h->start_time = start;
+	strcpy(h->command, "impostor");
+	return h;
+}
+
+Test(safety, reused_pid_is_never_shown_as_the_old_process, .timeout = 60)
+{
+	private_dir();
+	size_t n;
+	/* This test process is alive but is not the process that wrote it. */
+	struct zcs_header *h = fake(&n, getpid(), 12345);
+	write_file("1-0.zcs", h, n, 0600);
+	int st;
+	const char *lj[] = { "-l", "--json", NULL };
+	char *out = zcstat(&st, NULL, lj);
+	cr_assert(!strstr(out, "impostor"), "%s", out);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/1-0.zcs", dir);
+	cr_assert(access(path, F_OK), "the dead segment should have been removed");
+	free(out);
+	free(h);
+	cleanup_dir();
+}
+
+Test(safety, malformed_segments_are_refused_with_a_reason, .timeout = 60)
+{
+	private_dir();
+	size_t n;
+	struct zcs_header *h = fake(&n, 1, 1);
+	h->version = 77;
+	write_file("2-0.zcs", h, n, 0600);
+	h->version = ZCS_VERSION;
+	write_file("3-0.zcs", h, sizeof(*h) / 2, 0600);	/* truncated */
+	h->nslots = 1u << 30;
+	write_file("4-0.zcs", h, n, 0600);
+	h->nslots = 2;
+	memcpy(h->magic, "NOTASEGM", 8);
+	write_file("5-0.zcs", h, n, 0600);
+	char target[160], link[160];
+	snprintf(target, sizeof(target), "%s/../elsewhere", dir);
+	snprintf(link, sizeof(link), "%s/6-0.zcs", dir);
+	cr_assert(!symlink(target, link));
+	int st;
+	char *err;
+	const char *l[] = { "-l", NULL };
+	char *out = zcstat(&st, &err, l);
+	cr_assert_eq(st, 0, "zcstat must survive bad segments");
+	cr_assert(strstr(err, "2-0.zcs: segment version 77"), "%s", err);
+	cr_assert(strstr(err, "3-0.zcs: bad size"), "%s", err);
+	cr_assert(strstr(err, "4-0.zcs: implausible slot count"), "%s", err);
+	cr_assert(strstr(err, "5-0.zcs: not a zcshim segment"), "%s", err);
+	cr_assert(strstr(err, "6-0.zcs: cannot open"), "symlink must not be followed: %s", err);
+	free(out);
+	free(err);
+	free(h);
+	cleanup_dir();
+}
+
+Test(safety, segment_owned_by_another_user_is_refused, .timeout = 60)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to create files owned by two users");
+	private_dir();
+	size_t n;
+	struct zcs_header *h = fake(&n, 1, 1);
+	write_file("7-0.zcs", h, n, 0644);	/* owned by root, readable */
+	cr_assert(!chown(dir, 65534, 65534));
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "ZCSHIM_STATS_DIR=%s setpriv --reuid=65534 --regid=65534 --clear-groups %s -l",
+		 dir, tl_bin("zcstat"));
+	const char *a[] = { "/bin/sh", "-c", cmd, NULL };
+	/* zcstat's stderr is what matters: fold it into stdout */
+	char full[640];
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	a[2] = full;
+	struct tl_result r;
+	tl_run(&r, 0, 30000, a, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "7-0.zcs: owned by uid 0, not 65534: refused"), "%s", r.out);
+	tl_free(&r);
+	free(h);
+	cleanup_dir();
+}
+
+Test(safety, no_segment_possible_shim_still_works_and_says_why_once, .timeout = 60)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *ra[] = { "/bin/sh", "-c", NULL, NULL };
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "LD_PRELOAD=%s/libzcshim.so ZCSHIM_STATS_DIR=/proc/zcshim-cannot-exist %s --port %s 2>&1",
+		 getenv("ZCSHIM_BUILD") ? getenv("ZCSHIM_BUILD") : "build", tl_bin("zcrecv"), portbuf);
+	ra[2] = cmd;
+	struct tl_result r;
+	tl_run(&r, 0, 60000, ra, NULL);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "bytes=16777216 ok"), "%s", r.out);
+	cr_assert_eq(tl_count(r.out, "no statistics segment"), 1, "%s", r.out);
+	tl_free(&r);
+}
+
+Test(scale, more_connections_than_slots_keep_correct_totals, .timeout = 120)
+{
+	struct tl_proc srv, cli;
+	char json[] = "/tmp/zcshim-slots-XXXXXX", line[64];
+	close(mkstemp(json));
+	const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zcecho"), "server", "blocking",
+			    "--conns", "12", NULL };
+	const char *env[] = { "ZCSHIM_SLOTS=4", NULL };
+	tl_spawn(&srv, a, env, 0);
+	cr_assert_eq(tl_readline(&srv, line, sizeof(line), 10000), 0);
+	char port[16];
+	cr_assert_eq(sscanf(line, "PORT %15s", port), 1);
+	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", "4M", "--conns", "12", NULL };
+	tl_spawn(&cli, c, NULL, 0);
+	char *out = tl_slurp(&cli, 60000);
+	cr_assert_eq(tl_wait(&cli, 60000), 0, "%s", out);
+	cr_assert_eq(tl_wait(&srv, 30000), 0);
+	FILE *f = fopen(json, "r");
+	char *buf = calloc(1, 1 << 20);
+	(void)!fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	unlink(json);
+	uint64_t m = tl_json_u64(buf, "\"totals\":", "bytes_mapped"), cp = tl_json_u64(buf, "\"totals\":", "bytes_copied");
+	cr_assert_eq(m + cp, 12ull << 22, "totals %llu", (unsigned long long)(m + cp));
+	cr_assert_leq(tl_count(buf, "\"fd\":"), 4, "only 4 slots: %s", buf);
+	free(buf);
+	free(out);
+}
+
+Test(scale, fd_above_65535, .timeout = 60)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *a[] = { tl_bin("zclife"), "highfd", portbuf, NULL };
+	struct tl_result r;
+	tl_run(&r, 1, 60000, a, NULL);
+	if (strstr(r.out, "skip:")) {
+		tl_kill(&snd);
+		cr_skip_test("%s", r.out);
+	}
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	const char *p = strstr(r.json, "\"fd\":70000,");
+	cr_assert(p, "%s", r.json);
+	cr_assert_gt(tl_json_u64(p, NULL, "bytes_mapped"), 8u << 20, "%s", r.json);
+	tl_free(&r);
+}
+
+Test(callsites, names_the_function_that_reads_small_chunks, .timeout = 90)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *a[] = { tl_bin("zcsmall"), portbuf, "1M", NULL };
+	const char *env[] = { "ZCSHIM_CALLSITES=1", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, 60000, a, env);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	const char *cs = strstr(r.json, "\"callsites\":[{");
+	cr_assert(cs, "%s", r.json);
+	cr_assert(!strncmp(cs, "\"callsites\":[{\"function\":\"read_small_chunks\",\"module\":\"zcsmall\",", 64),
+		  "top call site: %.200s", cs);
+	cr_assert_geq(tl_json_u64(cs, NULL, "reads"), 10000);
+	cr_assert(strstr(cs, "\"reason\":\"small_read\""), "%.300s", cs);
+	tl_free(&r);
+
+	/* off by default: nothing recorded */
+	port = tl_sender(&snd, sa);
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	tl_run(&r, 1, 60000, a, NULL);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert(strstr(r.json, "\"callsites\":[]"), "%s", r.json);
+	tl_free(&r);
+}
