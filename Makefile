@@ -31,7 +31,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%)
-TESTS = test_units test_core test_semantics test_lifecycle test_zcstat
+TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \

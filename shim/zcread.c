@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
 #define PAGE 4096u
@@ -357,6 +358,12 @@ static int one_call(struct run *s, struct zcw_win *w)
 	return tail_copy(s, n < left ? n : left);
 }
 
+static uint64_t sock_inode(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
 static ssize_t mapped_path(struct run *s)
 {
 	const struct zcr_req *rq = s->rq;
@@ -410,8 +417,16 @@ static ssize_t mapped_path(struct run *s)
 				return -err;
 		}
 		char one;
+		uint64_t ino = sock_inode(rq->fd);
 		ssize_t p = real_recvfrom(rq->fd, &one, 1, MSG_PEEK | (rq->flags & MSG_DONTWAIT), NULL, NULL);
 		if (p > 0) {
+			/* Another thread may have closed the fd while we slept, and
+			 * the number may now be another file: never read that. */
+			if (sock_inode(rq->fd) != ino) {
+				if (s->got)
+					break;
+				return -EBADF;
+			}
 			if (s->got && __atomic_load_n(&e->epoch, __ATOMIC_RELAXED) != s->epoch)
 				break;
 			continue;

@@ -10,7 +10,8 @@
  * where it broke and exits 1.  --fd reads an inherited socket (exec test).
  * --threads T reads one socket from T threads at once; each chunk is
  * located in the stream and the union must be every byte exactly once.
- * --http sends a GET and skips the response headers.  --no-check skips the
+ * --http sends a GET and skips the response headers; --skip-headers only
+ * skips them (an HTTP response arriving on a pipe).  --no-check skips the
  * content check (benchmarks: measure the receive, not the check).  The shim is not
  * linked in: run it under LD_PRELOAD or zcstat.
  */
@@ -129,10 +130,11 @@ static int threaded(int fd, int nthreads, uint64_t expect)
 	return 0;
 }
 
-static void skip_http_headers(int fd)
+static void skip_http_headers(int fd, int send_request)
 {
 	const char *req = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
-	write_all(fd, req, strlen(req));
+	if (send_request)
+		write_all(fd, req, strlen(req));
 	/* Byte at a time, so not one byte of the body is consumed here. */
 	char last[4] = { 0 };
 	for (;;) {
@@ -163,6 +165,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--waitall")) waitall = 1;
 		else if (!strcmp(a, "--http")) http = 1;
 		else if (!strcmp(a, "--no-check")) nocheck = 1;
+		else if (!strcmp(a, "--skip-headers")) http = 2;
 		else if (!strcmp(a, "--api") && v) {
 			static const char *names[] = { "read", "recv", "recvfrom", "readv", "recvmsg", "read_chk" };
 			int k = -1;
@@ -175,7 +178,7 @@ int main(int argc, char **argv)
 			i++;
 		} else {
 			die("usage: zcrecv (--port P | --fd N) [--api A] [--size N] [--iov K] [--mss N] "
-			    "[--waitall] [--threads T] [--expect N] [--offset N] [--http]");
+			    "[--waitall] [--threads T] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check]");
 		}
 	}
 	if (iovn < 1 || iovn > 64)
@@ -186,7 +189,7 @@ int main(int argc, char **argv)
 		fd = connect_loopback(port, mss);
 	}
 	if (http)
-		skip_http_headers(fd);
+		skip_http_headers(fd, http == 1);
 	if (nthreads)
 		return threaded(fd, nthreads, expect);
 

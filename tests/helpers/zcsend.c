@@ -11,6 +11,7 @@
  *
  *   zcsend [--bytes 256M] [--mode plain|zerocopy] [--mss 4108] [--chunk 256K]
  *          [--conns 1] [--http] [--rst] [--hold] [--serve-forever]
+ *   zcsend --stdout [--bytes N]     (writes the stream to stdout, for files)
  *
  * --mss 4108 makes every segment carry exactly one 4096-byte page (4108
  * minus the 12-byte timestamp option).  --http reads a request and answers
@@ -34,7 +35,7 @@
 
 struct opts {
 	uint64_t bytes;
-	int zerocopy, mss, http, rst, hold, forever, conns;
+	int zerocopy, mss, http, rst, hold, forever, conns, to_stdout;
 	size_t chunk;
 };
 
@@ -188,11 +189,22 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--rst")) o.rst = 1;
 		else if (!strcmp(a, "--hold")) o.hold = 1;
 		else if (!strcmp(a, "--serve-forever")) o.forever = 1;
+		else if (!strcmp(a, "--stdout")) o.to_stdout = 1;
 		else die("usage: zcsend [--bytes N] [--mode plain|zerocopy] [--mss N] [--chunk N] "
-			 "[--conns N] [--http] [--rst] [--hold] [--serve-forever]");
+			 "[--conns N] [--http] [--rst] [--hold] [--serve-forever] | zcsend --stdout [--bytes N]");
 	}
 	if (o.chunk < 4096 || o.chunk % 4096)
 		die("--chunk must be a multiple of 4096");
+	if (o.to_stdout) {
+		static uint8_t buf[1 << 20];
+		for (uint64_t off = 0; off < o.bytes;) {
+			size_t n = o.bytes - off < sizeof(buf) ? (size_t)(o.bytes - off) : sizeof(buf);
+			pat_fill(buf, off, n);
+			write_all(1, buf, n);
+			off += n;
+		}
+		return 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	int port, lfd = listen_loopback(o.mss, &port);
 	printf("PORT %d\n", port);
