@@ -122,41 +122,50 @@ Test(process, dup_chain_reads_through_every_copy, .timeout = 120)
 	tl_free(&r);
 }
 
-/* bytes: MiB per connection */
-static void echo(const char *mode, const char *conns, const char *mib)
+/* 500 concurrent connections, half bulk (1 MiB each way, MSG_ZEROCOPY),
+ * half request/response (100 x 100 bytes): every reply checked, no fd
+ * leaked by the server, every byte it received counted. */
+static void echo(const char *mode)
 {
-	char bytes[32];
-	snprintf(bytes, sizeof(bytes), "%sM", mib);
 	struct tl_proc srv, cli;
 	char json[] = "/tmp/zcshim-echo-XXXXXX", line[64];
 	close(mkstemp(json));
 	const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zcecho"), "server", mode,
-			    "--conns", conns, NULL };
+			    "--conns", "500", NULL };
 	tl_spawn(&srv, a, NULL, 0);
 	cr_assert_eq(tl_readline(&srv, line, sizeof(line), 10000), 0);
 	char port[16];
 	cr_assert_eq(sscanf(line, "PORT %15s", port), 1);
-	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", bytes, "--conns", conns, NULL };
+	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", "1M", "--conns", "500", "--mixed", NULL };
 	tl_spawn(&cli, c, NULL, 0);
 	char *out = tl_slurp(&cli, 120000);
 	cr_assert_eq(tl_wait(&cli, 120000), 0, "%s", out);
 	cr_assert_str_eq(out, "echo ok\n");
-	cr_assert_eq(tl_wait(&srv, 30000), 0);
+	char *sout = tl_slurp(&srv, 30000);
+	cr_assert_eq(tl_wait(&srv, 30000), 0, "server: %s", sout);
+	int before = -1, after = -2;
+	cr_assert_eq(sscanf(sout, "fds before=%d after=%d", &before, &after), 2, "%s", sout);
+	cr_assert_eq(before, after, "fd leak: %s", sout);
 	FILE *f = fopen(json, "r");
-	char *buf = calloc(1, 1 << 20);
-	buf[fread(buf, 1, (1 << 20) - 1, f)] = 0;
+	char *buf = calloc(1, 4 << 20);
+	buf[fread(buf, 1, (4 << 20) - 1, f)] = 0;
 	fclose(f);
 	unlink(json);
-	unsigned long long want = strtoull(mib, NULL, 10) * 1024 * 1024 * strtoull(conns, NULL, 10);
+	uint64_t want = 250ull * (1 << 20) + 250ull * 100 * 100;
 	uint64_t m = tl_json_u64(buf, "\"totals\":", "bytes_mapped"), cp = tl_json_u64(buf, "\"totals\":", "bytes_copied");
-	cr_assert_eq(m + cp, want, "server received %llu, want %llu", (unsigned long long)(m + cp), want);
-	cr_assert_gt(m, want / 2, "server mapped only %llu of %llu", (unsigned long long)m, want);
+	cr_assert_eq(m + cp, want, "server received %llu, want %llu", (unsigned long long)(m + cp),
+		     (unsigned long long)want);
+	cr_assert_gt(m, want / 2, "server mapped only %llu of %llu", (unsigned long long)m, (unsigned long long)want);
 	free(out);
+	free(sout);
 	free(buf);
 }
 
-Test(echo, blocking_server_under_shim, .timeout = 180) { echo("blocking", "4", "32"); }
-Test(echo, epoll_server_under_shim, .timeout = 180) { echo("epoll", "4", "32"); }
+Test(echo, blocking_threads_500_mixed, .timeout = 180) { echo("blocking"); }
+Test(echo, epoll_level_triggered_500_mixed, .timeout = 180) { echo("epoll"); }
+Test(echo, epoll_edge_triggered_500_mixed, .timeout = 180) { echo("epoll-et"); }
+Test(echo, poll_500_mixed, .timeout = 180) { echo("poll"); }
+Test(echo, select_500_mixed, .timeout = 180) { echo("select"); }
 
 Test(process, stale_entry_after_unhooked_close_never_misroutes, .timeout = 60)
 {
@@ -182,4 +191,40 @@ Test(zcstat, exits_with_the_status_of_cmd, .timeout = 60)
 	tl_run(&r, 1, 30000, m, NULL);
 	cr_assert_eq(r.status, 127);
 	tl_free(&r);
+}
+
+Test(process, posix_spawn_and_vfork_children_read_inherited_sockets, .timeout = 120)
+{
+	struct tl_result r;
+	const char *t[] = { "spawn", tl_bin("zcrecv"), NULL };
+	sender_and(&r, "64M", "2", t);
+	cr_assert(strstr(r.out, "posix_spawn child ok, vfork child ok\n"), "%s", r.out);
+	cr_assert_eq(tl_count(r.out, "bytes=67108864 ok"), 2, "%s", r.out);
+	cr_assert_eq(tl_count(r.json, "zcrecv --fd"), 2, "two zcrecv processes expected: %s", r.json);
+	const char *p = strstr(r.json, "zcrecv --fd");
+	cr_assert_gt(tl_json_u64(p, NULL, "bytes_mapped"), 32ull << 20, "%s", r.json);
+	tl_free(&r);
+}
+
+Test(process, close_from_another_thread_while_blocked_in_read, .timeout = 60)
+{
+	char results[2][128];
+	for (int shim = 0; shim <= 1; shim++) {
+		struct tl_proc snd, app;
+		const char *sa[] = { "--bytes", "0", "--hold", NULL };
+		int port = tl_sender(&snd, sa);
+		char portbuf[16], line[128];
+		snprintf(portbuf, sizeof(portbuf), "%d", port);
+		const char *a[] = { tl_bin("zcstat"), "--", tl_bin("zclife"), "closeblocked", portbuf, NULL };
+		tl_spawn(&app, shim ? a : a + 2, NULL, 0);
+		cr_assert_eq(tl_readline(&app, line, sizeof(line), 30000), 0);
+		cr_assert_str_eq(line, "closed while blocked");
+		close(snd.in);	/* the peer now closes its end */
+		snd.in = -1;
+		cr_assert_eq(tl_readline(&app, results[shim], sizeof(results[shim]), 30000), 0);
+		cr_assert_eq(tl_wait(&app, 30000), 0);
+		cr_assert_eq(tl_wait(&snd, 30000), 0);
+	}
+	cr_assert_str_eq(results[0], "blocked read returned 0");
+	cr_assert_str_eq(results[1], results[0]);
 }

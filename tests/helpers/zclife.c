@@ -14,6 +14,11 @@
  *                            print "ready" and wait for stdin EOF (live views)
  *   zclife highfd PORT       raise RLIMIT_NOFILE, move the socket to fd
  *                            70000 and read the stream through it
+ *   zclife spawn PORT ZCRECV posix_spawn and vfork+exec children read
+ *                            two inherited sockets (the shim runs no fork
+ *                            handlers for them)
+ *   zclife closeblocked PORT a thread blocks in read; another closes the
+ *                            fd; the peer's close then ends the read
  *   zclife stale PORT        read a socket, close it behind the shim's back
  *                            (raw syscall), reuse the fd number for a pipe
  *                            and then a file: their reads must be theirs
@@ -25,6 +30,10 @@
 #include "pattern.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spawn.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -189,6 +198,89 @@ static int do_highfd(int port)
 	return 0;
 }
 
+static int do_spawn(int port, const char *zcrecv)
+{
+	int a = connect_loopback(port, 0), b = connect_loopback(port, 0);
+	fcntl(a, F_SETFD, 0);
+	fcntl(b, F_SETFD, 0);
+	char fa[16], fb[16];
+	snprintf(fa, sizeof(fa), "%d", a);
+	snprintf(fb, sizeof(fb), "%d", b);
+	char *av[] = { (char *)zcrecv, "--fd", fa, NULL };
+	pid_t p1;
+	if (posix_spawn(&p1, zcrecv, NULL, NULL, av, environ))
+		die("posix_spawn");
+	av[2] = fb;
+	pid_t p2 = vfork();
+	if (p2 == 0) {
+		execv(zcrecv, av);
+		_exit(127);
+	}
+	close(a);
+	close(b);
+	int s1, s2;
+	waitpid(p1, &s1, 0);
+	waitpid(p2, &s2, 0);
+	int ok1 = WIFEXITED(s1) && !WEXITSTATUS(s1), ok2 = WIFEXITED(s2) && !WEXITSTATUS(s2);
+	printf("posix_spawn child %s, vfork child %s\n", ok1 ? "ok" : "BROKEN", ok2 ? "ok" : "BROKEN");
+	return !(ok1 && ok2);
+}
+
+struct blocked {
+	int fd;
+	ssize_t r;
+	int err;
+	pid_t tid;
+	volatile int started;
+};
+
+static void *blocked_reader(void *arg)
+{
+	struct blocked *b = arg;
+	static char buf[1 << 20];
+	b->tid = (pid_t)syscall(SYS_gettid);
+	b->started = 1;
+	b->r = read(b->fd, buf, sizeof(buf));
+	b->err = errno;
+	return NULL;
+}
+
+/* Sleeping in a receive call, per /proc (nothing else can say when). */
+static void wait_sleeping(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	for (int i = 0; i < 20000; i++) {
+		FILE *f = fopen(path, "re");
+		char st = '?';
+		if (f && fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+			st = strrchr(buf, ')')[2];
+		if (f)
+			fclose(f);
+		if (st == 'S')
+			return;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	die("reader never slept");
+}
+
+static int do_closeblocked(int port)
+{
+	struct blocked b = { .fd = connect_loopback(port, 0) };
+	pthread_t th;
+	pthread_create(&th, NULL, blocked_reader, &b);
+	while (!b.started)
+		sched_yield();
+	wait_sleeping(b.tid);
+	close(b.fd);
+	printf("closed while blocked\n");	/* the peer closes its end now */
+	pthread_join(th, NULL);
+	errno = b.err;
+	printf("blocked read returned %zd%s%s\n", b.r, b.r < 0 ? " " : "", b.r < 0 ? strerror(b.err) : "");
+	return 0;
+}
+
 static int do_hold(int port)
 {
 	int fd = connect_loopback(port, 0);
@@ -212,6 +304,10 @@ int main(int argc, char **argv)
 		return do_fork(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "exec"))
 		return do_exec(atoi(argv[2]), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "spawn"))
+		return do_spawn(atoi(argv[2]), argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "closeblocked"))
+		return do_closeblocked(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "highfd"))
 		return do_highfd(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "hold"))
