@@ -30,7 +30,13 @@ COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall
-HELPER_BIN = $(HELPERS:%=$(BUILD)/%)
+HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan
+
+# The stress program is built with ASan and UBSan; under the shim it needs
+# ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
+$(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/helpers/pattern.h
+	$(CC) $(TOOL_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	    -fno-omit-frame-pointer -o $@ $< -pthread
 TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 

@@ -26,6 +26,7 @@
 static struct fdt_entry *table;
 static unsigned table_len;
 static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
+static int tcp_open;		/* entries of kind TCP right now */
 
 int fdt_init(void)
 {
@@ -89,8 +90,13 @@ int fdt_kind(int fd, struct fdt_entry *e)
 	errno = saved;
 	if (k == FDT_TCP)
 		touch(fd);
-	__atomic_store_n(&e->kind, k, __ATOMIC_RELEASE);
-	return (int)k;
+	uint32_t unknown = FDT_UNKNOWN;
+	if (__atomic_compare_exchange_n(&e->kind, &unknown, k, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (k == FDT_TCP)
+			__atomic_fetch_add(&tcp_open, 1, __ATOMIC_RELAXED);
+		return (int)k;
+	}
+	return (int)unknown;	/* someone else classified it first */
 }
 
 static void reset(struct fdt_entry *e, uint32_t kind)
@@ -103,7 +109,16 @@ static void reset(struct fdt_entry *e, uint32_t kind)
 	e->backoff = 0;
 	e->backoff_left = 0;
 	e->had_skip = 0;
-	__atomic_store_n(&e->kind, kind, __ATOMIC_RELEASE);
+	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
+	if (old == FDT_TCP && kind != FDT_TCP)
+		__atomic_fetch_sub(&tcp_open, 1, __ATOMIC_RELAXED);
+	else if (old != FDT_TCP && kind == FDT_TCP)
+		__atomic_fetch_add(&tcp_open, 1, __ATOMIC_RELAXED);
+}
+
+int fdt_tcp_open(void)
+{
+	return __atomic_load_n(&tcp_open, __ATOMIC_RELAXED);
 }
 
 void fdt_set_tcp(int fd)

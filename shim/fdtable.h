@@ -47,6 +47,9 @@ void fdt_dup(int oldfd, int newfd);
 /* close_range(lo, hi) closed these fds. */
 void fdt_forget_range(unsigned lo, unsigned hi);
 
+/* How many fds the table knows as TCP now (0: none open). */
+int fdt_tcp_open(void);
+
 void fdt_lock(struct fdt_entry *e);
 void fdt_unlock(struct fdt_entry *e);
 

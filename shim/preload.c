@@ -241,6 +241,13 @@ static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 	return fd;
 }
 
+/* The last TCP socket is gone: release what the windows still map. */
+static void trim_if_idle(void)
+{
+	if (fdt_tcp_open() == 0)
+		zcw_trim();
+}
+
 static int do_close(int fd)
 {
 	int r = real_close(fd);
@@ -248,6 +255,7 @@ static int do_close(int fd)
 	if ((r == 0 || errno != EBADF) && ready()) {
 		int saved = errno;
 		fdt_forget(fd);
+		trim_if_idle();
 		errno = saved;
 	}
 	return r;
@@ -256,8 +264,10 @@ static int do_close(int fd)
 static int do_close_range(unsigned lo, unsigned hi, int flags)
 {
 	int r = real_close_range(lo, hi, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && ready())
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && ready()) {
 		fdt_forget_range(lo, hi);
+		trim_if_idle();
+	}
 	return r;
 }
 

@@ -216,6 +216,17 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 	return 0;
 }
 
+void zcw_trim(void)
+{
+	for (unsigned i = 0; i < pool_len; i++) {
+		struct zcw_win *w = &pool[i];
+		if (!w->addr || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
+			continue;
+		madvise(w->addr, w->size, MADV_DONTNEED);
+		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
+	}
+}
+
 void zcw_after_fork_child(void)
 {
 	for (unsigned i = 0; i < POOL_MAX; i++) {

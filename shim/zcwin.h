@@ -70,6 +70,10 @@ void zcw_release(struct zcw_win *w);
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
 		struct zcw_zc *out);
 
+/* Drops the pages left mapped in idle windows (no TCP socket is open any
+ * more: nothing should stay referenced). */
+void zcw_trim(void);
+
 /* Fork child: windows were not inherited (MADV_DONTFORK); forget them. */
 void zcw_after_fork_child(void);
 

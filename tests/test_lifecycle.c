@@ -228,3 +228,18 @@ Test(process, close_from_another_thread_while_blocked_in_read, .timeout = 60)
 	cr_assert_str_eq(results[0], "blocked read returned 0");
 	cr_assert_str_eq(results[1], results[0]);
 }
+
+Test(stress, thirty_seconds_random_lifecycle_under_asan_ubsan, .timeout = 180)
+{
+	const char *a[] = { tl_bin("zcstress-asan"), "30", "4", NULL };
+	/* the shim is preloaded ahead of libasan: tell ASan that is intended */
+	const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, 150000, a, env);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "corrupt=0,"), "%s", r.out);
+	cr_assert(strstr(r.out, "socket-mapped RSS 0 kB"), "%s", r.out);
+	cr_assert_gt(tl_json_u64(r.json, "\"totals\":", "bytes_mapped"), 0, "the mapped path was not exercised");
+	fprintf(stderr, "%s", r.out);
+	tl_free(&r);
+}
