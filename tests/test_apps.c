@@ -52,16 +52,16 @@ static double mapped_pct(const char *json, const char *command)
 	return pct;
 }
 
-static int start_sender(struct tl_proc *p, const char *mode, int http)
+static int start_sender(struct tl_proc *p, const char *mode, int http, const char *bytes)
 {
-	const char *a[] = { "--bytes", "256M", "--mode", mode, "--conns", "2", http ? "--http" : NULL, NULL };
+	const char *a[] = { "--bytes", bytes, "--mode", mode, "--conns", "2", http ? "--http" : NULL, NULL };
 	return tl_sender(p, a);
 }
 
 Test(apps, socat_large_buffer_from_zerocopy_sender, .timeout = 240)
 {
 	struct tl_proc snd;
-	int port = start_sender(&snd, "zerocopy", 0);
+	int port = start_sender(&snd, "zerocopy", 0, "256M");
 	char s[512];
 	snprintf(s, sizeof(s), "timeout 120 socat -b 1048576 -u TCP:127.0.0.1:%d STDOUT | $ZCRECV --fd 0 --expect 256M",
 		 port);
@@ -73,14 +73,14 @@ Test(apps, socat_large_buffer_from_zerocopy_sender, .timeout = 240)
 	tl_free(&t.shim);
 }
 
-Test(apps, curl_from_zerocopy_http_sender, .timeout = 240)
+Test(apps, curl_512M_from_zerocopy_http_sender, .timeout = 240)
 {
 	struct tl_proc snd;
-	int port = start_sender(&snd, "zerocopy", 1);
+	int port = start_sender(&snd, "zerocopy", 1, "512M");
 	char s[512];
-	snprintf(s, sizeof(s), "timeout 120 curl -sS --fail http://127.0.0.1:%d/ | $ZCRECV --fd 0 --expect 256M", port);
+	snprintf(s, sizeof(s), "timeout 120 curl -sS --fail http://127.0.0.1:%d/ | $ZCRECV --fd 0 --expect 512M", port);
 	struct twice t;
-	run_twice(&t, s, "bytes=268435456 ok");
+	run_twice(&t, s, "bytes=536870912 ok");
 	cr_assert_geq(mapped_pct(t.shim.json, "curl"), 90.0);
 	cr_assert_eq(tl_wait(&snd, 30000), 0);
 	tl_free(&t.plain);
@@ -115,7 +115,7 @@ Test(apps, curl_512M_from_python_http_server, .timeout = 300)
 static void python_client(const char *mode)
 {
 	struct tl_proc snd;
-	int port = start_sender(&snd, "zerocopy", 0);
+	int port = start_sender(&snd, "zerocopy", 0, "256M");
 	char s[512];
 	snprintf(s, sizeof(s), "timeout 120 /usr/bin/python3 tests/apps/pyclient.py %s %d | $ZCRECV --fd 0 --expect 256M",
 		 mode, port);
@@ -133,7 +133,7 @@ Test(apps, python_asyncio_streams, .timeout = 240) { python_client("asyncio"); }
 Test(apps, bash_dev_tcp_and_cat_reading_the_inherited_socket, .timeout = 240)
 {
 	struct tl_proc snd;
-	int port = start_sender(&snd, "zerocopy", 0);
+	int port = start_sender(&snd, "zerocopy", 0, "256M");
 	char s[512];
 	snprintf(s, sizeof(s), "exec 3<>/dev/tcp/127.0.0.1/%d; timeout 120 cat <&3 | $ZCRECV --fd 0 --expect 256M", port);
 	struct twice t;
