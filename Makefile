@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run every test suite
 #   make check-symbols   prove the library exports only its hooks
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each (default 60)
+#   make bench      zcbench: shim vs plain recv() (BENCH_ARGS="--runs 7 ...")
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Debian packages are installed on demand (tools/deps.sh), so a fresh
@@ -47,7 +48,9 @@ EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg 
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-test deps-fuzz demo test fuzz check-symbols install uninstall clean helpers tests
+BENCH_ARGS ?=
+
+.PHONY: all deps deps-test deps-fuzz demo test fuzz bench check-symbols install uninstall clean helpers tests
 
 all: $(LIB) $(BUILD)/zcstat
 
@@ -64,6 +67,9 @@ $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	    -o $@ $(SHIM_OBJ) -ldl -pthread
 
 $(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
+	$(CC) -o $@ $^
+
+$(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
 	$(CC) -o $@ $^
 
 $(BUILD)/%: $(BUILD)/tobj/tests/helpers/%.o
@@ -83,6 +89,11 @@ deps-test:
 
 deps-fuzz:
 	@sh tools/deps.sh fuzz
+
+# The shim against plain recv(), side by side (tools/zcbench.c).
+bench: deps
+	@$(MAKE) --no-print-directory all helpers $(BUILD)/zcbench
+	@$(BUILD)/zcbench $(BENCH_ARGS)
 
 # libFuzzer targets (segment reader + zcstat reports, config parser),
 # FUZZ_SECONDS each; fails on any crash or sanitizer report.

@@ -5,7 +5,7 @@
 # Runs apt-get (as root, or through sudo) only when something is missing,
 # so a machine that has everything pays one dpkg query.
 set -eu
-need="gcc make pkg-config libc6-dev libunwind-dev libseccomp-dev"
+need="gcc make pkg-config libc6-dev libunwind-dev libseccomp-dev strace"
 case "${1:-build}" in
 build) ;;
 test) need="$need libcriterion-dev curl socat iperf3 openssl python3" ;;

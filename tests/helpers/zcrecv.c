@@ -10,6 +10,9 @@
  * where it broke and exits 1.  --fd reads an inherited socket (exec test).
  * --threads T reads one socket from T threads at once; each chunk is
  * located in the stream and the union must be every byte exactly once.
+ * --conns N --epoll connects N sockets and reads them all from one epoll
+ * loop (non-blocking, level-triggered) until every one reaches EOF, each
+ * checked from offset 0, and prints the peak RssFile it saw.
  * --http sends a GET and skips the response headers; --skip-headers only
  * skips them (an HTTP response arriving on a pipe).  --no-check skips the
  * content check (benchmarks: measure the receive, not the check).  The shim is not
@@ -19,7 +22,9 @@
 #include "common.h"
 #include "pattern.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 
 /* The symbol fortified builds call; declared here so this file can call
@@ -130,6 +135,68 @@ static int threaded(int fd, int nthreads, uint64_t expect)
 	return 0;
 }
 
+static long rss_file_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long v = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssFile: %ld kB", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Many connections, one epoll loop: the server pattern the shim must not
+ * slow down or bloat. */
+static int many(int port, int n, uint64_t expect)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	uint64_t *at = calloc((size_t)n, sizeof(*at));
+	int *fds = calloc((size_t)n, sizeof(*fds));
+	for (int i = 0; i < n; i++) {
+		fds[i] = connect_loopback(port, 0);
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+	}
+	uint8_t *buf = malloc(rsize);
+	long peak = rss_file_kb();
+	uint64_t total = 0, reads = 0;
+	int open = n, bad = 0;
+	while (open) {
+		struct epoll_event evs[64];
+		int k = epoll_wait(ep, evs, 64, -1);
+		for (int j = 0; j < k; j++) {
+			int i = (int)evs[j].data.u32;
+			ssize_t r = read(fds[i], buf, rsize);
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			if (r <= 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+				close(fds[i]);
+				open--;
+				if (expect && at[i] != expect)
+					bad = 1;
+				continue;
+			}
+			if (!nocheck && pat_check(buf, at[i], (size_t)r) != (size_t)r)
+				bad = 1;
+			at[i] += (uint64_t)r;
+			total += (uint64_t)r;
+			if (++reads % 256 == 0) {
+				long v = rss_file_kb();
+				if (v > peak)
+					peak = v;
+			}
+		}
+	}
+	printf("bytes=%llu %s conns=%d rssfile_peak_kb=%ld\n", (unsigned long long)total, bad ? "BROKEN" : "ok", n,
+	       peak);
+	return bad;
+}
+
 static void skip_http_headers(int fd, int send_request)
 {
 	const char *req = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
@@ -150,7 +217,7 @@ static void skip_http_headers(int fd, int send_request)
 
 int main(int argc, char **argv)
 {
-	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0;
+	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0, nconns = 0, use_epoll = 0;
 	uint64_t expect = 0, off = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -166,6 +233,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--http")) http = 1;
 		else if (!strcmp(a, "--no-check")) nocheck = 1;
 		else if (!strcmp(a, "--skip-headers")) http = 2;
+		else if (!strcmp(a, "--conns") && v) nconns = atoi(v), i++;
+		else if (!strcmp(a, "--epoll")) use_epoll = 1;
 		else if (!strcmp(a, "--api") && v) {
 			static const char *names[] = { "read", "recv", "recvfrom", "readv", "recvmsg", "read_chk" };
 			int k = -1;
@@ -178,11 +247,14 @@ int main(int argc, char **argv)
 			i++;
 		} else {
 			die("usage: zcrecv (--port P | --fd N) [--api A] [--size N] [--iov K] [--mss N] "
-			    "[--waitall] [--threads T] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check]");
+			    "[--waitall] [--threads T] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check] "
+			    "[--conns N --epoll]");
 		}
 	}
 	if (iovn < 1 || iovn > 64)
 		die("--iov must be 1..64");
+	if (use_epoll && nconns > 0)
+		return many(port, nconns, expect);
 	if (fd < 0) {
 		if (!port)
 			die("need --port or --fd");

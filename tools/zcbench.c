@@ -1,0 +1,563 @@
+/*
+ * zcbench - the shim against plain recv(), side by side, in one run.
+ *
+ *   zcbench [--json] [--bytes 256M] [--runs 5] [--filter SUBSTR]
+ *           [--read-size N] [--sender plain|zc|zc4108] [--no-syscalls]
+ *
+ * Every scenario runs an unmodified receiver (build/zcrecv, or cat reading
+ * a bash /dev/tcp socket) against a test sender (build/zcsend: plain send,
+ * MSG_ZEROCOPY at the default MSS, or at MSS 4108), alternating without and
+ * with the shim (A B A B ...) for --runs pairs, and reports medians:
+ * throughput (MB/s over the receiver's wall time), receiver CPU per MB
+ * (user+sys from wait4), their shim/plain ratios, the min-max spread of the
+ * throughput ratio over the pairs, the mapped share (from the shim's own
+ * counters), and system calls per MB (counted in one extra, untimed run of
+ * each under `strace -c -f`).  Also: 64-byte ping-pong through an echo
+ * server under the shim (round-trip p50/p99), 1,000 concurrent bulk
+ * connections on one epoll receiver (aggregate throughput, RssFile peak),
+ * and single-thread memcpy bandwidth, the ceiling for any receiver that
+ * must copy.
+ *
+ * Run from the repository (it finds build/ beside itself).  Preconditions:
+ * loopback, the helpers built (`make bench` does both).  Between two hosts,
+ * see the README.
+ */
+#define _GNU_SOURCE
+#include "segread.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+static char bindir[PATH_MAX], lib[PATH_MAX + 32], statsdir[64];
+static int runs = 5, want_json, count_syscalls = 1;
+static const char *filter;
+static unsigned long long nbytes = 256ull << 20;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	double *c = malloc((size_t)n * sizeof(*c));
+	memcpy(c, v, (size_t)n * sizeof(*c));
+	qsort(c, (size_t)n, sizeof(*c), cmp_d);
+	double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+	free(c);
+	return m;
+}
+
+/* ---- processes ---- */
+
+struct sender {
+	pid_t pid;
+	int port;
+};
+
+static void start_sender(struct sender *s, const char *mode, int mss, const char *bytes)
+{
+	int p[2];
+	if (pipe(p))
+		exit(1);
+	s->pid = fork();
+	if (!s->pid) {
+		dup2(p[1], 1);
+		close(p[0]);
+		char path[PATH_MAX + 16], mssbuf[16];
+		snprintf(path, sizeof(path), "%s/zcsend", bindir);
+		snprintf(mssbuf, sizeof(mssbuf), "%d", mss);
+		execl(path, path, "--bytes", bytes, "--mode", mode, "--mss", mssbuf, "--serve-forever", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char line[64] = { 0 };
+	size_t n = 0;
+	while (n < sizeof(line) - 1 && read(p[0], line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	close(p[0]);
+	if (sscanf(line, "PORT %d", &s->port) != 1) {
+		fprintf(stderr, "zcbench: sender did not start\n");
+		exit(1);
+	}
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+struct result {
+	double secs, cpu, mapped_pct;
+	char out[256];
+};
+
+/* Runs argv (with the shim when shim), waits, fills wall time and CPU. */
+static int run_receiver(char *const argv[], int shim, struct result *r, const char *strace_out)
+{
+	int p[2];
+	if (pipe(p))
+		return -1;
+	double t0 = now();
+	pid_t pid = fork();
+	if (!pid) {
+		dup2(p[1], 1);
+		close(p[0]);
+		if (shim) {
+			setenv("LD_PRELOAD", lib, 1);
+			setenv("ZCSHIM_STATS_DIR", statsdir, 1);
+			setenv("ZCSHIM_SESSION", "zcbench", 1);
+		}
+		if (strace_out) {
+			char *sv[32] = { "strace", "-f", "-c", "-o", (char *)strace_out };
+			int k = 5;
+			for (int i = 0; argv[i] && k < 31; i++)
+				sv[k++] = argv[i];
+			sv[k] = NULL;
+			execvp("strace", sv);
+			_exit(127);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t k;
+	while ((k = read(p[0], r->out + n, sizeof(r->out) - 1 - n)) > 0)
+		n += (size_t)k;
+	r->out[n] = 0;
+	close(p[0]);
+	int st;
+	struct rusage ru;
+	wait4(pid, &st, 0, &ru);
+	r->secs = now() - t0;
+	r->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		 (double)ru.ru_stime.tv_usec / 1e6;
+	r->mapped_pct = -1;
+	if (shim) {
+		/* the shim's own counters, then clean up */
+		DIR *d = opendir(statsdir);
+		struct dirent *de;
+		uint64_t m = 0, c = 0;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char path[PATH_MAX], err[128];
+			snprintf(path, sizeof(path), "%s/%s", statsdir, de->d_name);
+			struct segview v;
+			if (!seg_open(path, -1, &v, err, sizeof(err))) {
+				m += v.h->totals.bytes_mapped;
+				c += v.h->totals.bytes_copied;
+				seg_close(&v);
+			}
+			unlink(path);
+		}
+		if (d)
+			closedir(d);
+		r->mapped_pct = m + c ? 100.0 * (double)m / (double)(m + c) : 0;
+	}
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
+}
+
+/* Calls in a `strace -c` summary's total line. */
+static long strace_calls(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long calls = -1;
+	while (f && fgets(line, sizeof(line), f)) {
+		double pct, secs;
+		long usecs, c, errs;
+		if (strstr(line, "total") &&
+		    (sscanf(line, "%lf %lf %ld %ld %ld", &pct, &secs, &usecs, &c, &errs) >= 4 ||
+		     sscanf(line, "%lf %lf %ld", &pct, &secs, &c) == 3))
+			calls = c;
+	}
+	if (f)
+		fclose(f);
+	unlink(path);
+	return calls;
+}
+
+/* ---- scenarios ---- */
+
+struct row {
+	char name[64];
+	double plain_mbs, shim_mbs, ratio, plain_cpu, shim_cpu, cpu_ratio, mapped, spread_lo, spread_hi;
+	double sys_plain, sys_shim;     /* syscalls per MB */
+	double p50_plain, p50_shim, p99_plain, p99_shim;        /* ping-pong, microseconds */
+	long rss_peak_kb;
+	int kind;                       /* 0 bulk, 1 ping-pong, 2 many */
+};
+
+static struct row rows[64];
+static int nrows;
+
+static int selected(const char *name)
+{
+	return !filter || strstr(name, filter);
+}
+
+static void build_argv(char **argv, const char *receiver, int port, const char *size)
+{
+	static char portbuf[16], path[PATH_MAX + 16], script[256];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	if (!strcmp(receiver, "cat")) {
+		snprintf(script, sizeof(script), "exec 3<>/dev/tcp/127.0.0.1/%d; exec cat <&3 >/dev/null", port);
+		argv[0] = "bash";
+		argv[1] = "-c";
+		argv[2] = script;
+		argv[3] = NULL;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/zcrecv", bindir);
+	argv[0] = path;
+	argv[1] = "--port";
+	argv[2] = portbuf;
+	argv[3] = "--size";
+	argv[4] = (char *)size;
+	argv[5] = "--no-check";
+	argv[6] = NULL;
+}
+
+static void bulk(const char *sender_name, const char *mode, int mss, const char *receiver, const char *size)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "bulk %s %s %s", sender_name, receiver, size);
+	if (!selected(w->name))
+		return;
+	char bytes[32];
+	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
+	struct sender s;
+	start_sender(&s, mode, mss, bytes);
+	double tp[64], ts[64], cp[64], cs[64], ratio[64], mapped = 0;
+	char *argv[8];
+	build_argv(argv, receiver, s.port, size);
+	double mb = (double)nbytes / 1e6;
+	for (int i = 0; i < runs; i++) {
+		struct result a, b;
+		if (run_receiver(argv, 0, &a, NULL) || run_receiver(argv, 1, &b, NULL)) {
+			fprintf(stderr, "zcbench: %s: receiver failed: %s%s\n", w->name, a.out, b.out);
+			exit(1);
+		}
+		tp[i] = mb / a.secs;
+		ts[i] = mb / b.secs;
+		cp[i] = a.cpu * 1e3 / mb;	/* ms of CPU per MB */
+		cs[i] = b.cpu * 1e3 / mb;
+		ratio[i] = ts[i] / tp[i];
+		mapped += b.mapped_pct;
+	}
+	w->plain_mbs = median(tp, runs);
+	w->shim_mbs = median(ts, runs);
+	w->ratio = median(ratio, runs);
+	w->plain_cpu = median(cp, runs);
+	w->shim_cpu = median(cs, runs);
+	double cr[64];
+	for (int i = 0; i < runs; i++)
+		cr[i] = cs[i] / cp[i];
+	w->cpu_ratio = median(cr, runs);
+	w->mapped = mapped / runs;
+	qsort(ratio, (size_t)runs, sizeof(double), cmp_d);
+	w->spread_lo = ratio[0];
+	w->spread_hi = ratio[runs - 1];
+	w->sys_plain = w->sys_shim = -1;
+	if (count_syscalls) {
+		struct result r;
+		char out[64];
+		snprintf(out, sizeof(out), "/tmp/zcbench-strace.%d", (int)getpid());
+		if (!run_receiver(argv, 0, &r, out))
+			w->sys_plain = (double)strace_calls(out) / mb;
+		if (!run_receiver(argv, 1, &r, out))
+			w->sys_shim = (double)strace_calls(out) / mb;
+	}
+	stop(s.pid);
+	w->kind = 0;
+	nrows++;
+}
+
+static void pingpong(void)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "ping-pong 64B");
+	if (!selected(w->name))
+		return;
+	enum { ROUNDS = 20000 };
+	static double lat[2][64 * ROUNDS / 8];
+	double cpu[2][64], p50[2][64], p99[2][64];
+	for (int i = 0; i < runs; i++) {
+		for (int shim = 0; shim <= 1; shim++) {
+			int p[2];
+			if (pipe(p))
+				exit(1);
+			pid_t pid = fork();
+			if (!pid) {
+				dup2(p[1], 1);
+				close(p[0]);
+				if (shim) {
+					setenv("LD_PRELOAD", lib, 1);
+					setenv("ZCSHIM_STATS_DIR", statsdir, 1);
+				}
+				char path[PATH_MAX + 16];
+				snprintf(path, sizeof(path), "%s/zcecho", bindir);
+				execl(path, path, "server", "blocking", "--size", "64K", (char *)NULL);
+				_exit(127);
+			}
+			close(p[1]);
+			char line[64] = { 0 };
+			size_t n = 0;
+			while (n < sizeof(line) - 1 && read(p[0], line + n, 1) == 1 && line[n] != '\n')
+				n++;
+			int port = 0;
+			sscanf(line, "PORT %d", &port);
+			int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+						 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+			if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+				exit(1);
+			char msg[64] = { 1 }, back[64];
+			double *l = lat[shim];
+			for (int k = 0; k < ROUNDS; k++) {
+				double t0 = now();
+				if (write(fd, msg, 64) != 64 || recv(fd, back, 64, MSG_WAITALL) != 64)
+					exit(1);
+				l[k] = (now() - t0) * 1e6;
+			}
+			close(fd);
+			struct rusage ru;
+			int st;
+			char rest[128];
+			while (read(p[0], rest, sizeof(rest)) > 0)
+				;
+			close(p[0]);
+			wait4(pid, &st, 0, &ru);
+			cpu[shim][i] = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+				       (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+			qsort(l, ROUNDS, sizeof(double), cmp_d);
+			p50[shim][i] = l[ROUNDS / 2];
+			p99[shim][i] = l[ROUNDS * 99 / 100];
+		}
+	}
+	w->p50_plain = median(p50[0], runs);
+	w->p50_shim = median(p50[1], runs);
+	w->p99_plain = median(p99[0], runs);
+	w->p99_shim = median(p99[1], runs);
+	double r50[64], rc[64];
+	for (int i = 0; i < runs; i++) {
+		r50[i] = p50[1][i] / p50[0][i];
+		rc[i] = cpu[1][i] / cpu[0][i];
+	}
+	w->ratio = median(r50, runs);
+	w->cpu_ratio = median(rc, runs);
+	w->plain_cpu = median(cpu[0], runs) / ROUNDS;	/* us of server CPU per round trip */
+	w->shim_cpu = median(cpu[1], runs) / ROUNDS;
+	qsort(r50, (size_t)runs, sizeof(double), cmp_d);
+	w->spread_lo = r50[0];
+	w->spread_hi = r50[runs - 1];
+	w->kind = 1;
+	nrows++;
+}
+
+static void many(void)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "1000 conns epoll zc 1M each");
+	if (!selected(w->name))
+		return;
+	double tp[64], ts[64], ratio[64], cp[64], cs[64];
+	long peak = 0;
+	double mapped = 0, mb = 1000.0 * 1048576 / 1e6;
+	for (int i = 0; i < runs; i++) {
+		for (int shim = 0; shim <= 1; shim++) {
+			struct sender s;
+			start_sender(&s, "zerocopy", 0, "1M");
+			char path[PATH_MAX + 16], portbuf[16];
+			snprintf(path, sizeof(path), "%s/zcrecv", bindir);
+			snprintf(portbuf, sizeof(portbuf), "%d", s.port);
+			char *argv[] = { path, "--port", portbuf, "--conns", "1000", "--epoll", "--size", "256K",
+					 "--no-check", NULL };
+			struct result r;
+			if (run_receiver(argv, shim, &r, NULL)) {
+				fprintf(stderr, "zcbench: many: %s\n", r.out);
+				exit(1);
+			}
+			stop(s.pid);
+			(shim ? ts : tp)[i] = mb / r.secs;
+			(shim ? cs : cp)[i] = r.cpu * 1e3 / mb;
+			if (shim) {
+				const char *q = strstr(r.out, "rssfile_peak_kb=");
+				long v = q ? atol(q + 16) : 0;
+				if (v > peak)
+					peak = v;
+				mapped += r.mapped_pct;
+			}
+		}
+		ratio[i] = ts[i] / tp[i];
+	}
+	w->plain_mbs = median(tp, runs);
+	w->shim_mbs = median(ts, runs);
+	w->ratio = median(ratio, runs);
+	w->plain_cpu = median(cp, runs);
+	w->shim_cpu = median(cs, runs);
+	double cr[64];
+	for (int i = 0; i < runs; i++)
+		cr[i] = cs[i] / cp[i];
+	w->cpu_ratio = median(cr, runs);
+	w->mapped = mapped / runs;
+	qsort(ratio, (size_t)runs, sizeof(double), cmp_d);
+	w->spread_lo = ratio[0];
+	w->spread_hi = ratio[runs - 1];
+	w->rss_peak_kb = peak;
+	w->sys_plain = w->sys_shim = -1;
+	w->kind = 2;
+	nrows++;
+}
+
+static double memcpy_mbs(void)
+{
+	size_t n = 64u << 20;
+	char *a = malloc(n), *b = malloc(n);
+	memset(a, 1, n);
+	memset(b, 2, n);
+	double best = 0;
+	for (int i = 0; i < 5; i++) {
+		double t0 = now();
+		memcpy(b, a, n);
+		__asm__ __volatile__("" ::"r"(b) : "memory");
+		double mbs = (double)n / 1e6 / (now() - t0);
+		if (mbs > best)
+			best = mbs;
+	}
+	free(a);
+	free(b);
+	return best;
+}
+
+static void print(double memcpy_bw)
+{
+	double best_shim = 0;
+	for (int i = 0; i < nrows; i++)
+		if (rows[i].kind == 0 && rows[i].shim_mbs > best_shim)
+			best_shim = rows[i].shim_mbs;
+	if (want_json) {
+		printf("{\"version\":1,\"bytes\":%llu,\"runs\":%d,\"memcpy_mbs\":%.0f,\"rows\":[", nbytes, runs, memcpy_bw);
+		for (int i = 0; i < nrows; i++) {
+			struct row *w = &rows[i];
+			printf("%s{\"scenario\":\"%s\",\"plain_mbs\":%.1f,\"shim_mbs\":%.1f,\"ratio\":%.3f,"
+			       "\"plain_cpu_ms_per_mb\":%.4f,\"shim_cpu_ms_per_mb\":%.4f,\"cpu_ratio\":%.3f,"
+			       "\"mapped_pct\":%.2f,\"syscalls_per_mb_plain\":%.1f,\"syscalls_per_mb_shim\":%.1f,"
+			       "\"ratio_min\":%.3f,\"ratio_max\":%.3f,\"p50_us_plain\":%.1f,\"p50_us_shim\":%.1f,"
+			       "\"p99_us_plain\":%.1f,\"p99_us_shim\":%.1f,\"rssfile_peak_kb\":%ld}",
+			       i ? "," : "", w->name, w->plain_mbs, w->shim_mbs, w->ratio, w->plain_cpu, w->shim_cpu,
+			       w->cpu_ratio, w->mapped, w->sys_plain, w->sys_shim, w->spread_lo, w->spread_hi,
+			       w->p50_plain, w->p50_shim, w->p99_plain, w->p99_shim, w->rss_peak_kb);
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("zcbench: %llu MiB per run, %d pairs (plain, shim) alternating; medians; ratio = shim / plain\n",
+	       nbytes >> 20, runs);
+	printf("%-34s %9s %9s %6s %9s %9s %6s %7s %8s %8s %13s\n", "scenario", "plain", "shim", "ratio", "cpu ms/MB",
+	       "cpu ms/MB", "ratio", "mapped", "sys/MB", "sys/MB", "ratio min-max");
+	printf("%-34s %9s %9s %6s %9s %9s %6s %7s %8s %8s\n", "", "MB/s", "MB/s", "", "plain", "shim", "", "%", "plain",
+	       "shim");
+	for (int i = 0; i < nrows; i++) {
+		struct row *w = &rows[i];
+		if (w->kind == 1) {
+			printf("%-34s p50 %.1f us -> %.1f us (%.3f), p99 %.1f us -> %.1f us (%.3f); server CPU/rt %.2f -> "
+			       "%.2f us (%.3f); p50 ratio %.3f-%.3f\n",
+			       w->name, w->p50_plain, w->p50_shim, w->ratio, w->p99_plain, w->p99_shim,
+			       w->p99_shim / w->p99_plain, w->plain_cpu, w->shim_cpu, w->cpu_ratio, w->spread_lo,
+			       w->spread_hi);
+			continue;
+		}
+		char sp[16] = "-", ss[16] = "-";
+		if (w->sys_plain >= 0)
+			snprintf(sp, sizeof(sp), "%.1f", w->sys_plain);
+		if (w->sys_shim >= 0)
+			snprintf(ss, sizeof(ss), "%.1f", w->sys_shim);
+		printf("%-34s %9.0f %9.0f %6.3f %9.4f %9.4f %6.3f %7.2f %8s %8s %6.3f-%.3f", w->name, w->plain_mbs,
+		       w->shim_mbs, w->ratio, w->plain_cpu, w->shim_cpu, w->cpu_ratio, w->mapped, sp, ss, w->spread_lo,
+		       w->spread_hi);
+		if (w->kind == 2)
+			printf("  RssFile peak %ld kB", w->rss_peak_kb);
+		printf("\n");
+	}
+	printf("single-thread memcpy: %.0f MB/s; best shim throughput above is %.1f%% of it\n", memcpy_bw,
+	       memcpy_bw > 0 ? 100.0 * best_shim / memcpy_bw : 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only_size = NULL, *only_sender = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--json")) want_json = 1;
+		else if (!strcmp(a, "--bytes") && v) nbytes = strtoull(v, NULL, 10) << (strchr(v, 'M') ? 20 : strchr(v, 'G') ? 30 : 0), i++;
+		else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
+		else if (!strcmp(a, "--filter") && v) filter = v, i++;
+		else if (!strcmp(a, "--read-size") && v) only_size = v, i++;
+		else if (!strcmp(a, "--sender") && v) only_sender = v, i++;
+		else if (!strcmp(a, "--no-syscalls")) count_syscalls = 0;
+		else {
+			fprintf(stderr, "usage: zcbench [--json] [--bytes 256M] [--runs 5] [--filter S] [--read-size N] "
+					"[--sender plain|zc|zc4108] [--no-syscalls]\n");
+			return 2;
+		}
+	}
+	if (runs < 1 || runs > 64)
+		runs = 5;
+	ssize_t n = readlink("/proc/self/exe", bindir, sizeof(bindir) - 1);
+	if (n < 0)
+		return 1;
+	bindir[n] = 0;
+	*strrchr(bindir, '/') = 0;
+	snprintf(lib, sizeof(lib), "%s/libzcshim.so", bindir);
+	snprintf(statsdir, sizeof(statsdir), "/tmp/zcbench-XXXXXX");
+	if (!mkdtemp(statsdir))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	const char *senders[][3] = { { "plain", "plain", "0" }, { "zc", "zerocopy", "0" }, { "zc4108", "zerocopy", "4108" } };
+	const char *sizes[] = { "1M", "256K", "64K", "16K" };
+	for (int s = 0; s < 3; s++) {
+		if (only_sender && strcmp(only_sender, senders[s][0]))
+			continue;
+		for (int z = 0; z < 4; z++)
+			if (!only_size || !strcmp(only_size, sizes[z]))
+				bulk(senders[s][0], senders[s][1], atoi(senders[s][2]), "zcrecv", only_size ? only_size : sizes[z]);
+		bulk(senders[s][0], senders[s][1], atoi(senders[s][2]), "cat", "128K");
+	}
+	bulk("zc4108", "zerocopy", 4108, "zcrecv", "4096");	/* below ZCSHIM_MIN_READ: pure pass-through */
+	pingpong();
+	many();
+	print(memcpy_mbs());
+	rmdir(statsdir);
+	return 0;
+}
