@@ -20,7 +20,7 @@ enum fdt_kind { FDT_UNKNOWN = 0, FDT_OTHER = 1, FDT_TCP = 2 };
 struct fdt_entry {
 	uint32_t kind;          /* enum fdt_kind; atomic */
 	uint32_t lock;          /* 0 free, 1 held: serialises mapped-path reads */
-	uint32_t epoch;         /* bumped by every read: detects interleaving */
+	uint32_t last;          /* token of the latest read: detects interleaving */
 	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
 	int32_t pending_err;    /* socket error consumed by the kernel, not yet reported */
 	uint16_t miss_streak;   /* consecutive mapped-path reads with nothing mapped */

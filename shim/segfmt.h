@@ -1,7 +1,7 @@
 /*
  * segfmt.h - layout of a zcshim statistics segment.
  *
- * Every process running the shim that touches a TCP socket owns one
+ * Every process running the shim owns one
  * segment: a file in the per-user stats directory (see stats.c) mapped
  * MAP_SHARED.  The shim is the only writer; zcstat and the tests only read.
  * Writers use relaxed atomic adds so a reader never blocks them and never
@@ -90,13 +90,16 @@ struct zcs_header {
 	uint32_t kernel_zc;     /* 0 unknown, 1 supported, 2 not supported */
 	uint32_t exited;        /* set by the exit handler */
 	uint64_t slots_used;    /* high-water mark of claimed slots */
-	uint64_t slots_recycled;/* closed slots reused (their counts stay in totals) */
+	uint64_t slots_recycled;/* closed slots reused (their counts move to retired) */
 	uint64_t window_size;
 	uint64_t min_read;
 	uint32_t ncallsites;    /* call-site table after the slots; 0 if off */
 	uint32_t callsite_offset;
 	uint64_t callsites_dropped; /* table full: sites not recorded */
-	struct zcs_counters totals;
+	/* Counts of slots that were recycled.  The process's totals are
+	 * retired + overflow + every slot: summed by the reader, so that a read
+	 * pays for one set of atomic adds, not two. */
+	struct zcs_counters retired;
 	struct zcs_slot overflow; /* fds that found no slot */
 };
 

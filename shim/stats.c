@@ -246,6 +246,14 @@ static void fill_peer(struct zcs_slot *s, int fd)
 	}
 }
 
+static void fold(struct zcs_counters *into, const struct zcs_counters *c)
+{
+	const uint64_t *src = (const uint64_t *)c;
+	uint64_t *dst = (uint64_t *)into;
+	for (size_t i = 0; i < sizeof(*c) / 8; i++)
+		ADD(dst[i], __atomic_load_n(&src[i], __ATOMIC_RELAXED));
+}
+
 static uint32_t publish(struct zcs_slot *s, int fd)
 {
 	memset(&s->c, 0, sizeof(s->c));
@@ -264,8 +272,8 @@ uint32_t zst_claim(int fd)
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			return publish(slot_at((uint32_t)used), fd);
 	}
-	/* Full: reuse a closed slot.  Its figures are already in the totals,
-	 * only its line in the per-fd list is lost. */
+	/* Full: reuse a closed slot.  Its figures move to the retired block,
+	 * so totals stay exact; only its line in the per-fd list is lost. */
 	for (uint32_t i = 0; i < seg->nslots; i++) {
 		struct zcs_slot *s = slot_at(i);
 		uint32_t st = ZCS_SLOT_CLOSED;
@@ -273,6 +281,7 @@ uint32_t zst_claim(int fd)
 		    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			ADD(seg->slots_recycled, 1);
+			fold(&seg->retired, &s->c);
 			return publish(s, fd);
 		}
 	}
@@ -309,7 +318,6 @@ void zst_account(uint32_t slot1, const struct zst_delta *d)
 	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
 	struct zcs_slot *s = slot1 ? slot_at(slot1 - 1) : NULL;
 	add_counts(s ? &s->c : &h->overflow.c, d);
-	add_counts(&h->totals, d);
 }
 
 struct zcs_callsite *zst_callsites(uint32_t *n)

@@ -32,7 +32,7 @@ int zst_init(const struct zcfg *cfg);
 uint32_t zst_claim(int fd);
 /* Marks a slot closed; its counts stay visible. */
 void zst_release(uint32_t idx);
-/* Adds one receive call's figures to slot (index + 1, 0 = overflow) and totals. */
+/* Adds one receive call's figures to slot (index + 1, 0 = overflow). */
 void zst_account(uint32_t slot1, const struct zst_delta *d);
 void zst_set_kernel(int supported);
 /* The call-site table (NULL, *n = 0 when call sites are off). */

@@ -315,7 +315,8 @@ static int one_call(struct run *s, struct zcw_win *w)
 	}
 
 	struct zcw_zc zc;
-	int r = zcw_receive(s->rq->fd, w, map, cb, cb_len, &zc);
+	const uint8_t *data = NULL;
+	int r = zcw_receive(s->rq->fd, w, map, cb, cb_len, &zc, &data);
 	s->d->zc_calls++;
 	if (r < 0) {
 		s->fail = r;
@@ -330,7 +331,7 @@ static int one_call(struct run *s, struct zcw_win *w)
 		cur_pull_down(&at, map - mapped, copied);
 	}
 	if (mapped)
-		cur_put(&s->cur, w->addr, mapped);
+		cur_put(&s->cur, data, mapped);
 	cur_skip(&s->cur, copied);
 	s->got += mapped + copied;
 	s->d->mapped += mapped;
@@ -405,7 +406,7 @@ static ssize_t mapped_path(struct run *s)
 		if (how == TOOK) {
 			if (!waitall || s->got >= s->total)
 				break;
-			if (__atomic_load_n(&e->epoch, __ATOMIC_RELAXED) != s->epoch)
+			if (__atomic_load_n(&e->last, __ATOMIC_RELAXED) != s->epoch)
 				break;	/* another read took bytes: keep ours contiguous */
 			continue;
 		}
@@ -427,7 +428,7 @@ static ssize_t mapped_path(struct run *s)
 					break;
 				return -EBADF;
 			}
-			if (s->got && __atomic_load_n(&e->epoch, __ATOMIC_RELAXED) != s->epoch)
+			if (s->got && __atomic_load_n(&e->last, __ATOMIC_RELAXED) != s->epoch)
 				break;
 			continue;
 		}
@@ -493,7 +494,11 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 	size_t total = 0;
 	ssize_t r;
 
-	uint32_t epoch = __atomic_add_fetch(&e->epoch, 1, __ATOMIC_RELAXED);
+	/* A plain store, not an atomic add: a MSG_WAITALL loop only needs to
+	 * see that some other read came in between its calls. */
+	static TLS uint32_t calls;
+	uint32_t epoch = (uint32_t)(uintptr_t)&calls * 2654435761u + ++calls;
+	__atomic_store_n(&e->last, epoch, __ATOMIC_RELAXED);
 	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
 	if (!slot && !guard) {
 		uint32_t mine = zst_claim(rq->fd), z = 0;

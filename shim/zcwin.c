@@ -8,7 +8,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -194,19 +194,44 @@ void zcw_release(struct zcw_win *w)
 	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 }
 
-int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
-		struct zcw_zc *zc)
+static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, uint32_t flags, struct zcw_zc *zc)
 {
 	socklen_t len = kinfo.optlen;
 	memset(zc, 0, sizeof(*zc));
-	zc->address = (uint64_t)(uintptr_t)w->addr;
+	zc->address = (uint64_t)(uintptr_t)at;
 	zc->length = (uint32_t)map_len;
-	if (cb && cb_len && len >= ZCW_LEN_COPYBUF) {
-		zc->copybuf_address = (uint64_t)(uintptr_t)cb;
-		zc->copybuf_len = cb_len > INT32_MAX ? INT32_MAX : (int32_t)cb_len;
+	if (len >= ZCW_LEN_COPYBUF) {
+		zc->flags = flags;
+		if (cb && cb_len) {
+			zc->copybuf_address = (uint64_t)(uintptr_t)cb;
+			zc->copybuf_len = cb_len > INT32_MAX ? INT32_MAX : (int32_t)cb_len;
+		}
 	}
-	if (getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &len))
-		return -errno;
+	return getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &len) ? -errno : 0;
+}
+
+int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
+		struct zcw_zc *zc, const uint8_t **data)
+{
+	if (w->next + map_len > w->size) {
+		/* Round the ring: unmap everything the last trip mapped. */
+		madvise(w->addr, w->size, MADV_DONTNEED);
+		w->next = 0;
+	}
+	uint8_t *at = w->addr + w->next;
+	int r = call(fd, at, map_len, cb, cb_len, TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT, zc);
+	if (r == -EINVAL || r == -EBUSY) {
+		/* A kernel that dislikes the hint or found the range in use:
+		 * zap it and ask again the plain way (nothing was taken). */
+		madvise(w->addr, w->size, MADV_DONTNEED);
+		w->next = 0;
+		at = w->addr;
+		r = call(fd, at, map_len, cb, cb_len, 0, zc);
+	}
+	if (r)
+		return r;
+	w->next += zc->length;	/* a page multiple */
+	*data = at;
 	if (kinfo.optlen < ZCW_LEN_COPYBUF)
 		zc->copybuf_len = 0;
 	if (kinfo.optlen < ZCW_LEN_ERR) {
@@ -223,6 +248,7 @@ void zcw_trim(void)
 		if (!w->addr || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
 		madvise(w->addr, w->size, MADV_DONTNEED);
+		w->next = 0;
 		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 	}
 }
@@ -231,6 +257,7 @@ void zcw_after_fork_child(void)
 {
 	for (unsigned i = 0; i < POOL_MAX; i++) {
 		pool[i].addr = NULL;
+		pool[i].next = 0;
 		pool[i].busy = 0;
 	}
 }

@@ -50,6 +50,7 @@ struct zcw_kernel {
 struct zcw_win {
 	uint8_t *addr;
 	size_t size;
+	size_t next;            /* ring: first offset not mapped since the last zap */
 	uint32_t busy;
 };
 
@@ -65,10 +66,13 @@ struct zcw_win *zcw_acquire(void);
 void zcw_release(struct zcw_win *w);
 
 /* One call.  In: map_len (page multiple, <= window size), cb/cb_len.
- * Out (in *out): length = bytes mapped at w->addr, copybuf_len = bytes
- * copied to cb, recv_skip_hint, inq, err.  Returns 0 or -errno. */
+ * Out (in *out): length = bytes mapped at *data, copybuf_len = bytes
+ * copied to cb, recv_skip_hint, inq, err.  Returns 0 or -errno.
+ * Successive calls map at advancing offsets of the window and tell the
+ * kernel the range is clean (TLB_CLEAN_HINT), so the window is unmapped
+ * (one TLB flush) once per trip round it, not on every call. */
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
-		struct zcw_zc *out);
+		struct zcw_zc *out, const uint8_t **data);
 
 /* Drops the pages left mapped in idle windows (no TCP socket is open any
  * more: nothing should stay referenced). */

@@ -96,6 +96,23 @@ int seg_view_mem(const void *mem, size_t size, struct segview *v, char *err, siz
 	return 0;
 }
 
+static void add_snapshot(struct zcs_counters *t, const struct zcs_counters *c)
+{
+	const uint64_t *src = (const uint64_t *)c;
+	uint64_t *dst = (uint64_t *)t;
+	for (size_t i = 0; i < sizeof(*c) / 8; i++)
+		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void seg_totals(const struct segview *v, struct zcs_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	add_snapshot(out, &v->h->retired);
+	add_snapshot(out, &v->h->overflow.c);
+	for (uint32_t i = 0; i < v->nslots; i++)
+		add_snapshot(out, &v->slots[i].c);
+}
+
 void seg_close(struct segview *v)
 {
 	if (v->h)

@@ -33,6 +33,8 @@ void seg_close(struct segview *v);
 /* A view of a segment image already in memory (validated; v->path empty). */
 int seg_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap);
 
+/* The process's totals: retired + overflow + every slot claimed. */
+void seg_totals(const struct segview *v, struct zcs_counters *out);
 /* 1 if process pid is alive and still maps this segment file (so it was
  * neither replaced by exec nor is a reused pid). */
 int seg_live(const struct segview *v);

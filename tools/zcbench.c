@@ -172,8 +172,10 @@ static int run_receiver(char *const argv[], int shim, struct result *r, const ch
 			snprintf(path, sizeof(path), "%s/%s", statsdir, de->d_name);
 			struct segview v;
 			if (!seg_open(path, -1, &v, err, sizeof(err))) {
-				m += v.h->totals.bytes_mapped;
-				c += v.h->totals.bytes_copied;
+				struct zcs_counters t;
+				seg_totals(&v, &t);
+				m += t.bytes_mapped;
+				c += t.bytes_copied;
 				seg_close(&v);
 			}
 			unlink(path);

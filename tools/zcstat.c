@@ -482,7 +482,7 @@ static void report(FILE *f, const struct seglist *l, int json)
 	for (size_t i = 0; i < l->n; i++) {
 		pv[i].v = &l->v[i];
 		pv[i].live = seg_live(&l->v[i]);
-		snap(&pv[i].totals, &l->v[i].h->totals);
+		seg_totals(&l->v[i], &pv[i].totals);
 		load_rows(&pv[i]);
 		sum(&all, &pv[i].totals);
 	}
@@ -553,7 +553,7 @@ static int list_mode(int json)
 		       "MAPPED%");
 		for (size_t i = 0; i < l.n; i++) {
 			struct proc_view pv = { .v = &l.v[i], .live = 1 };
-			snap(&pv.totals, &l.v[i].h->totals);
+			seg_totals(&l.v[i], &pv.totals);
 			load_rows(&pv);
 			int open = 0;
 			for (size_t k = 0; k < pv.nrows; k++)
