@@ -109,6 +109,7 @@ static void reset(struct fdt_entry *e, uint32_t kind)
 	e->backoff = 0;
 	e->backoff_left = 0;
 	e->had_skip = 0;
+	e->little = 0;
 	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
 	if (old == FDT_TCP && kind != FDT_TCP)
 		__atomic_fetch_sub(&tcp_open, 1, __ATOMIC_RELAXED);

@@ -26,7 +26,8 @@ struct fdt_entry {
 	uint16_t miss_streak;   /* consecutive mapped-path reads with nothing mapped */
 	uint16_t backoff;       /* reads to pass through before probing again */
 	uint32_t backoff_left;
-	uint32_t had_skip;      /* last mapped-path read met unmappable data */
+	uint16_t had_skip;      /* last mapped-path read met unmappable data */
+	uint16_t little;        /* last read delivered under two pages */
 };
 
 /* Allocates the table; 0 or -errno.  Called once from init. */

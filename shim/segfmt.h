@@ -32,6 +32,7 @@ enum zcs_reason {
 	ZCS_R_BUFFER,      /* caller's buffer not verifiably writable */
 	ZCS_R_NESTED,      /* nested call (signal handler) or fd busy */
 	ZCS_R_BACKOFF,     /* recent data on this fd was unmappable: not probed */
+	ZCS_R_LITTLE,      /* little data arriving at a time (request/response) */
 	ZCS_R_COUNT
 };
 

@@ -39,6 +39,7 @@
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
 #define TAIL_IOV 64
+#define LITTLE_CAP (2 * PAGE)
 
 static TLS int guard;
 static size_t min_read = ZCFG_DEFAULT_MIN_READ;
@@ -250,7 +251,9 @@ struct run {
 	size_t total, got;
 	uint32_t epoch;
 	int unmappable;         /* a call found a page or more it could not map */
+	uint32_t inq;           /* bytes the kernel still had queued after our last call */
 	int fail;               /* why PASS: -errno, or ZCS_R_BUFFER */
+	struct zcw_win *last_w; /* window of our last call: released before waiting */
 	struct zst_delta *d;
 };
 
@@ -324,6 +327,7 @@ static int one_call(struct run *s, struct zcw_win *w)
 	}
 	if (zc.err)
 		__atomic_store_n(&s->e->pending_err, -zc.err, __ATOMIC_RELEASE);
+	s->inq = zc.inq;
 	size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
 	if (copied && mapped < map) {
 		struct iocur at = s->cur;
@@ -380,6 +384,7 @@ static ssize_t mapped_path(struct run *s)
 			break;
 		}
 		int how = one_call(s, w);
+		s->last_w = w;
 		zcw_release(w);
 		fdt_unlock(e);
 
@@ -411,7 +416,9 @@ static ssize_t mapped_path(struct run *s)
 			continue;
 		}
 
-		/* Nothing queued: wait as the real call would. */
+		/* Nothing queued: wait as the real call would, having let go of
+		 * the pages we mapped (see zcw_release_pages). */
+		zcw_release_pages(s->last_w);
 		if (!s->got) {
 			int err = take_pending(e);
 			if (err)
@@ -540,12 +547,46 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 	else if (e->backoff_left) {
 		e->backoff_left--;
 		reason = ZCS_R_BACKOFF;
+	} else if (e->little >= 2 && !(rq->flags & MSG_WAITALL)) {
+		/* Request/response traffic: a mapping call would find under a
+		 * page and cost a second system call.  Go straight to the real
+		 * one until a read brings two pages or more. */
+		reason = ZCS_R_LITTLE;
 	}
 
-	if (reason >= 0) {
+	if (reason == ZCS_R_LITTLE && total > LITTLE_CAP) {
+		/* At most two pages: all a request/response read needs, and a
+		 * bulk stream that merely caught up with its sender loses one
+		 * small copy, not a whole burst, before mapping again. */
+		struct zcr_req capped = *rq;
+		struct iovec v[8];
+		struct msghdr m;
+		size_t covered;
+		struct iocur c = { iov, cnt, 0, 0 };
+		cur_norm(&c);
+		int k = cur_slice(&c, LITTLE_CAP, v, 8, &covered);
+		capped.len = covered;
+		capped.iov = v;
+		capped.iovcnt = k;
+		if (rq->op == ZCR_RECVMSG) {
+			m = *rq->msg;
+			m.msg_iov = v;
+			m.msg_iovlen = (size_t)k;
+			capped.msg = &m;
+		}
+		r = passthrough(&capped, e, covered, reason, &d);
+		if (rq->op == ZCR_RECVMSG) {
+			rq->msg->msg_namelen = m.msg_namelen;
+			rq->msg->msg_controllen = m.msg_controllen;
+			rq->msg->msg_flags = m.msg_flags;
+		}
+		e->little = r < 2 * (ssize_t)PAGE ? e->little : 0;
+	} else if (reason >= 0) {
 		r = passthrough(rq, e, total, reason, &d);
+		if (reason == ZCS_R_SMALL || reason == ZCS_R_BACKOFF)
+			e->little = r < 2 * (ssize_t)PAGE ? (uint16_t)(e->little < 2 ? e->little + 1 : 2) : 0;
 	} else {
-		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d };
+		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d, .inq = UINT32_MAX };
 		s.cur.iov = iov;
 		s.cur.cnt = cnt;
 		cur_norm(&s.cur);
@@ -555,6 +596,13 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		if (d.copied && d.reason < 0)
 			d.reason = ZCS_R_UNMAPPABLE;
 		adapt(e, &s);
+		/* Little data: this read got under two pages and left the queue
+		 * (nearly) empty, as request/response traffic does; a bulk
+		 * stream's short read leaves plenty queued behind it. */
+		if (r >= 0 && r < 2 * (ssize_t)PAGE && s.inq < PAGE)
+			e->little = (uint16_t)(e->little < 2 ? e->little + 1 : 2);
+		else
+			e->little = 0;
 	}
 	zst_account(slot, &d);
 	if (__builtin_expect(cs_enabled(), 0) && d.copied && reason != ZCS_R_NESTED)

@@ -241,6 +241,17 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 	return 0;
 }
 
+void zcw_release_pages(struct zcw_win *w)
+{
+	if (!w || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
+		return;	/* in use by another read: it will move on */
+	if (w->next) {
+		madvise(w->addr, w->size, MADV_DONTNEED);
+		w->next = 0;
+	}
+	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
+}
+
 void zcw_trim(void)
 {
 	for (unsigned i = 0; i < pool_len; i++) {

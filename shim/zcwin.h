@@ -74,6 +74,12 @@ void zcw_release(struct zcw_win *w);
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
 		struct zcw_zc *out, const uint8_t **data);
 
+/* Drops the pages w still maps (unless another read holds it).  Called
+ * before a read blocks: on loopback a MSG_ZEROCOPY sender's buffers are
+ * these very pages, and it may be waiting for them to be released before
+ * it sends what we are about to wait for. */
+void zcw_release_pages(struct zcw_win *w);
+
 /* Drops the pages left mapped in idle windows (no TCP socket is open any
  * more: nothing should stay referenced). */
 void zcw_trim(void);

@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 static const char *reason_names[ZCS_R_COUNT] = {
-	"small_read", "unmappable", "flags", "no_kernel", "no_window", "buffer", "nested", "backoff",
+	"small_read", "unmappable", "flags", "no_kernel", "no_window", "buffer", "nested", "backoff", "little_data",
 };
 
 static void usage(FILE *f)
