@@ -44,7 +44,11 @@ static inline uint64_t parse_size(const char *s)
 	return v;
 }
 
-/* A listening TCP socket on 127.0.0.1, port 0 (the kernel picks). */
+/* Address for listen/connect: 127.0.0.1 unless a helper was told otherwise
+ * (--bind / --host, for runs between two hosts). */
+static const char *helper_addr = "127.0.0.1";
+
+/* A listening TCP socket on helper_addr, port 0 (the kernel picks). */
 static inline int listen_loopback(int mss, int *port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -54,7 +58,9 @@ static inline int listen_loopback(int mss, int *port)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
 		die("TCP_MAXSEG %d: %s", mss, strerror(errno));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	if (inet_pton(AF_INET, helper_addr, &a.sin_addr) != 1)
+		die("bad IPv4 address %s", helper_addr);
 	socklen_t l = sizeof(a);
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024) ||
 	    getsockname(fd, (struct sockaddr *)&a, &l))
@@ -70,8 +76,9 @@ static inline int connect_loopback(int port, int mss)
 		die("socket: %s", strerror(errno));
 	if (mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
 		die("TCP_MAXSEG %d: %s", mss, strerror(errno));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (inet_pton(AF_INET, helper_addr, &a.sin_addr) != 1)
+		die("bad IPv4 address %s", helper_addr);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		die("connect to port %d: %s", port, strerror(errno));
 	return fd;

@@ -10,6 +10,7 @@
  * where it broke and exits 1.  --fd reads an inherited socket (exec test).
  * --threads T reads one socket from T threads at once; each chunk is
  * located in the stream and the union must be every byte exactly once.
+ * --host ADDR connects to ADDR instead of 127.0.0.1.
  * --conns N --epoll connects N sockets and reads them all from one epoll
  * loop (non-blocking, level-triggered) until every one reaches EOF, each
  * checked from offset 0, and prints the peak RssFile it saw.
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--skip-headers")) http = 2;
 		else if (!strcmp(a, "--conns") && v) nconns = atoi(v), i++;
 		else if (!strcmp(a, "--epoll")) use_epoll = 1;
+		else if (!strcmp(a, "--host") && v) helper_addr = v, i++;
 		else if (!strcmp(a, "--api") && v) {
 			static const char *names[] = { "read", "recv", "recvfrom", "readv", "recvmsg", "read_chk" };
 			int k = -1;

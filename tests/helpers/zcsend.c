@@ -12,6 +12,7 @@
  *   zcsend [--bytes 256M] [--mode plain|zerocopy] [--mss 4108] [--chunk 256K]
  *          [--conns 1] [--http] [--rst] [--hold] [--serve-forever]
  *   zcsend --stdout [--bytes N]     (writes the stream to stdout, for files)
+ * --bind ADDR listens on ADDR instead of 127.0.0.1 (a sender for another host).
  *
  * --mss 4108 makes every segment carry exactly one 4096-byte page (4108
  * minus the 12-byte timestamp option).  --http reads a request and answers
@@ -190,6 +191,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--hold")) o.hold = 1;
 		else if (!strcmp(a, "--serve-forever")) o.forever = 1;
 		else if (!strcmp(a, "--stdout")) o.to_stdout = 1;
+		else if (!strcmp(a, "--bind") && v) helper_addr = v, i++;
 		else die("usage: zcsend [--bytes N] [--mode plain|zerocopy] [--mss N] [--chunk N] "
 			 "[--conns N] [--http] [--rst] [--hold] [--serve-forever] | zcsend --stdout [--bytes N]");
 	}
