@@ -248,6 +248,25 @@ static void build_argv(char **argv, const char *receiver, int port, const char *
 	argv[6] = NULL;
 }
 
+/* Medians over the pairs: throughput (tp, ts), CPU (cp, cs), their
+ * ratios, mapped share, and the spread of the throughput ratio. */
+static void summarise(struct row *w, double *tp, double *ts, double *cp, double *cs, double *ratio, double mapped)
+{
+	w->plain_mbs = median(tp, runs);
+	w->shim_mbs = median(ts, runs);
+	w->ratio = median(ratio, runs);
+	w->plain_cpu = median(cp, runs);
+	w->shim_cpu = median(cs, runs);
+	double cr[64];
+	for (int i = 0; i < runs; i++)
+		cr[i] = cs[i] / cp[i];
+	w->cpu_ratio = median(cr, runs);
+	w->mapped = mapped / runs;
+	qsort(ratio, (size_t)runs, sizeof(double), cmp_d);
+	w->spread_lo = ratio[0];
+	w->spread_hi = ratio[runs - 1];
+}
+
 static void bulk(const char *sender_name, const char *mode, int mss, const char *receiver, const char *size)
 {
 	struct row *w = &rows[nrows];
@@ -275,19 +294,7 @@ static void bulk(const char *sender_name, const char *mode, int mss, const char 
 		ratio[i] = ts[i] / tp[i];
 		mapped += b.mapped_pct;
 	}
-	w->plain_mbs = median(tp, runs);
-	w->shim_mbs = median(ts, runs);
-	w->ratio = median(ratio, runs);
-	w->plain_cpu = median(cp, runs);
-	w->shim_cpu = median(cs, runs);
-	double cr[64];
-	for (int i = 0; i < runs; i++)
-		cr[i] = cs[i] / cp[i];
-	w->cpu_ratio = median(cr, runs);
-	w->mapped = mapped / runs;
-	qsort(ratio, (size_t)runs, sizeof(double), cmp_d);
-	w->spread_lo = ratio[0];
-	w->spread_hi = ratio[runs - 1];
+	summarise(w, tp, ts, cp, cs, ratio, mapped);
 	w->sys_plain = w->sys_shim = -1;
 	if (count_syscalls) {
 		struct result r;
@@ -422,19 +429,7 @@ static void many(void)
 		}
 		ratio[i] = ts[i] / tp[i];
 	}
-	w->plain_mbs = median(tp, runs);
-	w->shim_mbs = median(ts, runs);
-	w->ratio = median(ratio, runs);
-	w->plain_cpu = median(cp, runs);
-	w->shim_cpu = median(cs, runs);
-	double cr[64];
-	for (int i = 0; i < runs; i++)
-		cr[i] = cs[i] / cp[i];
-	w->cpu_ratio = median(cr, runs);
-	w->mapped = mapped / runs;
-	qsort(ratio, (size_t)runs, sizeof(double), cmp_d);
-	w->spread_lo = ratio[0];
-	w->spread_hi = ratio[runs - 1];
+	summarise(w, tp, ts, cp, cs, ratio, mapped);
 	w->rss_peak_kb = peak;
 	w->sys_plain = w->sys_shim = -1;
 	w->kind = 2;

@@ -6,6 +6,7 @@
 #define ZCSHIM_HELPER_COMMON_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -112,6 +113,33 @@ static inline void zc_send_all(int fd, const uint8_t *b, size_t n)
 	struct msghdr m = { .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 	while (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
 		m.msg_controllen = sizeof(ctl);
+}
+
+/* This process's RssFile in kB (file-backed resident pages, which include
+ * pages mapped from sockets), or -1. */
+static inline long rss_file_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long v = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssFile: %ld kB", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Open fds of this process (entries of /proc/self/fd, its own dir fd too). */
+static inline int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
 }
 
 static inline void write_all(int fd, const void *p, size_t n)

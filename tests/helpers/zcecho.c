@@ -206,17 +206,6 @@ static int serve_poll(int lfd, int conns, int use_select)
 	return 0;
 }
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 struct cl {
 	int fd;
 	uint64_t bytes;

@@ -136,19 +136,6 @@ static int threaded(int fd, int nthreads, uint64_t expect)
 	return 0;
 }
 
-static long rss_file_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	long v = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssFile: %ld kB", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /* Many connections, one epoll loop: the server pattern the shim must not
  * slow down or bloat. */
 static int many(int port, int n, uint64_t expect)

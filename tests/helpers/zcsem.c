@@ -668,19 +668,6 @@ static int sc_sigread(void)
 	return ok ? 0 : 1;
 }
 
-static long rss_file_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	long v = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssFile: %ld kB", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
-
 struct many {
 	struct pair *ps;
 	int n;
@@ -709,7 +696,7 @@ static int sc_manyidle(void)
 	for (int i = 0; i < N; i++)
 		ps[i] = make_pair();
 	uint8_t *b = malloc(256 * KB);
-	long before = rss_file_kib();
+	long before = rss_file_kb();
 	struct many m = { ps, N };
 	pthread_t th;
 	pthread_create(&th, NULL, many_sender, &m);
@@ -720,7 +707,7 @@ static int sc_manyidle(void)
 		check(b, 0, r, "manyidle");
 	}
 	pthread_join(th, NULL);
-	long after = rss_file_kib();
+	long after = rss_file_kb();
 	long grew = after - before;
 	fprintf(stderr, "manyidle: RssFile %ld kB -> %ld kB (+%ld kB) with %d idle connections\n", before, after,
 		grew, N);

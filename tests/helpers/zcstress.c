@@ -155,17 +155,6 @@ static void *client(void *arg)
 	return NULL;
 }
 
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* Resident kB of mappings backed by sockets (the shim's windows). */
 static long socket_rss_kb(void)
 {
