@@ -6,6 +6,7 @@
 #   make check-symbols   prove the library exports only its hooks
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make bench      zcbench: shim vs plain recv() (BENCH_ARGS="--runs 7 ...")
+#   make soak       SOAK_SECONDS of random connections, reads, dups, closes, forks
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Debian packages are installed on demand (tools/deps.sh), so a fresh
@@ -30,7 +31,7 @@ LIB      = $(BUILD)/libzcshim.so
 COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
-HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall
+HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan
 
 # The stress program is built with ASan and UBSan; under the shim it needs
@@ -47,10 +48,11 @@ EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg 
 .SECONDARY:
 
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 
 BENCH_ARGS ?=
 
-.PHONY: all deps deps-test deps-fuzz demo test fuzz bench check-symbols install uninstall clean helpers tests
+.PHONY: all deps deps-test deps-fuzz demo test fuzz bench soak check-symbols install uninstall clean helpers tests
 
 all: $(LIB) $(BUILD)/zcstat
 
@@ -89,6 +91,11 @@ deps-test:
 
 deps-fuzz:
 	@sh tools/deps.sh fuzz
+
+# Not in CI: SOAK_SECONDS (default 600) of zcstress under the shim.
+soak: deps
+	@$(MAKE) --no-print-directory all helpers
+	@sh tools/soak.sh $(BUILD) $(SOAK_SECONDS)
 
 # The shim against plain recv(), side by side (tools/zcbench.c).
 bench: deps
