@@ -32,14 +32,17 @@ COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad
-HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan
+HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so
+
+$(BUILD)/libzcfault.so: tests/helpers/zcfault.c
+	$(CC) $(TOOL_CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 # The stress program is built with ASan and UBSan; under the shim it needs
 # ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
 $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/helpers/pattern.h
 	$(CC) $(TOOL_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
-TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps test_robust
+TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps test_robust test_faults
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \

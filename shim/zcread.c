@@ -323,8 +323,13 @@ static int one_call(struct run *s, struct zcw_win *w)
 	s->d->zc_calls++;
 	if (r < 0) {
 		s->fail = r;
+		/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF are about this fd: only
+		 * other errors count against the mapped path itself. */
+		if (r != -EIO && r != -ENOTCONN && r != -ENOTSOCK && r != -EBADF && r != -EOPNOTSUPP)
+			zcw_call_failed(-r);
 		return PASS;
 	}
+	zcw_call_failed(0);
 	if (zc.err)
 		__atomic_store_n(&s->e->pending_err, -zc.err, __ATOMIC_RELEASE);
 	s->inq = zc.inq;
@@ -401,6 +406,10 @@ static ssize_t mapped_path(struct run *s)
 			}
 			if (f == -ENOPROTOOPT) {
 				zcw_disable(ENOPROTOOPT);
+				zst_set_kernel(0);
+				return passthrough(rq, e, s->total, ZCS_R_NOKERNEL, s->d);
+			}
+			if (!zcw_kernel()->supported) {	/* just disabled: failures in a row */
 				zst_set_kernel(0);
 				return passthrough(rq, e, s->total, ZCS_R_NOKERNEL, s->d);
 			}

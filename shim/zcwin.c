@@ -45,6 +45,12 @@ static int private_socket(void)
 	return (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 }
 
+/* 1 when a failure says "not now" (resources) rather than "not here". */
+static int transient(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EAGAIN;
+}
+
 static void probe(void)
 {
 	/* A larger optlen than the kernel's struct, zero-filled: kernels since
@@ -57,6 +63,7 @@ static void probe(void)
 		kinfo.why = errno;
 		return;
 	}
+	kinfo.why = 0;
 	memset(&buf, 0, sizeof(buf));
 	socklen_t len = sizeof(buf);
 	int r = getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &buf, &len);
@@ -96,6 +103,10 @@ static void probe(void)
 		}
 	}
 	syscall(SYS_close, fd);
+}
+
+static void say_verdict(void)
+{
 	if (kinfo.supported)
 		zlog(ZLOG_INFO, "kernel zero-copy receive available (struct %u bytes, copybuf %s)",
 		     kinfo.optlen, kinfo.optlen >= ZCW_LEN_COPYBUF ? "yes" : "no");
@@ -111,7 +122,16 @@ const struct zcw_kernel *zcw_kernel(void)
 	uint32_t z = 0;
 	if (__atomic_compare_exchange_n(&kstate, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		probe();
+		static int retries;
+		if (!kinfo.supported && transient(kinfo.why) && ++retries < 16) {
+			/* At the fd limit or out of memory right now: no verdict
+			 * on the kernel; ask again on a later read. */
+			__atomic_store_n(&kstate, 0, __ATOMIC_RELEASE);
+			static const struct zcw_kernel later = { 0, 0, 0, EAGAIN };
+			return &later;
+		}
 		kinfo.probed = 1;
+		say_verdict();	/* once: the verdict is final */
 		__atomic_store_n(&kstate, 2, __ATOMIC_RELEASE);
 		return &kinfo;
 	}
@@ -119,6 +139,19 @@ const struct zcw_kernel *zcw_kernel(void)
 	 * it is done, treat zero-copy as unavailable rather than wait. */
 	static const struct zcw_kernel pending = { 0, 0, 0, EAGAIN };
 	return __atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2 ? &kinfo : &pending;
+}
+
+void zcw_call_failed(int err)
+{
+	/* The option exists but keeps failing: after a run of failures in a
+	 * row, stop paying for a call that cannot help. */
+	static uint32_t streak;
+	if (err == 0) {
+		__atomic_store_n(&streak, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (__atomic_add_fetch(&streak, 1, __ATOMIC_RELAXED) == 64)
+		zcw_disable(err);
 }
 
 void zcw_disable(int why)

@@ -60,6 +60,9 @@ void zcw_configure(size_t window);
 const struct zcw_kernel *zcw_kernel(void);
 /* Marks zero-copy unusable for the rest of the process (e.g. ENOPROTOOPT). */
 void zcw_disable(int why);
+/* Reports each TCP_ZEROCOPY_RECEIVE outcome that says nothing about the
+ * socket (0: success); 64 unexplained failures in a row disable the path. */
+void zcw_call_failed(int err);
 
 /* Borrow a window; NULL if all are busy or none can be mapped. */
 struct zcw_win *zcw_acquire(void);

@@ -11,6 +11,10 @@
  * --threads T reads one socket from T threads at once; each chunk is
  * located in the stream and the union must be every byte exactly once.
  * --host ADDR connects to ADDR instead of 127.0.0.1.
+ * Fault modes: --signals-us N (a SIGALRM every N us, SA_RESTART unless
+ * --no-restart; reads retry on EINTR), --fill-fds (use up every fd below a
+ * limit of 64 after connecting), --as-limit-mb N (cap the address space at
+ * N MiB above current use).
  * --conns N --epoll connects N sockets and reads them all from one epoll
  * loop (non-blocking, level-triggered) until every one reaches EOF, each
  * checked from offset 0, and prints the peak RssFile it saw.
@@ -24,6 +28,9 @@
 #include "pattern.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
@@ -37,6 +44,46 @@ enum api { A_READ, A_RECV, A_RECVFROM, A_READV, A_RECVMSG, A_READ_CHK };
 static enum api api = A_READ;
 static size_t rsize = 1u << 20;
 static int iovn = 1, waitall, nocheck;
+static volatile long signals_seen;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	signals_seen++;
+}
+
+/* A timer signal every us microseconds for the whole transfer. */
+static void signal_storm(long us, int restart)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0 };
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, us }, { 0, us } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Uses up every fd below the limit: the shim cannot open sockets of its own. */
+static void fill_fds(void)
+{
+	struct rlimit rl = { 64, 64 };
+	setrlimit(RLIMIT_NOFILE, &rl);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+}
+
+/* Caps the address space just above what is mapped now. */
+static void cap_address_space(long extra_mb)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long vm = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %ld kB", &vm) == 1)
+			break;
+	if (f)
+		fclose(f);
+	struct rlimit rl = { (rlim_t)(vm + extra_mb * 1024) * 1024, (rlim_t)(vm + extra_mb * 1024) * 1024 };
+	setrlimit(RLIMIT_AS, &rl);
+}
 
 static ssize_t do_recv(int fd, uint8_t *buf, size_t n)
 {
@@ -205,7 +252,8 @@ static void skip_http_headers(int fd, int send_request)
 
 int main(int argc, char **argv)
 {
-	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0, nconns = 0, use_epoll = 0;
+	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0, nconns = 0, use_epoll = 0, restart = 1, fill = 0;
+	long storm_us = 0, as_mb = 0;
 	uint64_t expect = 0, off = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -224,6 +272,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--conns") && v) nconns = atoi(v), i++;
 		else if (!strcmp(a, "--epoll")) use_epoll = 1;
 		else if (!strcmp(a, "--host") && v) helper_addr = v, i++;
+		else if (!strcmp(a, "--signals-us") && v) storm_us = atol(v), i++;
+		else if (!strcmp(a, "--no-restart")) restart = 0;
+		else if (!strcmp(a, "--fill-fds")) fill = 1;
+		else if (!strcmp(a, "--as-limit-mb") && v) as_mb = atol(v), i++;
 		else if (!strcmp(a, "--api") && v) {
 			static const char *names[] = { "read", "recv", "recvfrom", "readv", "recvmsg", "read_chk" };
 			int k = -1;
@@ -251,10 +303,18 @@ int main(int argc, char **argv)
 	}
 	if (http)
 		skip_http_headers(fd, http == 1);
+	if (fill)
+		fill_fds();
+	if (as_mb)
+		cap_address_space(as_mb);
+	if (storm_us)
+		signal_storm(storm_us, restart);
 	if (nthreads)
 		return threaded(fd, nthreads, expect);
 
 	uint8_t *buf = malloc(rsize);
+	if (!buf)
+		die("malloc");
 	uint64_t at = off;
 	for (;;) {
 		ssize_t r = do_recv(fd, buf, rsize);
@@ -278,6 +338,8 @@ int main(int argc, char **argv)
 		printf("bytes=%llu expected=%llu\n", (unsigned long long)got, (unsigned long long)expect);
 		return 1;
 	}
+	if (storm_us)
+		printf("signals=%s ", signals_seen > 100 ? "many" : "FEW");
 	printf("bytes=%llu ok\n", (unsigned long long)got);
 	return 0;
 }

@@ -46,7 +46,9 @@ struct zc_state {
 	uint32_t next_id;
 };
 
-static void reap(int fd, struct zc_state *z, int block)
+/* Drains completions; with block, waits up to a second for one first.
+ * Returns 0 if block was set and nothing came. */
+static int reap(int fd, struct zc_state *z, int block)
 {
 	for (;;) {
 		char ctl[128];
@@ -54,13 +56,13 @@ static void reap(int fd, struct zc_state *z, int block)
 		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
 			if (errno == EAGAIN && block) {
 				struct pollfd p = { .fd = fd, .events = 0 };
-				if (poll(&p, 1, 10000) == 0)
-					die("no zerocopy completion in 10s");
+				if (poll(&p, 1, 1000) == 0)
+					return 0;
 				block = 0;	/* something is there now; drain it */
 				continue;
 			}
 			if (errno == EAGAIN || errno == EINTR)
-				return;
+				return 1;
 			die("recvmsg(MSG_ERRQUEUE): %s", strerror(errno));
 		}
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
@@ -68,7 +70,8 @@ static void reap(int fd, struct zc_state *z, int block)
 			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY)
 				continue;
 			for (uint32_t id = ee->ee_info; id != ee->ee_data + 1; id++)
-				z->pending[z->id_slot[id % MAXOUT]]--;
+				if (z->pending[z->id_slot[id % MAXOUT]] > 0)
+					z->pending[z->id_slot[id % MAXOUT]]--;
 		}
 	}
 }
@@ -86,12 +89,26 @@ static void send_stream(int fd, const struct opts *o)
 		if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
 			die("SO_ZEROCOPY: %s", strerror(errno));
 	}
+	uint8_t *slotbuf[RING];
+	for (unsigned i = 0; i < RING; i++)
+		slotbuf[i] = ring + (size_t)i * o->chunk;
 	uint64_t off = 0;
 	for (unsigned n = 0; off < o->bytes; n++) {
 		unsigned s = n % RING;
-		uint8_t *buf = ring + (size_t)s * o->chunk;
-		while (o->zerocopy && z.pending[s] > 0)
-			reap(fd, &z, 1);
+		uint8_t *buf = slotbuf[s];
+		while (o->zerocopy && z.pending[s] > 0) {
+			if (!reap(fd, &z, 1)) {
+				/* Completions can lag (on loopback they wait for the
+				 * receiver to let go of the pages): rather than stall,
+				 * give this slot fresh memory and leave the old pages to
+				 * the kernel. */
+				buf = mmap(NULL, o->chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (buf == MAP_FAILED)
+					die("mmap: %s", strerror(errno));
+				slotbuf[s] = buf;
+				z.pending[s] = 0;
+			}
+		}
 		size_t len = o->bytes - off < o->chunk ? (size_t)(o->bytes - off) : o->chunk;
 		pat_fill(buf, off, len);
 		size_t done = 0;
