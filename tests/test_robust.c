@@ -34,3 +34,24 @@ static void differential(const char *min_read)
 
 Test(bad_input, same_results_as_libc_default_min_read, .timeout = 120) { differential("64K"); }
 Test(bad_input, same_results_as_libc_mapped_path_from_16K, .timeout = 120) { differential("16K"); }
+
+Test(memcheck, valgrind_receiving_64M_under_the_shim, .timeout = 300)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	/* zcstat preloads the shim; valgrind passes LD_PRELOAD on to zcrecv */
+	const char *a[] = { "/usr/bin/valgrind", "--error-exitcode=9", "-q", tl_bin("zcrecv"), "--port", portbuf,
+			    "--expect", "64M", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, 240000, a, NULL);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r.status, 0, "valgrind reported errors (exit %d): %s", r.status, r.out);
+	cr_assert(strstr(r.out, "bytes=67108864 ok"), "%s", r.out);
+	const char *p = strstr(r.json, "zcrecv --port");
+	cr_assert(p, "%s", r.json);
+	cr_assert_gt(tl_json_u64(p, NULL, "bytes_mapped"), 32u << 20, "the mapped path was not exercised: %s", r.json);
+	tl_free(&r);
+}
