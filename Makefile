@@ -7,6 +7,8 @@
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each (default 60)
 #   make bench      zcbench: shim vs plain recv() (BENCH_ARGS="--runs 7 ...")
 #   make soak       SOAK_SECONDS of random connections, reads, dups, closes, forks
+#   make tsan       ThreadSanitizer on the threaded helpers under the shim
+#   make test SANITIZE=address,undefined   everything but the shim sanitized
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Debian packages are installed on demand (tools/deps.sh), so a fresh
@@ -15,11 +17,21 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# SANITIZE=address,undefined (or thread) builds the tools, helpers and
+# tests with those sanitizers, in a build directory of their own.
+SANITIZE ?=
+ifeq ($(SANITIZE),)
 BUILD   ?= build
+SAN_FLAGS =
+else
+BUILD   ?= build-$(subst $(comma),-,$(SANITIZE))
+SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -DZCSHIM_SANITIZE
+endif
+comma := ,
 
 CFLAGS_BASE = -std=gnu11 -O2 -g -Wall -Wextra -Werror -MMD -MP
 SHIM_CFLAGS = $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing
-TOOL_CFLAGS = $(CFLAGS_BASE)
+TOOL_CFLAGS = $(CFLAGS_BASE) $(SAN_FLAGS)
 CFLAGS ?=
 
 SHIM_SRC = shim/preload.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
@@ -32,15 +44,22 @@ COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad
-HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so
+HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcshim-asan.so
 
 $(BUILD)/libzcfault.so: tests/helpers/zcfault.c
-	$(CC) $(TOOL_CFLAGS) -fPIC -shared -o $@ $< -ldl
+	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -ldl
+
+# The shim itself under ASan+UBSan, for the test that preloads it behind
+# libasan (the documented order: LD_PRELOAD="libasan.so libzcshim-asan.so").
+$(BUILD)/libzcshim-asan.so: $(SHIM_SRC) shim/libzcshim.map
+	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 \
+	    -fsanitize=address,undefined -fno-omit-frame-pointer -shared \
+	    -Wl,--version-script=shim/libzcshim.map -o $@ $(SHIM_SRC) -ldl -pthread
 
 # The stress program is built with ASan and UBSan; under the shim it needs
 # ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
 $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/helpers/pattern.h
-	$(CC) $(TOOL_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
 TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps test_robust test_faults
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
@@ -55,7 +74,7 @@ SOAK_SECONDS ?= 600
 
 BENCH_ARGS ?=
 
-.PHONY: all deps deps-test deps-fuzz demo test fuzz bench soak check-symbols install uninstall clean helpers tests
+.PHONY: all deps deps-test deps-fuzz demo test fuzz bench soak tsan check-symbols install uninstall clean helpers tests
 
 all: $(LIB) $(BUILD)/zcstat
 
@@ -72,16 +91,16 @@ $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	    -o $@ $(SHIM_OBJ) -ldl -pthread
 
 $(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
-	$(CC) -o $@ $^
+	$(CC) $(SAN_FLAGS) -o $@ $^
 
 $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
-	$(CC) -o $@ $^
+	$(CC) $(SAN_FLAGS) -o $@ $^
 
 $(BUILD)/%: $(BUILD)/tobj/tests/helpers/%.o
-	$(CC) -o $@ $< -pthread -lseccomp
+	$(CC) $(SAN_FLAGS) -o $@ $< -pthread -lseccomp
 
 $(BUILD)/test_%: $(BUILD)/tobj/tests/test_%.o $(BUILD)/tobj/tests/testlib.o $(COMMON_OBJ)
-	$(CC) -o $@ $^ $$(pkg-config --libs criterion) -pthread
+	$(CC) $(SAN_FLAGS) -o $@ $^ $$(pkg-config --libs criterion) -pthread
 
 helpers: $(HELPER_BIN)
 tests: $(TEST_BIN)
@@ -94,6 +113,16 @@ deps-test:
 
 deps-fuzz:
 	@sh tools/deps.sh fuzz
+
+# ThreadSanitizer on the threaded programs running under the shim (the
+# Criterion runners cannot run under TSan: its arena collides with TSan's
+# memory layout, so SANITIZE=thread is not offered for `make test`).
+$(BUILD)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.h
+	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=thread -fno-omit-frame-pointer -o $@ $< -pthread
+
+tsan: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/zcstress-tsan $(BUILD)/zcrecv-tsan $(BUILD)/zcsend
+	@sh tools/tsan.sh $(BUILD)
 
 # Not in CI: SOAK_SECONDS (default 600) of zcstress under the shim.
 soak: deps
@@ -121,7 +150,7 @@ demo: deps
 test: deps-test
 	@$(MAKE) --no-print-directory all helpers tests
 	@$(MAKE) --no-print-directory check-symbols
-	@sh tests/run.sh $(BUILD) $(TESTS)
+	@ZCSHIM_SANITIZE_RUN="$(SANITIZE)" sh tests/run.sh $(BUILD) $(TESTS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/zcshim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

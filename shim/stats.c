@@ -142,9 +142,12 @@ static void init_header(struct zcs_header *h, uint32_t nslots, uint32_t ncs, siz
 		h->window_size = seg_cfg->window;
 		h->min_read = seg_cfg->min_read;
 	}
-	/* Readers trust nothing until the magic is there. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(h->magic, ZCS_MAGIC, 8);
+	/* Readers trust nothing until the magic is there: publish it last,
+	 * with release order (one 8-byte store; the header is page-aligned). */
+	typedef uint64_t __attribute__((may_alias)) u64a;
+	uint64_t m;
+	memcpy(&m, ZCS_MAGIC, 8);
+	__atomic_store_n((u64a *)(void *)h->magic, m, __ATOMIC_RELEASE);
 }
 
 static int create_file(size_t size, void **out)

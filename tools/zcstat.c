@@ -146,7 +146,8 @@ static void collect(const char *dir, const char *session, struct seglist *out)
 		out->v[out->n++] = v;
 	}
 	closedir(d);
-	qsort(out->v, out->n, sizeof(*out->v), cmp_seg);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_seg);
 }
 
 /* ---- reporting ------------------------------------------------------- */

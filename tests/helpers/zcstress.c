@@ -30,7 +30,7 @@
 #include <time.h>
 
 static int port, lfd;
-static volatile int stop;
+static int stop;               /* set once by main; read by the clients (atomic) */
 static int senders;             /* sender threads still running */
 static uint64_t total_bytes, conns, corrupt, forks;
 
@@ -130,7 +130,7 @@ static void *client(void *arg)
 {
 	uint64_t seed = (uint64_t)(uintptr_t)arg * 2654435761u + 1;
 	uint8_t *buf = malloc(1 << 20);
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		if (rnd(&seed) % 32 == 0) {
 			pid_t p = fork();
 			if (p == 0) {
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, client, (void *)(uintptr_t)(i + 1));
 	struct timespec ts = { secs, 0 };
 	nanosleep(&ts, NULL);	/* the length of the run */
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
 	shutdown(lfd, SHUT_RDWR);
