@@ -23,11 +23,19 @@ for s in 4096 64k 2M 1GiB 0 yes off debug warn "" 99999999999999999999 7x; do
 done
 
 for t in segment config; do
+	# past crashes first: each must now pass
+	regs=$(ls tests/fuzz/regressions/$t/* 2>/dev/null || true)
+	if [ -n "$regs" ]; then
+		echo "fuzz: replaying $(echo "$regs" | wc -l) $t regression(s)"
+		# shellcheck disable=SC2086
+		"$f/fuzz_$t" $regs >/dev/null 2>&1 || { echo "fuzz: a $t regression crashes again"; exit 1; }
+	fi
 	echo "fuzz: $t for ${secs}s"
 	(cd "$f" && ./fuzz_$t -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=./crash-$t- \
 		corpus/$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|crash-' || true)
 	if ls "$f"/crash-$t-* >/dev/null 2>&1; then
-		echo "fuzz: $t FOUND A CRASH: $(ls "$f"/crash-$t-*)"
+		echo "fuzz: $t FOUND A CRASH: $(ls "$f"/crash-$t-*); kept in tests/fuzz/regressions/$t/"
+		cp "$f"/crash-$t-* tests/fuzz/regressions/$t/
 		exit 1
 	fi
 done
