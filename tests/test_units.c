@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include "config.h"
+#include "stats.h"
 #include "log.h"
 #include "segread.h"
 #include "helpers/pattern.h"
@@ -138,4 +142,27 @@ Test(pattern, locate_and_check)
 	}
 	buf[100] ^= 1;
 	cr_assert_eq(pat_check(buf, 1000003 + 63, sizeof(buf)), 100);
+}
+
+Test(secure, no_file_written_in_secure_execution_mode)
+{
+	char dir[] = "/tmp/zcshim-secure-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	struct zcfg c;
+	const char *env[] = { "ZCSHIM_STATS_DIR", dir, "ZCSHIM_LOG_FILE", "/tmp/zcshim-secure.log", NULL };
+	memcpy(fake_env, env, sizeof(env));
+	zcfg_load(&c, fake_get, count_warn, 1);
+	/* the environment was ignored; even given a directory, nothing goes there */
+	cr_assert_eq(c.stats_dir[0], 0);
+	snprintf(c.stats_dir, sizeof(c.stats_dir), "%s", dir);
+	zst_init(&c);
+	DIR *d = opendir(dir);
+	int files = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		files += de->d_name[0] != '.';
+	closedir(d);
+	rmdir(dir);
+	cr_assert_eq(files, 0, "a segment file was written in secure mode");
+	cr_assert(access("/tmp/zcshim-secure.log", F_OK), "a log file was written in secure mode");
 }

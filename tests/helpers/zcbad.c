@@ -139,6 +139,23 @@ int main(void)
 		close(t);
 	}
 	{
+		/* Still connecting: a listener whose backlog is full drops our
+		 * SYN, so a non-blocking connect stays in SYN_SENT. */
+		int port, l = listen_loopback(0, &port);
+		listen(l, 0);
+		int c1 = connect_loopback(port, 0);	/* fills a backlog of 0 */
+		int t = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int cr = connect(t, (struct sockaddr *)&a, sizeof(a));
+		show("connect with a full backlog", cr, errno);
+		r = read(t, buf, 100 * KB); show("read TCP still connecting", r, errno);
+		r = recv(t, buf, 100 * KB, 0); show("recv TCP still connecting", r, errno);
+		close(t);
+		close(c1);
+		close(l);
+	}
+	{
 		int rx = tcp_with(64 * KB);
 		shutdown(rx, SHUT_RD);
 		r = read(rx, buf, 100 * KB); show("read after shutdown(SHUT_RD)", r, errno);
