@@ -104,12 +104,12 @@ static void reset(struct fdt_entry *e, uint32_t kind)
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
 	if (slot)
 		zst_release(slot - 1);
-	e->pending_err = 0;
-	e->miss_streak = 0;
-	e->backoff = 0;
-	e->backoff_left = 0;
-	e->had_skip = 0;
-	e->little = 0;
+	FDT_SET(e->pending_err, 0);
+	FDT_SET(e->miss_streak, 0);
+	FDT_SET(e->backoff, 0);
+	FDT_SET(e->backoff_left, 0);
+	FDT_SET(e->had_skip, 0);
+	FDT_SET(e->little, 0);
 	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
 	if (old == FDT_TCP && kind != FDT_TCP)
 		__atomic_fetch_sub(&tcp_open, 1, __ATOMIC_RELAXED);
@@ -182,7 +182,7 @@ void fdt_after_fork_child(void)
 {
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
-		table[fd].lock = 0;
-		table[fd].slot = 0;
+		FDT_SET(table[fd].lock, 0);
+		FDT_SET(table[fd].slot, 0);
 	}
 }

@@ -51,6 +51,12 @@ void fdt_forget_range(unsigned lo, unsigned hi);
 /* How many fds the table knows as TCP now (0: none open). */
 int fdt_tcp_open(void);
 
+/* The per-fd hints (streaks, backoff, flags) may be touched by a reader
+ * and by another thread closing or reusing the fd at the same time: all
+ * access goes through these relaxed atomics (values are only hints). */
+#define FDT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define FDT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
 void fdt_lock(struct fdt_entry *e);
 void fdt_unlock(struct fdt_entry *e);
 

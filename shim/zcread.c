@@ -308,7 +308,7 @@ static int one_call(struct run *s, struct zcw_win *w)
 	 * page-aligned stream it would do harm: with inq <= copybuf_len the
 	 * kernel copies everything, a length that is no page multiple, and
 	 * leaves the stream mid-page. */
-	if (s->e->had_skip && want >= 2 * CB_RESERVE) {
+	if (FDT_GET(s->e->had_skip) && want >= 2 * CB_RESERVE) {
 		map = (want - CB_RESERVE) & ~(size_t)(PAGE - 1);
 		cb_len = left - map < CB_RESERVE ? left - map : CB_RESERVE;
 		struct iocur at = s->cur;
@@ -358,9 +358,9 @@ static int one_call(struct run *s, struct zcw_win *w)
 	s->d->copied += copied;
 	size_t skip = zc.recv_skip_hint;
 	if (mapped && skip > copied)
-		s->e->had_skip = 1;	/* unmappable data right behind mapped data */
+		FDT_SET(s->e->had_skip, 1);	/* unmappable data right behind mapped data */
 	else if (mapped && mapped == map)
-		s->e->had_skip = 0;
+		FDT_SET(s->e->had_skip, 0);
 	if (mapped + copied)
 		return TOOK;
 	if (!skip)
@@ -486,15 +486,20 @@ static int kernel_ok(void)
 static void adapt(struct fdt_entry *e, const struct run *s)
 {
 	if (s->d->mapped) {
-		e->miss_streak = 0;
-		e->backoff = 0;
-	} else if (s->unmappable && ++e->miss_streak >= MISS_LIMIT) {
-		/* The sender's data does not map (plain send, no header split):
-		 * stop paying for the probe, look again later. */
-		e->miss_streak = 0;
-		e->backoff = e->backoff ? (uint16_t)(e->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : e->backoff * 2)
-					: BACKOFF_FIRST;
-		e->backoff_left = e->backoff;
+		FDT_SET(e->miss_streak, 0);
+		FDT_SET(e->backoff, 0);
+	} else if (s->unmappable) {
+		uint16_t streak = (uint16_t)(FDT_GET(e->miss_streak) + 1);
+		FDT_SET(e->miss_streak, streak);
+		if (streak >= MISS_LIMIT) {
+			/* The sender's data does not map (plain send, no header
+			 * split): stop paying for the probe, look again later. */
+			uint16_t b = FDT_GET(e->backoff);
+			b = b ? (uint16_t)(b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2) : BACKOFF_FIRST;
+			FDT_SET(e->miss_streak, 0);
+			FDT_SET(e->backoff, b);
+			FDT_SET(e->backoff_left, b);
+		}
 	}
 }
 
@@ -564,10 +569,10 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		reason = ZCS_R_SMALL;
 	else if (!kernel_ok())
 		reason = ZCS_R_NOKERNEL;
-	else if (e->backoff_left) {
-		e->backoff_left--;
+	else if (FDT_GET(e->backoff_left)) {
+		FDT_SET(e->backoff_left, FDT_GET(e->backoff_left) - 1);
 		reason = ZCS_R_BACKOFF;
-	} else if (e->little >= 2 && !(rq->flags & MSG_WAITALL)) {
+	} else if (FDT_GET(e->little) >= 2 && !(rq->flags & MSG_WAITALL)) {
 		/* Request/response traffic: a mapping call would find under a
 		 * page and cost a second system call.  Go straight to the real
 		 * one until a read brings two pages or more. */
@@ -600,11 +605,12 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 			rq->msg->msg_controllen = m.msg_controllen;
 			rq->msg->msg_flags = m.msg_flags;
 		}
-		e->little = r < 2 * (ssize_t)PAGE ? e->little : 0;
+		if (r >= 2 * (ssize_t)PAGE)
+			FDT_SET(e->little, 0);
 	} else if (reason >= 0) {
 		r = passthrough(rq, e, total, reason, &d);
 		if (reason == ZCS_R_SMALL || reason == ZCS_R_BACKOFF)
-			e->little = r < 2 * (ssize_t)PAGE ? (uint16_t)(e->little < 2 ? e->little + 1 : 2) : 0;
+			FDT_SET(e->little, r < 2 * (ssize_t)PAGE ? (uint16_t)(FDT_GET(e->little) < 2 ? FDT_GET(e->little) + 1 : 2) : 0);
 	} else {
 		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d, .inq = UINT32_MAX };
 		s.cur.iov = iov;
@@ -620,9 +626,9 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		 * (nearly) empty, as request/response traffic does; a bulk
 		 * stream's short read leaves plenty queued behind it. */
 		if (r >= 0 && r < 2 * (ssize_t)PAGE && s.inq < PAGE)
-			e->little = (uint16_t)(e->little < 2 ? e->little + 1 : 2);
+			FDT_SET(e->little, (uint16_t)(FDT_GET(e->little) < 2 ? FDT_GET(e->little) + 1 : 2));
 		else
-			e->little = 0;
+			FDT_SET(e->little, 0);
 	}
 	zst_account(slot, &d);
 	if (__builtin_expect(cs_enabled(), 0) && d.copied && reason != ZCS_R_NESTED)
