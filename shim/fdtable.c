@@ -3,9 +3,11 @@
  */
 #define _GNU_SOURCE
 #include "fdtable.h"
+#include "real.h"
 #include "stats.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -110,6 +112,9 @@ static void reset(struct fdt_entry *e, uint32_t kind)
 	FDT_SET(e->backoff_left, 0);
 	FDT_SET(e->had_skip, 0);
 	FDT_SET(e->little, 0);
+	FDT_SET(e->drained, 0);
+	FDT_SET(e->blocking, 0);
+	__atomic_add_fetch(&e->gen, 1, __ATOMIC_RELEASE);
 	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
 	if (old == FDT_TCP && kind != FDT_TCP)
 		__atomic_fetch_sub(&tcp_open, 1, __ATOMIC_RELAXED);
@@ -156,6 +161,30 @@ void fdt_forget_range(unsigned lo, unsigned hi)
 		end = hi + 1;
 	for (unsigned fd = lo; fd < end && fd < table_len; fd++)
 		fdt_forget((int)fd);
+}
+
+int fdt_blocking(int fd, struct fdt_entry *e)
+{
+	uint16_t b = FDT_GET(e->blocking);
+	if (!b) {
+		/* ioctl(FIONBIO) is not hooked, so this can go stale: it only
+		 * picks a strategy, never changes what a read returns. */
+		int saved = errno;
+		int fl = real_fcntl_ptr(fd, F_GETFL, NULL);
+		errno = saved;
+		if (fl < 0)
+			return 0;
+		b = (fl & O_NONBLOCK) ? 2 : 1;
+		FDT_SET(e->blocking, b);
+	}
+	return b == 1;
+}
+
+void fdt_flags_changed(int fd)
+{
+	struct fdt_entry *e = fdt_get(fd);
+	if (e)
+		FDT_SET(e->blocking, 0);
 }
 
 void fdt_lock(struct fdt_entry *e)

@@ -28,6 +28,9 @@ struct fdt_entry {
 	uint32_t backoff_left;
 	uint16_t had_skip;      /* last mapped-path read met unmappable data */
 	uint16_t little;        /* last read delivered under two pages */
+	uint16_t drained;       /* last mapped-path read left nothing queued */
+	uint16_t blocking;      /* 0 not known, 1 blocking, 2 O_NONBLOCK (a hint) */
+	uint32_t gen;           /* bumped whenever the fd is closed, reused or dup'ed over */
 };
 
 /* Allocates the table; 0 or -errno.  Called once from init. */
@@ -56,6 +59,11 @@ int fdt_tcp_open(void);
  * access goes through these relaxed atomics (values are only hints). */
 #define FDT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 #define FDT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
+/* 1 if reads on fd block (no O_NONBLOCK), asked once per fd and cached;
+ * the fcntl hook calls fdt_flags_changed on F_SETFL. */
+int fdt_blocking(int fd, struct fdt_entry *e);
+void fdt_flags_changed(int fd);
 
 void fdt_lock(struct fdt_entry *e);
 void fdt_unlock(struct fdt_entry *e);

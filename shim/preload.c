@@ -290,6 +290,8 @@ static int do_fcntl(int fd, int cmd, void *arg)
 	int r = real_fcntl_ptr(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		after_dup(fd, r);
+	else if (cmd == F_SETFL && r == 0 && ready())
+		fdt_flags_changed(fd);
 	return r;
 }
 

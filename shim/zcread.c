@@ -30,7 +30,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 /* Valgrind cannot see the kernel writing the copybuf (its address sits
  * inside the getsockopt struct): say so, at the cost of a few no-op
@@ -259,10 +258,10 @@ struct run {
 	struct iocur cur;
 	size_t total, got;
 	uint32_t epoch;
+	uint32_t gen;           /* the fd's generation when the read began */
 	int unmappable;         /* a call found a page or more it could not map */
 	uint32_t inq;           /* bytes the kernel still had queued after our last call */
 	int fail;               /* why PASS: -errno, or ZCS_R_BUFFER */
-	struct zcw_win *last_w; /* window of our last call: released before waiting */
 	struct zst_delta *d;
 };
 
@@ -379,18 +378,20 @@ static int one_call(struct run *s, struct zcw_win *w)
 	return tail_copy(s, n < left ? n : left);
 }
 
-static uint64_t sock_inode(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) ? 0 : (uint64_t)st.st_ino;
-}
-
 static ssize_t mapped_path(struct run *s)
 {
 	const struct zcr_req *rq = s->rq;
 	struct fdt_entry *e = s->e;
 	int waitall = rq->flags & MSG_WAITALL;
+	/* The last read emptied the queue, and this one may block: it would
+	 * most likely find nothing, so wait first and save the empty call
+	 * (a reader outpacing its sender waits on nearly every read). */
+	int wait_first = FDT_GET(e->drained) && !(rq->flags & MSG_DONTWAIT) && fdt_blocking(rq->fd, e);
 	for (;;) {
+		if (wait_first) {
+			wait_first = 0;
+			goto wait;
+		}
 		fdt_lock(e);
 		struct zcw_win *w = zcw_acquire();
 		if (!w) {
@@ -400,7 +401,6 @@ static ssize_t mapped_path(struct run *s)
 			break;
 		}
 		int how = one_call(s, w);
-		s->last_w = w;
 		zcw_release(w);
 		fdt_unlock(e);
 
@@ -436,21 +436,22 @@ static ssize_t mapped_path(struct run *s)
 			continue;
 		}
 
-		/* Nothing queued: wait as the real call would, having let go of
-		 * the pages we mapped (see zcw_release_pages). */
-		zcw_release_pages(s->last_w);
+		/* Nothing queued: wait as the real call would. */
+	wait:
+		zcw_before_wait();
 		if (!s->got) {
 			int err = take_pending(e);
 			if (err)
 				return -err;
 		}
 		char one;
-		uint64_t ino = sock_inode(rq->fd);
 		ssize_t p = real_recvfrom(rq->fd, &one, 1, MSG_PEEK | (rq->flags & MSG_DONTWAIT), NULL, NULL);
 		if (p > 0) {
 			/* Another thread may have closed the fd while we slept, and
-			 * the number may now be another file: never read that. */
-			if (sock_inode(rq->fd) != ino) {
+			 * the number may now be another socket: never read that.
+			 * (Every close, dup over and socket creation through libc
+			 * bumps gen; raw system calls are invisible, see README.) */
+			if (__atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) != s->gen) {
 				if (s->got)
 					break;
 				return -EBADF;
@@ -612,7 +613,8 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		if (reason == ZCS_R_SMALL || reason == ZCS_R_BACKOFF)
 			FDT_SET(e->little, r < 2 * (ssize_t)PAGE ? (uint16_t)(FDT_GET(e->little) < 2 ? FDT_GET(e->little) + 1 : 2) : 0);
 	} else {
-		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d, .inq = UINT32_MAX };
+		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d, .inq = UINT32_MAX,
+				 .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
 		s.cur.iov = iov;
 		s.cur.cnt = cnt;
 		cur_norm(&s.cur);
@@ -625,6 +627,7 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		/* Little data: this read got under two pages and left the queue
 		 * (nearly) empty, as request/response traffic does; a bulk
 		 * stream's short read leaves plenty queued behind it. */
+		FDT_SET(e->drained, r > 0 && s.inq == 0);
 		if (r >= 0 && r < 2 * (ssize_t)PAGE && s.inq < PAGE)
 			FDT_SET(e->little, (uint16_t)(FDT_GET(e->little) < 2 ? FDT_GET(e->little) + 1 : 2));
 		else

@@ -193,6 +193,9 @@ static uint8_t *map_window(size_t size)
 	return at;
 }
 
+/* The window this thread used last: the one whose pages a wait releases. */
+static __attribute__((tls_model("initial-exec"))) __thread struct zcw_win *mine;
+
 struct zcw_win *zcw_acquire(void)
 {
 	/* Start at a per-thread spot so threads rarely collide. */
@@ -217,6 +220,7 @@ struct zcw_win *zcw_acquire(void)
 				return NULL;
 			}
 		}
+		mine = w;
 		return w;
 	}
 	return NULL;
@@ -274,11 +278,12 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 	return 0;
 }
 
-void zcw_release_pages(struct zcw_win *w)
+void zcw_before_wait(void)
 {
+	struct zcw_win *w = mine;
 	if (!w || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 		return;	/* in use by another read: it will move on */
-	if (w->next) {
+	if (w->next >= w->size / 2) {
 		madvise(w->addr, w->size, MADV_DONTNEED);
 		w->next = 0;
 	}
@@ -304,4 +309,5 @@ void zcw_after_fork_child(void)
 		pool[i].next = 0;
 		pool[i].busy = 0;
 	}
+	mine = NULL;
 }

@@ -229,6 +229,27 @@ Test(process, close_from_another_thread_while_blocked_in_read, .timeout = 60)
 	cr_assert_str_eq(results[1], results[0]);
 }
 
+/* The blocked read's fd is closed and its number reused for a new
+ * connection whose data arrives first: libc's read still sees the old
+ * socket; the shim's must never take the new socket's bytes. */
+Test(process, fd_reused_while_blocked_in_read_never_misroutes, .timeout = 60)
+{
+	const char *a[] = { tl_bin("zclife"), "closereuse", NULL };
+	for (int shim = 0; shim <= 1; shim++) {
+		struct tl_result r;
+		tl_run(&r, shim, 30000, a, NULL);
+		cr_assert_eq(r.status, 0, "%s", r.out);
+		if (shim) {
+			cr_assert(strstr(r.out, "blocked read: EBADF; new connection: intact\n") ||
+				  strstr(r.out, "blocked read: old stream data; new connection: intact\n"), "%s", r.out);
+			cr_assert_gt(tl_json_u64(r.json, NULL, "bytes_mapped"), 0, "%s", r.json);
+		} else {
+			cr_assert(strstr(r.out, "blocked read: old stream data; new connection: intact\n"), "%s", r.out);
+		}
+		tl_free(&r);
+	}
+}
+
 Test(stress, thirty_seconds_random_lifecycle_under_asan_ubsan, .timeout = 180)
 {
 	const char *a[] = { tl_bin("zcstress-asan"), "30", "4", NULL };

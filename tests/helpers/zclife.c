@@ -19,6 +19,12 @@
  *                            handlers for them)
  *   zclife closeblocked PORT a thread blocks in read; another closes the
  *                            fd; the peer's close then ends the read
+ *   zclife closereuse        a thread blocks in read on a drained socket;
+ *                            another closes the fd and reuses its number
+ *                            for a new connection whose data arrives
+ *                            first: the blocked read must return data of
+ *                            the old stream or EBADF, never the new one's,
+ *                            and the new socket keeps all of its data
  *   zclife stale PORT        read a socket, close it behind the shim's back
  *                            (raw syscall), reuse the fd number for a pipe
  *                            and then a file: their reads must be theirs
@@ -234,13 +240,14 @@ struct blocked {
 	volatile int started;
 };
 
+static uint8_t blocked_buf[1 << 20];
+
 static void *blocked_reader(void *arg)
 {
 	struct blocked *b = arg;
-	static char buf[1 << 20];
 	b->tid = (pid_t)syscall(SYS_gettid);
 	b->started = 1;
-	b->r = read(b->fd, buf, sizeof(buf));
+	b->r = read(b->fd, blocked_buf, sizeof(blocked_buf));
 	b->err = errno;
 	return NULL;
 }
@@ -281,6 +288,62 @@ static int do_closeblocked(int port)
 	return 0;
 }
 
+#define REUSE_NEW_AT (1ull << 32)	/* the new connection's stream offset */
+
+static int accept_one(int lfd)
+{
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		die("accept: %s", strerror(errno));
+	return fd;
+}
+
+static int do_closereuse(void)
+{
+	static uint8_t old1[256 << 10], old2[64 << 10], fresh[64 << 10];
+	int p1, p2, one = 1;
+	int l1 = listen_loopback(4108, &p1), l2 = listen_loopback(4108, &p2);
+	struct blocked b = { .fd = connect_loopback(p1, 4108) };
+	int peer1 = accept_one(l1);
+	setsockopt(peer1, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one));
+	pat_fill(old1, 0, sizeof(old1));
+	pat_fill(old2, sizeof(old1), sizeof(old2));
+	pat_fill(fresh, REUSE_NEW_AT, sizeof(fresh));
+
+	zc_send_all(peer1, old1, sizeof(old1));
+	uint64_t at = 0;
+	if (read_check(b.fd, &at, sizeof(old1)))
+		return 1;
+	pthread_t th;
+	pthread_create(&th, NULL, blocked_reader, &b);
+	while (!b.started)
+		sched_yield();
+	wait_sleeping(b.tid);
+
+	close(b.fd);
+	int s2 = connect_loopback(p2, 4108);
+	if (s2 != b.fd)
+		die("the fd number was not reused (%d, %d)", s2, b.fd);
+	int peer2 = accept_one(l2);
+	write_all(peer2, fresh, sizeof(fresh));
+	zc_send_all(peer1, old2, sizeof(old2));	/* wakes the blocked read */
+	pthread_join(th, NULL);
+
+	const char *blocked = "STOLE NEW DATA";
+	if (b.r < 0 && b.err == EBADF)
+		blocked = "EBADF";
+	else if (b.r < 0)
+		blocked = strerror(b.err);
+	else if (b.r > 0 && pat_check(blocked_buf, sizeof(old1), (size_t)b.r) == (size_t)b.r)
+		blocked = "old stream data";
+	uint64_t nat = REUSE_NEW_AT;
+	shutdown(peer2, SHUT_WR);
+	int intact = !read_check(s2, &nat, 0) && nat == REUSE_NEW_AT + sizeof(fresh);
+	printf("blocked read: %s; new connection: %s\n", blocked, intact ? "intact" : "BROKEN");
+	close(s2), close(peer1), close(peer2), close(l1), close(l2);
+	return 0;
+}
+
 static int do_hold(int port)
 {
 	int fd = connect_loopback(port, 0);
@@ -308,6 +371,8 @@ int main(int argc, char **argv)
 		return do_spawn(atoi(argv[2]), argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "closeblocked"))
 		return do_closeblocked(atoi(argv[2]));
+	if (argc == 2 && !strcmp(argv[1], "closereuse"))
+		return do_closereuse();
 	if (argc == 3 && !strcmp(argv[1], "highfd"))
 		return do_highfd(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "hold"))
