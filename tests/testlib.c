@@ -48,9 +48,13 @@ static char **make_env(const char *const extra[])
 	/* Sanitized helpers run with the shim preloaded ahead of the sanitizer
 	 * runtime, which is intended here; helpers keep some memory to the end
 	 * on purpose (zero-copy send buffers). */
-	env = realloc(env, (k + 3) * sizeof(char *));
+	env = realloc(env, (k + 4) * sizeof(char *));
 	env[k++] = "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0:abort_on_error=1";
 	env[k++] = "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1";
+#ifdef ZCSHIM_SANITIZE_THREAD
+	/* Any report fails the program (exit 66), and so the test. */
+	env[k++] = "TSAN_OPTIONS=halt_on_error=1:exitcode=66:report_signal_unsafe=0:second_deadlock_stack=1";
+#endif
 	env[k] = NULL;
 #endif
 	return env;
