@@ -248,13 +248,22 @@ static void trim_if_idle(void)
 		zcw_trim();
 }
 
+/* The entry is forgotten before the real close, never after: once the
+ * number is free, another thread may accept a new socket on it, and a late
+ * forget would wipe that socket's fresh entry (and make a read of it that
+ * is waiting see a close that never happened to it).  Forgetting an fd
+ * that turns out not to be open costs nothing. */
 static int do_close(int fd)
 {
-	int r = real_close(fd);
-	/* Linux releases the fd even when close fails with EINTR or EIO. */
-	if ((r == 0 || errno != EBADF) && ready()) {
+	int on = ready();
+	if (on) {
 		int saved = errno;
 		fdt_forget(fd);
+		errno = saved;
+	}
+	int r = real_close(fd);
+	if (on) {
+		int saved = errno;
 		trim_if_idle();
 		errno = saved;
 	}
@@ -263,11 +272,12 @@ static int do_close(int fd)
 
 static int do_close_range(unsigned lo, unsigned hi, int flags)
 {
-	int r = real_close_range(lo, hi, flags);
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC) && ready()) {
+	int on = ready() && !(flags & CLOSE_RANGE_CLOEXEC);
+	if (on)
 		fdt_forget_range(lo, hi);
+	int r = real_close_range(lo, hi, flags);
+	if (on && r == 0)
 		trim_if_idle();
-	}
 	return r;
 }
 

@@ -38,18 +38,30 @@ extern char __libc_single_threaded __attribute__((weak));
  * one instruction, which no signal can split: the lock prefix, which
  * costs more than the rest of a pass-through read's accounting, is only
  * needed once there are threads. */
-static inline void add_u64(uint64_t *p, uint64_t v)
+static inline int single_threaded(void)
 {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	if (&__libc_single_threaded && __atomic_load_n(&__libc_single_threaded, __ATOMIC_RELAXED)) {
+	return &__libc_single_threaded && __atomic_load_n(&__libc_single_threaded, __ATOMIC_RELAXED);
+#else
+	return 0;
+#endif
+}
+
+static inline void add_u64(uint64_t *p, uint64_t v, int single)
+{
+#if defined(__x86_64__)
+	if (single) {
 		__asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(v));
 		return;
 	}
+#else
+	(void)single;
 #endif
 	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
-#define ADD(field, v) add_u64(&(field), (v))
+#define ADD(field, v) add_u64(&(field), (v), single_threaded())
+#define ADD1(field, v) add_u64(&(field), (v), single)
 
 static struct zcs_slot *slot_at(uint32_t idx)
 {
@@ -324,16 +336,17 @@ void zst_release(uint32_t idx)
 
 static void add_counts(struct zcs_counters *c, const struct zst_delta *d)
 {
-	ADD(c->reads, 1);
+	int single = single_threaded();
+	ADD1(c->reads, 1);
 	if (d->mapped)
-		ADD(c->bytes_mapped, d->mapped);
+		ADD1(c->bytes_mapped, d->mapped);
 	if (d->copied)
-		ADD(c->bytes_copied, d->copied);
+		ADD1(c->bytes_copied, d->copied);
 	if (d->zc_calls)
-		ADD(c->zc_calls, d->zc_calls);
+		ADD1(c->zc_calls, d->zc_calls);
 	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
-		ADD(c->fb_reads[d->reason], 1);
-		ADD(c->fb_bytes[d->reason], d->copied);
+		ADD1(c->fb_reads[d->reason], 1);
+		ADD1(c->fb_bytes[d->reason], d->copied);
 	}
 }
 

@@ -518,7 +518,66 @@ static int iov_total(const struct iovec *iov, int cnt, size_t *out)
 	return 0;
 }
 
-ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
+/* A token for this read in e->last.  A plain store, not an atomic add: a
+ * MSG_WAITALL loop only needs to see that some other read came in between
+ * its calls. */
+static inline uint32_t mark_read(struct fdt_entry *e)
+{
+	static TLS uint32_t calls;
+	uint32_t epoch = (uint32_t)(uintptr_t)&calls * 2654435761u + ++calls;
+	__atomic_store_n(&e->last, epoch, __ATOMIC_RELAXED);
+	return epoch;
+}
+
+/* The fd's stats slot + 1, claimed on its first read (0: none). */
+static inline uint32_t fd_slot(int fd, struct fdt_entry *e)
+{
+	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
+	if (__builtin_expect(!slot && !guard, 0)) {
+		int saved = errno;
+		uint32_t mine = zst_claim(fd), z = 0;
+		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			zst_release(mine - 1);
+		slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
+		errno = saved;
+	}
+	return slot;
+}
+
+static inline void little_after(struct fdt_entry *e, ssize_t r)
+{
+	uint16_t l = FDT_GET(e->little);
+	FDT_SET(e->little, r < 2 * (ssize_t)PAGE ? (uint16_t)(l < 2 ? l + 1 : 2) : 0);
+}
+
+/* The common pass-through, one buffer below ZCSHIM_MIN_READ: what the
+ * general path below does for it (same result, errno, counters and call
+ * sites), without its set-up, which cost as much as the rest together. */
+static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
+{
+	mark_read(e);
+	uint32_t slot = fd_slot(rq->fd, e);
+	ssize_t r = rq->op == ZCR_READ ? real_read(rq->fd, rq->buf, rq->len)
+				       : real_recvfrom(rq->fd, rq->buf, rq->len, rq->flags, rq->from, rq->fromlen);
+	if (r < 0) {
+		r = -errno;
+	} else if (r == 0 && __atomic_load_n(&e->pending_err, __ATOMIC_RELAXED)) {
+		int err = take_pending(e);
+		if (err)
+			r = -err;
+	}
+	little_after(e, r);
+	struct zst_delta d = { 0, r > 0 ? (uint64_t)r : 0, 0, r > 0 ? ZCS_R_SMALL : -1 };
+	zst_account(slot, &d);
+	if (__builtin_expect(cs_enabled(), 0) && r > 0) {
+		int saved = errno;
+		cs_record(ZCS_R_SMALL, (uint64_t)r);
+		errno = saved;
+	}
+	return r;
+}
+
+static ssize_t general_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
 	struct zst_delta d = { 0, 0, 0, -1 };
 	struct iovec one;
@@ -527,18 +586,8 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 	size_t total = 0;
 	ssize_t r;
 
-	/* A plain store, not an atomic add: a MSG_WAITALL loop only needs to
-	 * see that some other read came in between its calls. */
-	static TLS uint32_t calls;
-	uint32_t epoch = (uint32_t)(uintptr_t)&calls * 2654435761u + ++calls;
-	__atomic_store_n(&e->last, epoch, __ATOMIC_RELAXED);
-	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
-	if (!slot && !guard) {
-		uint32_t mine = zst_claim(rq->fd), z = 0;
-		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			zst_release(mine - 1);
-		slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
-	}
+	uint32_t epoch = mark_read(e);
+	uint32_t slot = fd_slot(rq->fd, e);
 
 	switch (rq->op) {
 	case ZCR_READ:
@@ -611,7 +660,7 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 	} else if (reason >= 0) {
 		r = passthrough(rq, e, total, reason, &d);
 		if (reason == ZCS_R_SMALL || reason == ZCS_R_BACKOFF)
-			FDT_SET(e->little, r < 2 * (ssize_t)PAGE ? (uint16_t)(FDT_GET(e->little) < 2 ? FDT_GET(e->little) + 1 : 2) : 0);
+			little_after(e, r);
 	} else {
 		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d, .inq = UINT32_MAX,
 				 .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
@@ -638,4 +687,12 @@ ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
 		cs_record(d.reason, d.copied);
 	errno = saved;
 	return r;
+}
+
+ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
+{
+	if ((rq->op == ZCR_READ || rq->op == ZCR_RECVFROM) && rq->len && rq->len < min_read &&
+	    !(rq->flags & ~OK_FLAGS) && !guard)
+		return small_read(rq, e);
+	return general_read(rq, e);
 }
