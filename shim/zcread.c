@@ -199,7 +199,9 @@ static int take_pending(struct fdt_entry *e)
 	return __atomic_exchange_n(&e->pending_err, 0, __ATOMIC_ACQ_REL);
 }
 
-static ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e, size_t total,
+/* Inlined: it is most of a pass-through read (small_read), where a call and
+ * the spills around it measured 15% of the shim's instructions. */
+static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e, size_t total,
 			   int reason, struct zst_delta *d)
 {
 	ssize_t r = real_call(rq);
@@ -557,17 +559,9 @@ static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
 	mark_read(e);
 	uint32_t slot = fd_slot(rq->fd, e);
-	ssize_t r = rq->op == ZCR_READ ? real_read(rq->fd, rq->buf, rq->len)
-				       : real_recvfrom(rq->fd, rq->buf, rq->len, rq->flags, rq->from, rq->fromlen);
-	if (r < 0) {
-		r = -errno;
-	} else if (r == 0 && __atomic_load_n(&e->pending_err, __ATOMIC_RELAXED)) {
-		int err = take_pending(e);
-		if (err)
-			r = -err;
-	}
+	struct zst_delta d = { 0, 0, 0, -1 };
+	ssize_t r = passthrough(rq, e, rq->len, ZCS_R_SMALL, &d);
 	little_after(e, r);
-	struct zst_delta d = { 0, r > 0 ? (uint64_t)r : 0, 0, r > 0 ? ZCS_R_SMALL : -1 };
 	zst_account(slot, &d);
 	if (__builtin_expect(cs_enabled(), 0) && r > 0) {
 		int saved = errno;
