@@ -15,6 +15,8 @@
 # Debian packages are installed on demand (tools/deps.sh), so a fresh
 # machine needs only these commands.
 
+.DEFAULT_GOAL := all
+
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -48,32 +50,40 @@ TEST_DEFS = $(if $(SANITIZE),-DZCSHIM_SANITIZE) $(if $(TSAN_MODE),-DZCSHIM_SANIT
 TEST_CFLAGS = $(CFLAGS_BASE) $(TEST_SAN) $(TEST_DEFS)
 CFLAGS ?=
 
-SHIM_SRC = shim/preload.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
-           shim/callsite.c shim/config.c shim/log.c shim/real.c
+# common/: what the shim and the tools both use (segment layout and reader,
+# reason names, stats directory, kernel probe, formatter).
+COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
+SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
+           shim/callsite.c shim/config.c shim/log.c shim/libc.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
-# Modules that work without the preload (zcstat, tests and fuzzers link them).
-COMMON_SRC = tools/segread.c shim/stats.c shim/config.c shim/log.c
-COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
-TEST_COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
+# The tools link common/ only; the unit tests and fuzzers also link the
+# shim's pure modules (configuration parser, stats segment writer, logger).
+TOOL_COMMON_SRC = common/segread.c $(COMMON_SRC)
+COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
+TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c
+TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcshim-asan.so
 
 $(BUILD)/libzcfault.so: tests/helpers/zcfault.c
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -ldl
 
 # The shim itself under ASan+UBSan, for the test that preloads it behind
 # libasan (the documented order: LD_PRELOAD="libasan.so libzcshim-asan.so").
 $(BUILD)/libzcshim-asan.so: $(SHIM_SRC) shim/libzcshim.map
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 \
 	    -fsanitize=address,undefined -fno-omit-frame-pointer -shared \
-	    -Wl,--version-script=shim/libzcshim.map -o $@ $(SHIM_SRC) -ldl -pthread
+	    -Wl,--version-script=shim/libzcshim.map -Icommon -o $@ $(SHIM_SRC) -ldl -pthread
 
 # The stress program is built with ASan and UBSan; under the shim it needs
 # ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
 $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/helpers/pattern.h
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
 TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps test_robust test_faults
@@ -104,15 +114,15 @@ FORCE:
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -Icommon -c $< -o $@
 
 $(BUILD)/tobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Ishim -Itools -Itests -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools -Itests -c $< -o $@
 
 $(BUILD)/testobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -Ishim -Itools -Itests -c $< -o $@
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools -Itests -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	$(CC) -shared $(SHIM_SAN) -Wl,--version-script=shim/libzcshim.map -Wl,-z,now -Wl,-z,relro \
@@ -152,7 +162,7 @@ $(BUILD)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.
 # its own synchronisation (an uninstrumented shim's atomics are invisible).
 $(BUILD)/libzcshim-tsan.so: $(SHIM_SRC) shim/libzcshim.map
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 -fsanitize=thread \
-	    -shared -Wl,--version-script=shim/libzcshim.map -o $@ $(SHIM_SRC) -ldl -pthread
+	    -shared -Wl,--version-script=shim/libzcshim.map -Icommon -o $@ $(SHIM_SRC) -ldl -pthread
 
 tsan: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/zcstress-tsan $(BUILD)/zcrecv-tsan $(BUILD)/zcecho-tsan \

@@ -3,7 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "fdtable.h"
-#include "real.h"
+#include "libc.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -170,7 +170,7 @@ int fdt_blocking(int fd, struct fdt_entry *e)
 		/* ioctl(FIONBIO) is not hooked, so this can go stale: it only
 		 * picks a strategy, never changes what a read returns. */
 		int saved = errno;
-		int fl = real_fcntl_ptr(fd, F_GETFL, NULL);
+		int fl = libc_fcntl(fd, F_GETFL, NULL);
 		errno = saved;
 		if (fl < 0)
 			return 0;

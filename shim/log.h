@@ -13,17 +13,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "zfmt.h"
+
 enum zlog_level { ZLOG_ERROR = 0, ZLOG_WARN = 1, ZLOG_INFO = 2, ZLOG_DEBUG = 3 };
 
 /* Where and how much to log; set once at init. path NULL means stderr. */
 void zlog_setup(int level, const char *path);
 int zlog_enabled(int level);
 void zlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Bounded formatter used by zlog; supports %s %c %d %i %u %x %p %% with the
- * l, ll and z length modifiers.  Always NUL-terminates; returns the length
- * written (excluding NUL). */
-size_t zfmt(char *buf, size_t cap, const char *fmt, va_list ap);
-size_t zfmtf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -2,7 +2,7 @@
  * preload.c - the exported hooks of libzcshim.so, and nothing else.
  *
  * Each hook has three layers (after Samba's socket_wrapper): the real
- * function (real.c), a static function with the logic, and the exported
+ * function (libc.c), a static function with the logic, and the exported
  * one-line wrapper.  The first thing every logic function does is ask
  * whether the fd is ours; if not, it returns the real call after one table
  * lookup.
@@ -16,121 +16,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "callsite.h"
-#include "config.h"
 #include "fdtable.h"
-#include "log.h"
-#include "real.h"
+#include "libc.h"
+#include "init.h"
 #include "stats.h"
 #include "zcread.h"
 #include "zcwin.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* ---- init ------------------------------------------------------------ */
-
-enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF };
-static uint32_t init_state;
-static struct zcfg cfg;
-
-static const char *env(const char *name)
-{
-	return getenv(name);
-}
-
-static void warn_bad(const char *name, const char *value, const char *why)
-{
-	zlog(ZLOG_WARN, "ignoring %s=\"%s\": %s; using the default", name, value, why);
-}
-
-static void quiet(const char *name, const char *value, const char *why)
-{
-	(void)name, (void)value, (void)why;
-}
-
-static void at_fork_child(void)
-{
-	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_DONE)
-		return;
-	zcr_enter();
-	fdt_after_fork_child();
-	zcw_after_fork_child();
-	zst_after_fork_child();
-	zcr_leave();
-}
-
-static void init_slow(void)
-{
-	uint32_t z = INIT_NONE;
-	if (!__atomic_compare_exchange_n(&init_state, &z, INIT_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return;	/* done, off, or running (another thread, or dlsym calling us back) */
-	zcr_enter();
-	real_resolve();
-	int secure = (int)getauxval(AT_SECURE);
-	/* Pass 1 only to learn where warnings go; pass 2 reports them there. */
-	zcfg_load(&cfg, env, quiet, secure);
-	zlog_setup(cfg.log_level, cfg.log_file);
-	zcfg_load(&cfg, env, warn_bad, secure);
-	if (secure)
-		zlog(ZLOG_INFO, "secure-execution mode: environment ignored, no files written");
-	if (cfg.disable) {
-		zlog(ZLOG_INFO, "disabled by ZCSHIM_DISABLE");
-		__atomic_store_n(&init_state, INIT_OFF, __ATOMIC_RELEASE);
-		zcr_leave();
-		return;
-	}
-	if (fdt_init()) {
-		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
-		__atomic_store_n(&init_state, INIT_OFF, __ATOMIC_RELEASE);
-		zcr_leave();
-		return;
-	}
-	zcw_configure(cfg.window);
-	zcr_configure(&cfg);
-	if (cfg.callsites && cs_init())
-		cfg.callsites = 0;
-	zst_init(&cfg);
-	pthread_atfork(NULL, NULL, at_fork_child);
-	__atomic_store_n(&init_state, INIT_DONE, __ATOMIC_RELEASE);
-	zcr_leave();
-}
-
-static inline int ready(void)
-{
-	uint32_t s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(s == INIT_DONE, 1))
-		return 1;
-	if (s == INIT_NONE) {
-		init_slow();
-		return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE;
-	}
-	return 0;
-}
-
-__attribute__((constructor(101))) static void zcshim_ctor(void)
-{
-	ready();
-}
-
-__attribute__((destructor)) static void zcshim_dtor(void)
-{
-	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE)
-		zst_exit();
-}
-
 /* The fd's entry if it is a TCP socket the shim serves, else NULL. */
 static inline struct fdt_entry *ours(int fd)
 {
-	if (!ready())
+	if (!zci_ready())
 		return NULL;
 	struct fdt_entry *e = fdt_get(fd);
 	if (!e || fdt_kind(fd, e) != FDT_TCP)
@@ -153,15 +57,15 @@ static ssize_t do_read(int fd, void *buf, size_t n)
 {
 	struct fdt_entry *e = ours(fd);
 	if (!e)
-		return real_read(fd, buf, n);
+		return libc_read(fd, buf, n);
 	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .buf = buf, .len = n };
 	return ret(zcr_read(&rq, e));
 }
 
 static ssize_t do_read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (n > buflen && real.read_chk)
-		return real.read_chk(fd, buf, n, buflen);	/* reports the overflow */
+	if (n > buflen && libc_sym._libc___read_chk.f)
+		return libc_sym._libc___read_chk.f(fd, buf, n, buflen);	/* reports the overflow */
 	return do_read(fd, buf, n);
 }
 
@@ -169,7 +73,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt)
 {
 	struct fdt_entry *e = ours(fd);
 	if (!e)
-		return real_readv(fd, iov, cnt);
+		return libc_readv(fd, iov, cnt);
 	struct zcr_req rq = { .op = ZCR_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
 	return ret(zcr_read(&rq, e));
 }
@@ -178,7 +82,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 {
 	struct fdt_entry *e = ours(fd);
 	if (!e)
-		return real_recvfrom(fd, buf, n, flags, from, fromlen);
+		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
 	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .buf = buf, .len = n,
 			      .from = from, .fromlen = fromlen };
 	return ret(zcr_read(&rq, e));
@@ -186,16 +90,16 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 
 static ssize_t do_recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	if (n > buflen && real.recv_chk)
-		return real.recv_chk(fd, buf, n, buflen, flags);
+	if (n > buflen && libc_sym._libc___recv_chk.f)
+		return libc_sym._libc___recv_chk.f(fd, buf, n, buflen, flags);
 	return do_recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
 static ssize_t do_recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 			       struct sockaddr *from, socklen_t *fromlen)
 {
-	if (n > buflen && real.recvfrom_chk)
-		return real.recvfrom_chk(fd, buf, n, buflen, flags, from, fromlen);
+	if (n > buflen && libc_sym._libc___recvfrom_chk.f)
+		return libc_sym._libc___recvfrom_chk.f(fd, buf, n, buflen, flags, from, fromlen);
 	return do_recvfrom(fd, buf, n, flags, from, fromlen);
 }
 
@@ -203,7 +107,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct fdt_entry *e = ours(fd);
 	if (!e || !msg)
-		return real_recvmsg(fd, msg, flags);
+		return libc_recvmsg(fd, msg, flags);
 	struct zcr_req rq = { .op = ZCR_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
 	return ret(zcr_read(&rq, e));
 }
@@ -218,8 +122,8 @@ static int is_tcp_args(int domain, int type, int protocol)
 
 static int do_socket(int domain, int type, int protocol)
 {
-	int fd = real_socket(domain, type, protocol);
-	if (fd >= 0 && ready()) {
+	int fd = libc_socket(domain, type, protocol);
+	if (fd >= 0 && zci_ready()) {
 		if (is_tcp_args(domain, type, protocol))
 			fdt_set_tcp(fd);
 		else
@@ -230,8 +134,8 @@ static int do_socket(int domain, int type, int protocol)
 
 static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	int fd = real_accept4(lfd, addr, len, flags);
-	if (fd >= 0 && ready()) {
+	int fd = libc_accept4(lfd, addr, len, flags);
+	if (fd >= 0 && zci_ready()) {
 		int saved = errno;
 		fdt_forget(fd);
 		if (fdt_kind(lfd, fdt_get(lfd)) == FDT_TCP)
@@ -255,13 +159,13 @@ static void trim_if_idle(void)
  * that turns out not to be open costs nothing. */
 static int do_close(int fd)
 {
-	int on = ready();
+	int on = zci_ready();
 	if (on) {
 		int saved = errno;
 		fdt_forget(fd);
 		errno = saved;
 	}
-	int r = real_close(fd);
+	int r = libc_close(fd);
 	if (on) {
 		int saved = errno;
 		trim_if_idle();
@@ -272,10 +176,10 @@ static int do_close(int fd)
 
 static int do_close_range(unsigned lo, unsigned hi, int flags)
 {
-	int on = ready() && !(flags & CLOSE_RANGE_CLOEXEC);
+	int on = zci_ready() && !(flags & CLOSE_RANGE_CLOEXEC);
 	if (on)
 		fdt_forget_range(lo, hi);
-	int r = real_close_range(lo, hi, flags);
+	int r = libc_close_range(lo, hi, flags);
 	if (on && r == 0)
 		trim_if_idle();
 	return r;
@@ -283,7 +187,7 @@ static int do_close_range(unsigned lo, unsigned hi, int flags)
 
 static int after_dup(int oldfd, int newfd)
 {
-	if (newfd >= 0 && newfd != oldfd && ready()) {
+	if (newfd >= 0 && newfd != oldfd && zci_ready()) {
 		int saved = errno;
 		fdt_dup(oldfd, newfd);
 		errno = saved;
@@ -291,16 +195,16 @@ static int after_dup(int oldfd, int newfd)
 	return newfd;
 }
 
-static int do_dup(int fd) { return after_dup(fd, real_dup(fd)); }
-static int do_dup2(int a, int b) { return after_dup(a, real_dup2(a, b)); }
-static int do_dup3(int a, int b, int flags) { return after_dup(a, real_dup3(a, b, flags)); }
+static int do_dup(int fd) { return after_dup(fd, libc_dup(fd)); }
+static int do_dup2(int a, int b) { return after_dup(a, libc_dup2(a, b)); }
+static int do_dup3(int a, int b, int flags) { return after_dup(a, libc_dup3(a, b, flags)); }
 
 static int do_fcntl(int fd, int cmd, void *arg)
 {
-	int r = real_fcntl_ptr(fd, cmd, arg);
+	int r = libc_fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		after_dup(fd, r);
-	else if (cmd == F_SETFL && r == 0 && ready())
+	else if (cmd == F_SETFL && r == 0 && zci_ready())
 		fdt_flags_changed(fd);
 	return r;
 }

@@ -126,33 +126,6 @@ static void fill_identity(struct zcs_header *h)
 	h->command[len] = 0;
 }
 
-int zst_default_dir(char *buf, size_t cap, const char *xdg, unsigned uid)
-{
-	struct stat st;
-	size_t n;
-	if (!stat("/dev/shm", &st) && S_ISDIR(st.st_mode))
-		n = zfmtf(buf, cap, "/dev/shm/zcshim-%u", uid);
-	else if (xdg && xdg[0] == '/')
-		n = zfmtf(buf, cap, "%s/zcshim", xdg);
-	else
-		return -ENOENT;
-	return n + 1 >= cap ? -ENAMETOOLONG : (int)n;
-}
-
-int zst_check_dir(const char *dir, unsigned uid, int create)
-{
-	struct stat st;
-	if (create && mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	if (lstat(dir, &st))
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_uid != uid || (st.st_mode & 0777) != 0700)
-		return -EPERM;
-	return 0;
-}
-
 static size_t layout_size(uint32_t nslots, uint32_t ncs)
 {
 	size_t sz = sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot) +
@@ -192,10 +165,10 @@ static int create_file(size_t size, void **out)
 		zfmtf(dir, sizeof(dir), "%s", seg_cfg->stats_dir);
 	} else {
 		const char *xdg = seg_cfg && !seg_cfg->secure ? secure_getenv("XDG_RUNTIME_DIR") : NULL;
-		if ((r = zst_default_dir(dir, sizeof(dir), xdg, uid)) < 0)
+		if ((r = statdir_default(dir, sizeof(dir), xdg, uid)) < 0)
 			return r;
 	}
-	if ((r = zst_check_dir(dir, uid, 1)) < 0)
+	if ((r = statdir_check(dir, uid, 1)) < 0)
 		return r;
 	int pid = (int)syscall(SYS_getpid);
 	for (int n = 0; n < 1000; n++) {

@@ -11,6 +11,7 @@
 #define ZCSHIM_STATS_H
 
 #include "segfmt.h"
+#include "statdir.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,12 +43,5 @@ void zst_callsite_dropped(void);
 void zst_after_fork_child(void);
 /* Normal exit: mark exited; unlink the file unless zcstat is collecting it. */
 void zst_exit(void);
-
-/* Default per-user directory ("/dev/shm/zcshim-UID" or
- * "$XDG_RUNTIME_DIR/zcshim"), shared with zcstat.  Returns length or -errno. */
-int zst_default_dir(char *buf, size_t cap, const char *xdg_runtime_dir, unsigned uid);
-/* Creates dir 0700 if missing and checks it is a real directory owned by
- * uid, not a symlink, mode 0700.  0 or -errno. */
-int zst_check_dir(const char *dir, unsigned uid, int create);
 
 #endif

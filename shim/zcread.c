@@ -22,7 +22,7 @@
 #include "zcread.h"
 #include "callsite.h"
 #include "stats.h"
-#include "real.h"
+#include "libc.h"
 #include "zcwin.h"
 
 #include <errno.h>
@@ -53,9 +53,6 @@ static TLS int guard;
 static size_t min_read = ZCFG_DEFAULT_MIN_READ;
 static int populate_ok = 1;	/* kernel has MADV_POPULATE_WRITE */
 
-int zcr_busy(void) { return guard; }
-void zcr_enter(void) { guard++; }
-void zcr_leave(void) { guard--; }
 
 void zcr_configure(const struct zcfg *cfg)
 {
@@ -174,21 +171,21 @@ static int cur_writable(const struct iocur *c, size_t n)
 
 /* ---- the real call -------------------------------------------------- */
 
-static ssize_t real_call(const struct zcr_req *rq)
+static ssize_t libc_call(const struct zcr_req *rq)
 {
 	ssize_t r;
 	switch (rq->op) {
 	case ZCR_READ:
-		r = real_read(rq->fd, rq->buf, rq->len);
+		r = libc_read(rq->fd, rq->buf, rq->len);
 		break;
 	case ZCR_READV:
-		r = real_readv(rq->fd, rq->iov, rq->iovcnt);
+		r = libc_readv(rq->fd, rq->iov, rq->iovcnt);
 		break;
 	case ZCR_RECVFROM:
-		r = real_recvfrom(rq->fd, rq->buf, rq->len, rq->flags, rq->from, rq->fromlen);
+		r = libc_recvfrom(rq->fd, rq->buf, rq->len, rq->flags, rq->from, rq->fromlen);
 		break;
 	default:
-		r = real_recvmsg(rq->fd, rq->msg, rq->flags);
+		r = libc_recvmsg(rq->fd, rq->msg, rq->flags);
 		break;
 	}
 	return r < 0 ? -errno : r;
@@ -204,7 +201,7 @@ static int take_pending(struct fdt_entry *e)
 static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e, size_t total,
 			   int reason, struct zst_delta *d)
 {
-	ssize_t r = real_call(rq);
+	ssize_t r = libc_call(rq);
 	/* The kernel already gave the error to an earlier mapped-path call;
 	 * report it where recv() would have: after the data, before EOF. */
 	if (r == 0 && total && __atomic_load_n(&e->pending_err, __ATOMIC_RELAXED)) {
@@ -285,7 +282,7 @@ static int tail_copy(struct run *s, size_t n)
 	struct msghdr m = { 0 };
 	m.msg_iov = v;
 	m.msg_iovlen = (size_t)cur_slice(&s->cur, n, v, TAIL_IOV, &cov);
-	ssize_t t = real_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
+	ssize_t t = libc_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
 	if (t > 0) {
 		cur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
@@ -327,7 +324,7 @@ static int one_call(struct run *s, struct zcw_win *w)
 		return PASS;
 	}
 
-	struct zcw_zc zc;
+	struct tcp_zerocopy_receive zc;
 	const uint8_t *data = NULL;
 	int r = zcw_receive(s->rq->fd, w, map, cb, cb_len, &zc, &data);
 	s->d->zc_calls++;
@@ -415,7 +412,7 @@ static ssize_t mapped_path(struct run *s)
 			if (f == -ENOTSOCK || f == -EBADF || f == -EOPNOTSUPP) {
 				/* Stale entry: fd is no longer a TCP socket. */
 				fdt_forget(rq->fd);
-				return real_call(rq);
+				return libc_call(rq);
 			}
 			if (f == -ENOPROTOOPT) {
 				zcw_disable(ENOPROTOOPT);
@@ -447,7 +444,7 @@ static ssize_t mapped_path(struct run *s)
 				return -err;
 		}
 		char one;
-		ssize_t p = real_recvfrom(rq->fd, &one, 1, MSG_PEEK | (rq->flags & MSG_DONTWAIT), NULL, NULL);
+		ssize_t p = libc_recvfrom(rq->fd, &one, 1, MSG_PEEK | (rq->flags & MSG_DONTWAIT), NULL, NULL);
 		if (p > 0) {
 			/* Another thread may have closed the fd while we slept, and
 			 * the number may now be another socket: never read that.

@@ -36,11 +36,4 @@ void zcr_configure(const struct zcfg *cfg);
 /* e: the fd's entry, kind TCP.  Returns bytes or -errno; errno untouched. */
 ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e);
 
-/* Per-thread re-entrancy guard: nonzero while the shim is inside a call of
- * its own, so that a nested call (a signal handler, our own syscalls) is a
- * plain pass-through. */
-int zcr_busy(void);
-void zcr_enter(void);
-void zcr_leave(void);
-
 #endif

@@ -4,11 +4,9 @@
 #define _GNU_SOURCE
 #include "zcwin.h"
 #include "log.h"
-#include "real.h"
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <linux/tcp.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -45,71 +43,20 @@ static int private_socket(void)
 	return (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 }
 
-/* 1 when a failure says "not now" (resources) rather than "not here". */
-static int transient(int e)
-{
-	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EAGAIN;
-}
-
 static void probe(void)
 {
-	/* A larger optlen than the kernel's struct, zero-filled: kernels since
-	 * 5.7 clamp it and write back their own size; older ones insist on
-	 * their exact size and fail with EINVAL. */
-	struct { struct zcw_zc zc; uint8_t pad[64]; } buf;
-	int fd = private_socket();
-	if (fd < 0) {
-		kinfo.supported = 0;
-		kinfo.why = errno;
-		return;
-	}
-	kinfo.why = 0;
-	memset(&buf, 0, sizeof(buf));
-	socklen_t len = sizeof(buf);
-	int r = getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &buf, &len);
-	int e = r ? errno : 0;
-	if (len < sizeof(buf) && len >= ZCW_LEN_BASE) {
-		kinfo.optlen = len;
-	} else if (r && e == EINVAL) {
-		/* Pre-5.7 kernels take exactly 16 (4.18) or 24 bytes.  On a
-		 * listening socket the right size fails with ENOTCONN, a wrong
-		 * one with EINVAL. */
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		unsigned tries[] = { ZCW_LEN_ERR, ZCW_LEN_BASE };
-		kinfo.optlen = 0;
-		if (!bind(fd, (struct sockaddr *)&sin, sizeof(sin)) && !listen(fd, 1))
-			for (unsigned i = 0; i < 2 && !kinfo.optlen; i++) {
-				memset(&buf, 0, sizeof(buf));
-				len = tries[i];
-				if (getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &buf, &len) && errno == ENOTCONN)
-					kinfo.optlen = tries[i];
-			}
-	}
-	if (r && (e == ENOPROTOOPT || e == EOPNOTSUPP || e == EPERM || e == EACCES)) {
-		kinfo.supported = 0;
-		kinfo.why = e;
-	} else if (!kinfo.optlen) {
-		kinfo.supported = 0;
-		kinfo.why = e ? e : EINVAL;
-	} else {
-		/* The option exists; make sure a window can be mapped too. */
-		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-		if (p == MAP_FAILED) {
-			kinfo.supported = 0;
-			kinfo.why = errno;
-		} else {
-			munmap(p, 4096);
-			kinfo.supported = 1;
-		}
-	}
-	syscall(SYS_close, fd);
+	struct kzc_info k;
+	kzc_probe(&k);
+	kinfo.supported = k.supported;
+	kinfo.optlen = k.optlen;
+	kinfo.why = k.why;
 }
 
 static void say_verdict(void)
 {
 	if (kinfo.supported)
 		zlog(ZLOG_INFO, "kernel zero-copy receive available (struct %u bytes, copybuf %s)",
-		     kinfo.optlen, kinfo.optlen >= ZCW_LEN_COPYBUF ? "yes" : "no");
+		     kinfo.optlen, kinfo.optlen >= KZC_LEN_COPYBUF ? "yes" : "no");
 	else
 		zlog(ZLOG_INFO, "kernel zero-copy receive unavailable (%s): passing reads through",
 		     strerror(kinfo.why));
@@ -123,7 +70,7 @@ const struct zcw_kernel *zcw_kernel(void)
 	if (__atomic_compare_exchange_n(&kstate, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		probe();
 		static int retries;
-		if (!kinfo.supported && transient(kinfo.why) && ++retries < 16) {
+		if (!kinfo.supported && kzc_transient(kinfo.why) && ++retries < 16) {
 			/* At the fd limit or out of memory right now: no verdict
 			 * on the kernel; ask again on a later read. */
 			__atomic_store_n(&kstate, 0, __ATOMIC_RELEASE);
@@ -231,13 +178,13 @@ void zcw_release(struct zcw_win *w)
 	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 }
 
-static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, uint32_t flags, struct zcw_zc *zc)
+static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, uint32_t flags, struct tcp_zerocopy_receive *zc)
 {
 	socklen_t len = kinfo.optlen;
 	memset(zc, 0, sizeof(*zc));
 	zc->address = (uint64_t)(uintptr_t)at;
 	zc->length = (uint32_t)map_len;
-	if (len >= ZCW_LEN_COPYBUF) {
+	if (len >= KZC_LEN_COPYBUF) {
 		zc->flags = flags;
 		if (cb && cb_len) {
 			zc->copybuf_address = (uint64_t)(uintptr_t)cb;
@@ -248,7 +195,7 @@ static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, ui
 }
 
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
-		struct zcw_zc *zc, const uint8_t **data)
+		struct tcp_zerocopy_receive *zc, const uint8_t **data)
 {
 	if (w->next + map_len > w->size) {
 		/* Round the ring: unmap everything the last trip mapped. */
@@ -269,9 +216,9 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 		return r;
 	w->next += zc->length;	/* a page multiple */
 	*data = at;
-	if (kinfo.optlen < ZCW_LEN_COPYBUF)
+	if (kinfo.optlen < KZC_LEN_COPYBUF)
 		zc->copybuf_len = 0;
-	if (kinfo.optlen < ZCW_LEN_ERR) {
+	if (kinfo.optlen < KZC_LEN_ERR) {
 		zc->inq = UINT32_MAX;	/* unknown: the caller keeps asking */
 		zc->err = 0;
 	}

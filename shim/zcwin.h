@@ -20,25 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The kernel's struct, as of Linux 5.12+; older kernels take a prefix. */
-struct zcw_zc {
-	uint64_t address;
-	uint32_t length;
-	uint32_t recv_skip_hint;
-	uint32_t inq;
-	int32_t err;
-	uint64_t copybuf_address;
-	int32_t copybuf_len;
-	uint32_t flags;
-	uint64_t msg_control;
-	uint64_t msg_controllen;
-	uint32_t msg_flags;
-	uint32_t reserved;
-};
-
-#define ZCW_LEN_BASE    16u	/* 4.18: address, length, recv_skip_hint */
-#define ZCW_LEN_ERR     24u	/* 5.7: inq, err */
-#define ZCW_LEN_COPYBUF 40u	/* 5.11: copybuf_address, copybuf_len, flags */
+#include "kzc.h"
 
 struct zcw_kernel {
 	int probed;             /* 0 while the probe has not finished */
@@ -75,7 +57,7 @@ void zcw_release(struct zcw_win *w);
  * kernel the range is clean (TLB_CLEAN_HINT), so the window is unmapped
  * (one TLB flush) once per trip round it, not on every call. */
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
-		struct zcw_zc *out, const uint8_t **data);
+		struct tcp_zerocopy_receive *out, const uint8_t **data);
 
 /* Called before a read blocks: if this thread's last window is half
  * full or more, unmap it now (the next call would have to wrap the ring

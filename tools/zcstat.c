@@ -20,7 +20,8 @@
  */
 #define _GNU_SOURCE
 #include "segread.h"
-#include "stats.h"
+#include "statdir.h"
+#include "kzc.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -38,9 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *reason_names[ZCS_R_COUNT] = {
-	"small_read", "unmappable", "flags", "no_kernel", "no_window", "buffer", "nested", "backoff", "little_data",
-};
 
 static void usage(FILE *f)
 {
@@ -95,7 +93,7 @@ static int stats_dir(char *out, size_t cap)
 		snprintf(out, cap, "%s", env);
 		return 0;
 	}
-	int r = zst_default_dir(out, cap, getenv("XDG_RUNTIME_DIR"), (unsigned)geteuid());
+	int r = statdir_default(out, cap, getenv("XDG_RUNTIME_DIR"), (unsigned)geteuid());
 	return r < 0 ? r : 0;
 }
 
@@ -245,7 +243,7 @@ static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		if (!c->fb_reads[i] && !c->fb_bytes[i])
 			continue;
-		fprintf(f, "%s\"%s\":{\"reads\":%llu,\"bytes\":%llu}", first ? "" : ",", reason_names[i],
+		fprintf(f, "%s\"%s\":{\"reads\":%llu,\"bytes\":%llu}", first ? "" : ",", zcs_reason_names[i],
 			(unsigned long long)c->fb_reads[i], (unsigned long long)c->fb_bytes[i]);
 		first = 0;
 	}
@@ -284,10 +282,6 @@ static size_t top_callsites(const struct segview *v, const struct zcs_callsite *
 	return n;
 }
 
-static const char *reason_name(uint32_t r)
-{
-	return r < ZCS_R_COUNT ? reason_names[r] : "?";
-}
 
 /* Copies a string from a segment, which may be unterminated. */
 static void seg_str(char *dst, size_t cap, const char *src, size_t srccap)
@@ -330,22 +324,9 @@ static void load_rows(struct proc_view *pv)
  * shim got as far as asking (it read no TCP data). */
 static int probe_kernel(void)
 {
-	struct { uint64_t zc[8]; uint8_t pad[64]; } buf;
-	memset(&buf, 0, sizeof(buf));
-	socklen_t len = sizeof(buf);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	int r = getsockopt(fd, IPPROTO_TCP, 35 /* TCP_ZEROCOPY_RECEIVE */, &buf, &len);
-	int ok = !r || errno == EINVAL;
-	if (ok) {
-		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-		ok = p != MAP_FAILED;
-		if (ok)
-			munmap(p, 4096);
-	}
-	close(fd);
-	return ok;
+	struct kzc_info k;
+	kzc_probe(&k);
+	return k.supported;
 }
 
 /* The processes' own answer (a seccomp filter or container may differ
@@ -400,7 +381,7 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			fprintf(f, ",\"offset\":%llu,\"function_offset\":%llu,\"reads\":%llu,\"bytes\":%llu,\"reason\":\"%s\"}",
 				(unsigned long long)top[k]->offset, (unsigned long long)top[k]->fn_offset,
 				(unsigned long long)top[k]->reads, (unsigned long long)top[k]->bytes,
-				reason_name(top[k]->reason));
+				zcs_reason_name(top[k]->reason));
 		}
 		fprintf(f, "]}");
 	}
@@ -426,7 +407,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		(unsigned long long)all->reads, b, pct(all->bytes_mapped, rx), c);
 	int mr = main_reason(all);
 	if (mr >= 0)
-		fprintf(f, "main reason bytes were not mapped: %s\n", reason_names[mr]);
+		fprintf(f, "main reason bytes were not mapped: %s\n", zcs_reason_names[mr]);
 	fprintf(f, "%7s %-20s %5s %-22s %-6s %9s %11s %11s %8s  %s\n", "PID", "COMMAND", "FD", "PEER", "STATE",
 		"READS", "MAPPED_MiB", "COPIED_MiB", "MAPPED%", "FALLBACK");
 	size_t quiet = 0;
@@ -448,7 +429,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			fprintf(f, "%7d %-20s %5d %-22s %-6s %9llu %11s %11s %7.2f%%  %s\n", h->pid, cmd, r->fd, r->peer,
 				r->open ? "open" : "closed", (unsigned long long)r->c.reads, b, c,
 				pct(r->c.bytes_mapped, r->c.bytes_mapped + r->c.bytes_copied),
-				why >= 0 ? reason_names[why] : "-");
+				why >= 0 ? zcs_reason_names[why] : "-");
 			any = 1;
 		}
 		if (!any)
@@ -470,7 +451,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			mib(b, sizeof(b), top[k]->bytes);
 			fprintf(f, "  %9llu reads %9s MiB  %s+%#llx (%s+%#llx)  %s\n", (unsigned long long)top[k]->reads, b,
 				fn, (unsigned long long)top[k]->fn_offset, mod, (unsigned long long)top[k]->offset,
-				reason_name(top[k]->reason));
+				zcs_reason_name(top[k]->reason));
 		}
 	}
 }
@@ -632,7 +613,7 @@ static int top_mode(int pid, double interval, long count, int deltas, int json)
 				snprintf(ratebuf, sizeof(ratebuf), "%9.1f", rate);
 			printf("%5d %-22s %-6s %9llu %10.1f %10.1f %7.2f%% %s  %s\n", r->fd, r->peer,
 			       r->open ? "open" : "closed", (unsigned long long)(deltas ? dr : r->c.reads), (double)m / 1e6,
-			       (double)c / 1e6, pct(m, m + c), ratebuf, why >= 0 ? reason_names[why] : "-");
+			       (double)c / 1e6, pct(m, m + c), ratebuf, why >= 0 ? zcs_reason_names[why] : "-");
 			*p = r->c;
 		}
 		if (!pv.nrows)

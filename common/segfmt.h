@@ -17,24 +17,32 @@
 #include <stdint.h>
 
 #define ZCS_MAGIC "ZCSHIMSG"
-#define ZCS_VERSION 1
+#define ZCS_VERSION 2
 #define ZCS_SESSION_LEN 48
 #define ZCS_COMMAND_LEN 200
 #define ZCS_SEG_SUFFIX ".zcs"
 
-/* Why a byte was not mapped (or a call not attempted on the mapped path). */
+/* Why a byte was not mapped (or a call not attempted on the mapped path).
+ * Each reason's name (zcstat, JSON) stands beside it in segfmt.c. */
 enum zcs_reason {
 	ZCS_R_SMALL = 0,   /* read smaller than ZCSHIM_MIN_READ */
 	ZCS_R_UNMAPPABLE,  /* data not page-mappable (recv_skip_hint) */
-	ZCS_R_FLAGS,       /* MSG_PEEK, MSG_OOB, control buffer...: passed through */
+	ZCS_R_FLAGS,       /* MSG_PEEK, MSG_OOB, control buffer, address...: passed through */
 	ZCS_R_NOKERNEL,    /* kernel without TCP_ZEROCOPY_RECEIVE, or disabled */
 	ZCS_R_NOWINDOW,    /* no mapping window free or mappable */
 	ZCS_R_BUFFER,      /* caller's buffer not verifiably writable */
 	ZCS_R_NESTED,      /* nested call (signal handler) or fd busy */
 	ZCS_R_BACKOFF,     /* recent data on this fd was unmappable: not probed */
 	ZCS_R_LITTLE,      /* little data arriving at a time (request/response) */
+	ZCS_R_SOCKOPT,     /* a socket option the mapped path cannot honour
+			    * (SO_PEEK_OFF, TCP_REPAIR, TCP_INQ, timestamps) */
 	ZCS_R_COUNT
 };
+
+/* "small_read", "unmappable", ...; NULL-free, ZCS_R_COUNT entries. */
+extern const char *const zcs_reason_names[ZCS_R_COUNT];
+/* The name of r, or "?" for a value from a newer or damaged segment. */
+const char *zcs_reason_name(unsigned r);
 
 /* Counter block: per fd slot, per process total. */
 struct zcs_counters {

@@ -1,0 +1,112 @@
+/*
+ * init.c - see init.h.  Owns start-up: nothing here runs on the read path.
+ */
+#define _GNU_SOURCE
+#include "init.h"
+#include "callsite.h"
+#include "config.h"
+#include "fdtable.h"
+#include "libc.h"
+#include "log.h"
+#include "stats.h"
+#include "zcread.h"
+#include "zcwin.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+
+uint32_t zci_state;
+static struct zcfg cfg;
+static __attribute__((tls_model("initial-exec"))) __thread int guard;
+
+int zci_guarded(void)
+{
+	return guard;
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static void warn_bad(const char *name, const char *value, const char *why)
+{
+	zlog(ZLOG_WARN, "ignoring %s=\"%s\": %s; using the default", name, value, why);
+}
+
+static void quiet(const char *name, const char *value, const char *why)
+{
+	(void)name, (void)value, (void)why;
+}
+
+static void at_fork_child(void)
+{
+	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) != ZCI_DONE)
+		return;
+	int saved = errno;
+	guard++;
+	fdt_after_fork_child();
+	zcw_after_fork_child();
+	zst_after_fork_child();
+	guard--;
+	errno = saved;
+}
+
+/* ZCI_DONE, or ZCI_OFF with the reason logged. */
+static uint32_t start_modules(void)
+{
+	if (cfg.disable) {
+		zlog(ZLOG_INFO, "disabled by ZCSHIM_DISABLE");
+		return ZCI_OFF;
+	}
+	if (fdt_init()) {
+		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
+		return ZCI_OFF;
+	}
+	zcw_configure(cfg.window);
+	zcr_configure(&cfg);
+	if (cfg.callsites && cs_init())
+		cfg.callsites = 0;
+	zst_init(&cfg);
+	pthread_atfork(NULL, NULL, at_fork_child);
+	return ZCI_DONE;
+}
+
+void zci_start(void)
+{
+	uint32_t z = ZCI_NONE;
+	if (!__atomic_compare_exchange_n(&zci_state, &z, ZCI_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;	/* done, off, or running (another thread, or dlsym calling us back) */
+	/* Start-up creates directories and files (EEXIST and the like): the
+	 * program must find errno as it left it, main() included. */
+	int saved = errno;
+	guard++;
+	libc_resolve();
+	int secure = (int)getauxval(AT_SECURE);
+	/* Pass 1 only to learn where warnings go; pass 2 reports them there. */
+	zcfg_load(&cfg, env, quiet, secure);
+	zlog_setup(cfg.log_level, cfg.log_file);
+	zcfg_load(&cfg, env, warn_bad, secure);
+	if (secure)
+		zlog(ZLOG_INFO, "secure-execution mode: environment ignored, no files written");
+	uint32_t state = start_modules();
+	__atomic_store_n(&zci_state, state, __ATOMIC_RELEASE);
+	guard--;
+	errno = saved;
+}
+
+__attribute__((constructor(101))) static void zcshim_ctor(void)
+{
+	zci_ready();
+}
+
+__attribute__((destructor)) static void zcshim_dtor(void)
+{
+	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE) {
+		int saved = errno;
+		zst_exit();
+		errno = saved;
+	}
+}

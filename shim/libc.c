@@ -1,0 +1,130 @@
+/*
+ * libc.c - see libc.h.
+ */
+#define _GNU_SOURCE
+#include "libc.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+struct libc_symbols libc_sym;
+
+void libc_resolve(void)
+{
+	/* Plain stores of pointers: a racing thread sees NULL (and uses the
+	 * syscall) or the final value, both correct. */
+#define RESOLVE(name) do { if (!libc_sym._libc_##name.obj) libc_sym._libc_##name.obj = dlsym(RTLD_NEXT, #name); } while (0)
+	RESOLVE(read);
+	RESOLVE(__read_chk);
+	RESOLVE(readv);
+	RESOLVE(__recv_chk);
+	RESOLVE(recvfrom);
+	RESOLVE(__recvfrom_chk);
+	RESOLVE(recvmsg);
+	RESOLVE(socket);
+	RESOLVE(accept);
+	RESOLVE(accept4);
+	RESOLVE(close);
+	RESOLVE(close_range);
+	RESOLVE(dup);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(fcntl);
+	RESOLVE(fcntl64);
+	RESOLVE(setsockopt);
+	RESOLVE(fclose);
+#undef RESOLVE
+}
+
+#define NEXT(name) libc_sym._libc_##name.f
+
+ssize_t libc_read(int fd, void *buf, size_t n)
+{
+	return NEXT(read) ? NEXT(read)(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+}
+
+ssize_t libc_readv(int fd, const struct iovec *iov, int cnt)
+{
+	return NEXT(readv) ? NEXT(readv)(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+}
+
+ssize_t libc_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
+{
+	return NEXT(recvfrom) ? NEXT(recvfrom)(fd, buf, n, flags, a, al)
+			      : syscall(SYS_recvfrom, fd, buf, n, flags, a, al);
+}
+
+ssize_t libc_recvmsg(int fd, struct msghdr *m, int flags)
+{
+	return NEXT(recvmsg) ? NEXT(recvmsg)(fd, m, flags) : syscall(SYS_recvmsg, fd, m, flags);
+}
+
+int libc_socket(int d, int t, int p)
+{
+	return NEXT(socket) ? NEXT(socket)(d, t, p) : (int)syscall(SYS_socket, d, t, p);
+}
+
+int libc_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
+{
+	if (!flags && NEXT(accept))
+		return NEXT(accept)(fd, a, al);
+	return NEXT(accept4) ? NEXT(accept4)(fd, a, al, flags) : (int)syscall(SYS_accept4, fd, a, al, flags);
+}
+
+int libc_close(int fd)
+{
+	return NEXT(close) ? NEXT(close)(fd) : (int)syscall(SYS_close, fd);
+}
+
+int libc_close_range(unsigned lo, unsigned hi, int flags)
+{
+	return NEXT(close_range) ? NEXT(close_range)(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
+int libc_dup(int fd)
+{
+	return NEXT(dup) ? NEXT(dup)(fd) : (int)syscall(SYS_dup, fd);
+}
+
+int libc_dup2(int a, int b)
+{
+	return NEXT(dup2) ? NEXT(dup2)(a, b) : (int)syscall(SYS_dup2, a, b);
+}
+
+int libc_dup3(int a, int b, int flags)
+{
+	return NEXT(dup3) ? NEXT(dup3)(a, b, flags) : (int)syscall(SYS_dup3, a, b, flags);
+}
+
+int libc_fcntl(int fd, int cmd, void *arg)
+{
+	if (NEXT(fcntl64))
+		return NEXT(fcntl64)(fd, cmd, arg);
+	if (NEXT(fcntl))
+		return NEXT(fcntl)(fd, cmd, arg);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+int libc_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return NEXT(setsockopt) ? NEXT(setsockopt)(fd, level, name, val, len)
+				: (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
+
+int libc_fclose(FILE *f)
+{
+	if (NEXT(fclose))
+		return NEXT(fclose)(f);
+	/* Only reachable before resolution, where no app stream can exist
+	 * that libc would not close itself. */
+	errno = ENOSYS;
+	return EOF;
+}

@@ -1,0 +1,87 @@
+/*
+ * libc.h - the next definitions (libc's, or another preload's) of every
+ * function the shim hooks, resolved once with dlsym(RTLD_NEXT).
+ *
+ * After Samba's socket_wrapper: each symbol is a typed union
+ * (`_libc_read.f` to call, `.obj` for dlsym's void *), so no cast is needed
+ * and the table cannot be mistaken for the hooks themselves; the shim calls
+ * libc_read() and friends, never the exported read().
+ *
+ * A hook can run before resolution finishes (from another library's
+ * constructor, or from inside dlsym itself when it calls into libc), so
+ * each libc_* wrapper falls back to the raw system call while its symbol is
+ * still NULL.
+ */
+#ifndef ZCSHIM_LIBC_H
+#define ZCSHIM_LIBC_H
+
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+typedef ssize_t (*__libc_read)(int, void *, size_t);
+typedef ssize_t (*__libc___read_chk)(int, void *, size_t, size_t);
+typedef ssize_t (*__libc_readv)(int, const struct iovec *, int);
+typedef ssize_t (*__libc___recv_chk)(int, void *, size_t, size_t, int);
+typedef ssize_t (*__libc_recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*__libc___recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*__libc_recvmsg)(int, struct msghdr *, int);
+typedef int (*__libc_socket)(int, int, int);
+typedef int (*__libc_accept)(int, struct sockaddr *, socklen_t *);
+typedef int (*__libc_accept4)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*__libc_close)(int);
+typedef int (*__libc_close_range)(unsigned, unsigned, int);
+typedef int (*__libc_dup)(int);
+typedef int (*__libc_dup2)(int, int);
+typedef int (*__libc_dup3)(int, int, int);
+typedef int (*__libc_fcntl)(int, int, ...);
+typedef int (*__libc_fcntl64)(int, int, ...);
+typedef int (*__libc_setsockopt)(int, int, int, const void *, socklen_t);
+typedef int (*__libc_fclose)(FILE *);
+
+#define LIBC_SYMBOL(name) union { __libc_##name f; void *obj; } _libc_##name
+
+struct libc_symbols {
+	LIBC_SYMBOL(read);
+	LIBC_SYMBOL(__read_chk);
+	LIBC_SYMBOL(readv);
+	LIBC_SYMBOL(__recv_chk);
+	LIBC_SYMBOL(recvfrom);
+	LIBC_SYMBOL(__recvfrom_chk);
+	LIBC_SYMBOL(recvmsg);
+	LIBC_SYMBOL(socket);
+	LIBC_SYMBOL(accept);
+	LIBC_SYMBOL(accept4);
+	LIBC_SYMBOL(close);
+	LIBC_SYMBOL(close_range);
+	LIBC_SYMBOL(dup);
+	LIBC_SYMBOL(dup2);
+	LIBC_SYMBOL(dup3);
+	LIBC_SYMBOL(fcntl);
+	LIBC_SYMBOL(fcntl64);
+	LIBC_SYMBOL(setsockopt);
+	LIBC_SYMBOL(fclose);
+};
+
+extern struct libc_symbols libc_sym;
+
+/* Resolves every symbol.  Idempotent; safe to call concurrently. */
+void libc_resolve(void);
+
+ssize_t libc_read(int fd, void *buf, size_t n);
+ssize_t libc_readv(int fd, const struct iovec *iov, int cnt);
+ssize_t libc_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al);
+ssize_t libc_recvmsg(int fd, struct msghdr *m, int flags);
+int libc_socket(int d, int t, int p);
+int libc_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
+int libc_close(int fd);
+int libc_close_range(unsigned lo, unsigned hi, int flags);
+int libc_dup(int fd);
+int libc_dup2(int a, int b);
+int libc_dup3(int a, int b, int flags);
+int libc_fcntl(int fd, int cmd, void *arg);
+int libc_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int libc_fclose(FILE *f);
+
+#endif
