@@ -54,7 +54,8 @@ CFLAGS ?=
 # reason names, stats directory, kernel probe, formatter).
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
-           shim/callsite.c shim/config.c shim/log.c shim/libc.c $(COMMON_SRC)
+           shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
+           shim/pending.c shim/policy.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -65,7 +66,7 @@ COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
-HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad
+HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcshim-asan.so
 
 $(BUILD)/libzcfault.so: tests/helpers/zcfault.c
@@ -86,11 +87,12 @@ $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/he
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
-TESTS = test_units test_core test_semantics test_lifecycle test_zcstat test_apps test_robust test_faults
+TESTS = test_units test_core test_semantics test_diff test_lifecycle test_zcstat test_apps test_robust test_faults
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
-          socket accept accept4 close close_range dup dup2 dup3 fcntl fcntl64
+          socket accept accept4 close close_range dup dup2 dup3 fcntl fcntl64 \
+          setsockopt fclose mmap mmap64 munmap mremap mprotect pkey_mprotect shmdt
 
 .SECONDARY:
 
@@ -180,7 +182,9 @@ bench: deps
 	@$(BUILD)/zcbench $(BENCH_ARGS)
 
 # libFuzzer targets (segment reader + zcstat reports, config parser),
-# FUZZ_SECONDS each; fails on any crash or sanitizer report.
+# FUZZ_SECONDS each, then the hook layer differentially (tools/fuzz-hooks.sh:
+# random call sequences with and without the shim); fails on any crash,
+# sanitizer report or difference.
 fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory all helpers
 	@sh tools/fuzz.sh $(BUILD) $(FUZZ_SECONDS)

@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
+#include <stdint.h>
+#include <string.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -80,6 +83,40 @@ int fdt_is_tcp(int fd)
 	return 1;
 }
 
+/* The options a socket already had when the shim first met it. */
+static void opts_read(int fd, struct fdt_opts *o)
+{
+	static const struct { int level, name, flag; } on[] = {
+		{ SOL_SOCKET, SO_OOBINLINE, FDT_OPT_OOBINLINE },
+		{ IPPROTO_TCP, TCP_REPAIR, FDT_OPT_REPAIR },
+		{ IPPROTO_TCP, TCP_INQ, FDT_OPT_INQ },
+		{ SOL_SOCKET, SO_TIMESTAMP_OLD, FDT_OPT_TSTAMP },
+		{ SOL_SOCKET, SO_TIMESTAMPNS_OLD, FDT_OPT_TSTAMP },
+		{ SOL_SOCKET, SO_TIMESTAMPING_OLD, FDT_OPT_TSTAMP },
+	};
+	int v;
+	socklen_t l;
+	o->flags = 0;
+	o->lowat = 1;
+	for (unsigned i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		l = sizeof(v);
+		if (!getsockopt(fd, on[i].level, on[i].name, &v, &l) && v > 0)
+			o->flags |= (uint32_t)on[i].flag;
+	}
+	l = sizeof(v);
+	if (!getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &v, &l) && v >= 0)
+		o->flags |= FDT_OPT_PEEK_OFF;
+	l = sizeof(v);
+	if (!getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l) && v > 1)
+		o->lowat = v;
+}
+
+static void opts_store(struct fdt_entry *e, const struct fdt_opts *o)
+{
+	FDT_SET(e->opts.flags, o->flags);
+	FDT_SET(e->opts.lowat, o->lowat);
+}
+
 int fdt_kind(int fd, struct fdt_entry *e)
 {
 	if (!e)
@@ -88,11 +125,15 @@ int fdt_kind(int fd, struct fdt_entry *e)
 	if (k != FDT_UNKNOWN)
 		return (int)k;
 	int saved = errno;
+	struct fdt_opts o = { 0, 1 };
 	k = fdt_is_tcp(fd) ? FDT_TCP : FDT_OTHER;
-	errno = saved;
-	if (k == FDT_TCP)
+	if (k == FDT_TCP) {
+		opts_read(fd, &o);
 		touch(fd);
+	}
+	errno = saved;
 	uint32_t unknown = FDT_UNKNOWN;
+	opts_store(e, &o);
 	if (__atomic_compare_exchange_n(&e->kind, &unknown, k, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		if (k == FDT_TCP)
 			__atomic_fetch_add(&tcp_open, 1, __ATOMIC_RELAXED);
@@ -101,19 +142,26 @@ int fdt_kind(int fd, struct fdt_entry *e)
 	return (int)unknown;	/* someone else classified it first */
 }
 
-static void reset(struct fdt_entry *e, uint32_t kind)
+void fdt_hints_clear(struct fdt_hints *h)
 {
+	FDT_SET(h->miss_streak, 0);
+	FDT_SET(h->backoff, 0);
+	FDT_SET(h->backoff_left, 0);
+	FDT_SET(h->had_skip, 0);
+	FDT_SET(h->little, 0);
+	FDT_SET(h->drained, 0);
+	FDT_SET(h->blocking, 0);
+	FDT_SET(h->head_off, 0);
+}
+
+static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o)
+{
+	static const struct fdt_opts fresh = { 0, 1 };
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
 	if (slot)
 		zst_release(slot - 1);
-	FDT_SET(e->pending_err, 0);
-	FDT_SET(e->miss_streak, 0);
-	FDT_SET(e->backoff, 0);
-	FDT_SET(e->backoff_left, 0);
-	FDT_SET(e->had_skip, 0);
-	FDT_SET(e->little, 0);
-	FDT_SET(e->drained, 0);
-	FDT_SET(e->blocking, 0);
+	fdt_hints_clear(&e->hints);
+	opts_store(e, o ? o : &fresh);
 	__atomic_add_fetch(&e->gen, 1, __ATOMIC_RELEASE);
 	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
 	if (old == FDT_TCP && kind != FDT_TCP)
@@ -133,14 +181,14 @@ void fdt_set_tcp(int fd)
 	if (!e)
 		return;
 	touch(fd);
-	reset(e, FDT_TCP);
+	reset(e, FDT_TCP, NULL);
 }
 
 void fdt_forget(int fd)
 {
 	struct fdt_entry *e = fdt_get(fd);
 	if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FDT_UNKNOWN)
-		reset(e, FDT_UNKNOWN);
+		reset(e, FDT_UNKNOWN, NULL);
 }
 
 void fdt_dup(int oldfd, int newfd)
@@ -149,9 +197,57 @@ void fdt_dup(int oldfd, int newfd)
 	if (!n)
 		return;
 	uint32_t k = o ? __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) : FDT_UNKNOWN;
-	if (k == FDT_TCP)
+	struct fdt_opts opts = { 0, 1 };
+	if (k == FDT_TCP) {
 		touch(newfd);
-	reset(n, k);
+		opts.flags = FDT_GET(o->opts.flags);
+		opts.lowat = FDT_GET(o->opts.lowat);
+	}
+	reset(n, k, &opts);
+}
+
+void fdt_accepted(int lfd, int fd)
+{
+	struct fdt_entry *l = fdt_get(lfd), *n = fdt_get(fd);
+	if (!n)
+		return;
+	if (fdt_kind(lfd, l) != FDT_TCP) {
+		reset(n, FDT_UNKNOWN, NULL);
+		return;
+	}
+	/* The kernel clones the listener's socket options into the child. */
+	struct fdt_opts o = { FDT_GET(l->opts.flags) & ~(uint32_t)FDT_OPT_REPAIR, FDT_GET(l->opts.lowat) };
+	touch(fd);
+	reset(n, FDT_TCP, &o);
+}
+
+static void opt_flag(struct fdt_entry *e, uint32_t flag, int on)
+{
+	uint32_t f = FDT_GET(e->opts.flags);
+	FDT_SET(e->opts.flags, on ? f | flag : f & ~flag);
+}
+
+void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len)
+{
+	struct fdt_entry *e = fdt_get(fd);
+	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) != FDT_TCP || len < sizeof(int))
+		return;
+	int v;
+	memcpy(&v, val, sizeof(v));	/* the kernel read it without fault */
+	if (level == SOL_SOCKET && name == SO_PEEK_OFF)
+		opt_flag(e, FDT_OPT_PEEK_OFF, v >= 0);
+	else if (level == SOL_SOCKET && name == SO_OOBINLINE)
+		opt_flag(e, FDT_OPT_OOBINLINE, v != 0);
+	else if (level == SOL_SOCKET && name == SO_RCVLOWAT)
+		FDT_SET(e->opts.lowat, v < 0 ? INT32_MAX : v ? v : 1);
+	else if (level == SOL_SOCKET && (name == SO_TIMESTAMP_OLD || name == SO_TIMESTAMPNS_OLD ||
+					 name == SO_TIMESTAMPING_OLD || name == SO_TIMESTAMP_NEW ||
+					 name == SO_TIMESTAMPNS_NEW || name == SO_TIMESTAMPING_NEW))
+		opt_flag(e, FDT_OPT_TSTAMP, v != 0);
+	else if (level == IPPROTO_TCP && name == TCP_REPAIR)
+		opt_flag(e, FDT_OPT_REPAIR, v == TCP_REPAIR_ON);
+	else if (level == IPPROTO_TCP && name == TCP_INQ)
+		opt_flag(e, FDT_OPT_INQ, v != 0);
 }
 
 void fdt_forget_range(unsigned lo, unsigned hi)
@@ -165,7 +261,7 @@ void fdt_forget_range(unsigned lo, unsigned hi)
 
 int fdt_blocking(int fd, struct fdt_entry *e)
 {
-	uint16_t b = FDT_GET(e->blocking);
+	uint8_t b = FDT_GET(e->hints.blocking);
 	if (!b) {
 		/* ioctl(FIONBIO) is not hooked, so this can go stale: it only
 		 * picks a strategy, never changes what a read returns. */
@@ -175,7 +271,7 @@ int fdt_blocking(int fd, struct fdt_entry *e)
 		if (fl < 0)
 			return 0;
 		b = (fl & O_NONBLOCK) ? 2 : 1;
-		FDT_SET(e->blocking, b);
+		FDT_SET(e->hints.blocking, b);
 	}
 	return b == 1;
 }
@@ -184,7 +280,7 @@ void fdt_flags_changed(int fd)
 {
 	struct fdt_entry *e = fdt_get(fd);
 	if (e)
-		FDT_SET(e->blocking, 0);
+		FDT_SET(e->hints.blocking, 0);
 }
 
 void fdt_lock(struct fdt_entry *e)

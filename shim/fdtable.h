@@ -17,20 +17,45 @@
 
 enum fdt_kind { FDT_UNKNOWN = 0, FDT_OTHER = 1, FDT_TCP = 2 };
 
-struct fdt_entry {
-	uint32_t kind;          /* enum fdt_kind; atomic */
-	uint32_t lock;          /* 0 free, 1 held: serialises mapped-path reads */
-	uint32_t last;          /* token of the latest read: detects interleaving */
-	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
-	int32_t pending_err;    /* socket error consumed by the kernel, not yet reported */
-	uint16_t miss_streak;   /* consecutive mapped-path reads with nothing mapped */
+/* What past reads of the fd suggest.  Only hints: they pick a strategy,
+ * never change what a read returns.  Cleared as a whole (fdt_hints_clear)
+ * whenever the fd number starts meaning something else. */
+struct fdt_hints {
+	uint16_t miss_streak;   /* mapped-path reads in a row that mapped nothing */
 	uint16_t backoff;       /* reads to pass through before probing again */
 	uint32_t backoff_left;
-	uint16_t had_skip;      /* last mapped-path read met unmappable data */
-	uint16_t little;        /* last read delivered under two pages */
-	uint16_t drained;       /* last mapped-path read left nothing queued */
-	uint16_t blocking;      /* 0 not known, 1 blocking, 2 O_NONBLOCK (a hint) */
+	uint8_t had_skip;       /* unmappable data seen right behind mapped data */
+	uint8_t little;         /* reads in a row that delivered under two pages (max 2) */
+	uint8_t drained;        /* the last mapped-path read left nothing queued */
+	uint8_t blocking;       /* 0 not known, 1 blocking, 2 O_NONBLOCK */
+	uint16_t head_off;      /* the last read stopped this far into a mappable page */
+};
+
+/* Socket options that change what a read must do, as the program set them
+ * through setsockopt (hooked), or as the kernel reported them when the
+ * shim first met a socket it did not see created. */
+enum {
+	FDT_OPT_PEEK_OFF = 1,   /* SO_PEEK_OFF >= 0: reads must move the peek offset */
+	FDT_OPT_REPAIR = 2,     /* TCP_REPAIR: reads must fail with EPERM */
+	FDT_OPT_OOBINLINE = 4,  /* SO_OOBINLINE: reads must stop at the urgent mark */
+	FDT_OPT_INQ = 8,        /* TCP_INQ: recvmsg reports a control message */
+	FDT_OPT_TSTAMP = 16,    /* SO_TIMESTAMP*: recvmsg reports a control message */
+};
+#define FDT_OPT_NOMAP (FDT_OPT_PEEK_OFF | FDT_OPT_REPAIR | FDT_OPT_OOBINLINE)
+#define FDT_OPT_CMSG (FDT_OPT_INQ | FDT_OPT_TSTAMP)
+
+struct fdt_opts {
+	uint32_t flags;         /* FDT_OPT_* */
+	int32_t lowat;          /* SO_RCVLOWAT as the kernel holds it (>= 1) */
+};
+
+struct fdt_entry {
+	uint32_t kind;          /* enum fdt_kind; atomic */
+	uint32_t lock;          /* 0 free, 1 held: one mapped-path read at a time */
+	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
 	uint32_t gen;           /* bumped whenever the fd is closed, reused or dup'ed over */
+	struct fdt_opts opts;
+	struct fdt_hints hints;
 };
 
 /* Allocates the table; 0 or -errno.  Called once from init. */
@@ -48,6 +73,10 @@ void fdt_set_tcp(int fd);
 void fdt_forget(int fd);
 /* newfd is a duplicate of oldfd. */
 void fdt_dup(int oldfd, int newfd);
+/* fd was accepted from lfd: a TCP socket with the listener's options. */
+void fdt_accepted(int lfd, int fd);
+/* The program set a socket option on fd (after it succeeded). */
+void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len);
 /* close_range(lo, hi) closed these fds. */
 void fdt_forget_range(unsigned lo, unsigned hi);
 
@@ -60,11 +89,16 @@ int fdt_tcp_open(void);
 #define FDT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 #define FDT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
+void fdt_hints_clear(struct fdt_hints *h);
+
 /* 1 if reads on fd block (no O_NONBLOCK), asked once per fd and cached;
  * the fcntl hook calls fdt_flags_changed on F_SETFL. */
 int fdt_blocking(int fd, struct fdt_entry *e);
 void fdt_flags_changed(int fd);
 
+/* Serialises the mapped-path reads of one fd among threads.  Held only
+ * with signals blocked and across no cancellation point (see zcread.c),
+ * so no holder can vanish without releasing it. */
 void fdt_lock(struct fdt_entry *e);
 void fdt_unlock(struct fdt_entry *e);
 

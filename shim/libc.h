@@ -39,6 +39,13 @@ typedef int (*__libc_fcntl)(int, int, ...);
 typedef int (*__libc_fcntl64)(int, int, ...);
 typedef int (*__libc_setsockopt)(int, int, int, const void *, socklen_t);
 typedef int (*__libc_fclose)(FILE *);
+typedef int (*__libc_mprotect)(void *, size_t, int);
+typedef int (*__libc_pkey_mprotect)(void *, size_t, int, int);
+typedef int (*__libc_munmap)(void *, size_t);
+typedef void *(*__libc_mmap)(void *, size_t, int, int, int, off_t);
+typedef void *(*__libc_mmap64)(void *, size_t, int, int, int, off_t);
+typedef void *(*__libc_mremap)(void *, size_t, size_t, int, ...);
+typedef int (*__libc_shmdt)(const void *);
 
 #define LIBC_SYMBOL(name) union { __libc_##name f; void *obj; } _libc_##name
 
@@ -62,6 +69,13 @@ struct libc_symbols {
 	LIBC_SYMBOL(fcntl64);
 	LIBC_SYMBOL(setsockopt);
 	LIBC_SYMBOL(fclose);
+	LIBC_SYMBOL(mprotect);
+	LIBC_SYMBOL(pkey_mprotect);
+	LIBC_SYMBOL(munmap);
+	LIBC_SYMBOL(mmap);
+	LIBC_SYMBOL(mmap64);
+	LIBC_SYMBOL(mremap);
+	LIBC_SYMBOL(shmdt);
 };
 
 extern struct libc_symbols libc_sym;
@@ -83,5 +97,11 @@ int libc_dup3(int a, int b, int flags);
 int libc_fcntl(int fd, int cmd, void *arg);
 int libc_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int libc_fclose(FILE *f);
+int libc_mprotect(void *a, size_t n, int prot);
+int libc_pkey_mprotect(void *a, size_t n, int prot, int pkey);
+int libc_munmap(void *a, size_t n);
+void *libc_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off);
+void *libc_mremap(void *old, size_t n, size_t m, int flags, void *to);
+int libc_shmdt(const void *a);
 
 #endif

@@ -18,12 +18,16 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
+#include <string.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "callsite.h"
 #include "fdtable.h"
 #include "libc.h"
+#include "memok.h"
 #include "init.h"
 #include "stats.h"
 #include "zcread.h"
@@ -53,12 +57,15 @@ static inline ssize_t ret(ssize_t r)
 
 /* ---- receive --------------------------------------------------------- */
 
+/* read and recv describe their buffer as one iovec, here at the door: the
+ * read path knows only iovec arrays. */
 static ssize_t do_read(int fd, void *buf, size_t n)
 {
 	struct fdt_entry *e = ours(fd);
 	if (!e)
 		return libc_read(fd, buf, n);
-	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .buf = buf, .len = n };
+	struct iovec one = { buf, n };
+	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .iov = &one, .iovcnt = 1 };
 	return ret(zcr_read(&rq, e));
 }
 
@@ -83,7 +90,8 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	struct fdt_entry *e = ours(fd);
 	if (!e)
 		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
-	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .buf = buf, .len = n,
+	struct iovec one = { buf, n };
+	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };
 	return ret(zcr_read(&rq, e));
 }
@@ -103,11 +111,33 @@ static ssize_t do_recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int f
 	return do_recvfrom(fd, buf, n, flags, from, fromlen);
 }
 
+/* Sockets that arrive by SCM_RIGHTS take fd numbers an entry may still
+ * describe (an fd closed behind the shim's back): start them afresh. */
+static void forget_passed(struct msghdr *m)
+{
+	int saved = errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			fdt_forget(fd);
+		}
+	}
+	errno = saved;
+}
+
 static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct fdt_entry *e = ours(fd);
-	if (!e || !msg)
-		return libc_recvmsg(fd, msg, flags);
+	if (!e) {
+		ssize_t r = libc_recvmsg(fd, msg, flags);
+		if (r >= 0 && msg->msg_controllen && zci_ready())
+			forget_passed(msg);
+		return r;
+	}
 	struct zcr_req rq = { .op = ZCR_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
 	return ret(zcr_read(&rq, e));
 }
@@ -137,9 +167,7 @@ static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 	int fd = libc_accept4(lfd, addr, len, flags);
 	if (fd >= 0 && zci_ready()) {
 		int saved = errno;
-		fdt_forget(fd);
-		if (fdt_kind(lfd, fdt_get(lfd)) == FDT_TCP)
-			fdt_set_tcp(fd);
+		fdt_accepted(lfd, fd);
 		errno = saved;
 	}
 	return fd;
@@ -209,6 +237,65 @@ static int do_fcntl(int fd, int cmd, void *arg)
 	return r;
 }
 
+static int do_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	int r = libc_setsockopt(fd, level, name, val, len);
+	if (r == 0 && zci_ready())
+		fdt_setsockopt(fd, level, name, val, len);
+	return r;
+}
+
+/* fclose closes its fd inside libc, where no hook sees it. */
+static int do_fclose(FILE *f)
+{
+	if (f && zci_ready()) {
+		int saved = errno, fd = fileno(f);
+		if (fd >= 0)
+			fdt_forget(fd);
+		errno = saved;
+	}
+	return libc_fclose(f);
+}
+
+/* ---- mappings: what memok.c proved may no longer hold ---------------- */
+
+static int do_mprotect(void *a, size_t n, int prot)
+{
+	memok_changed();
+	return libc_mprotect(a, n, prot);
+}
+
+static int do_pkey_mprotect(void *a, size_t n, int prot, int pkey)
+{
+	memok_changed();
+	return libc_pkey_mprotect(a, n, prot, pkey);
+}
+
+static int do_munmap(void *a, size_t n)
+{
+	memok_changed();
+	return libc_munmap(a, n);
+}
+
+static void *do_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
+{
+	if (flags & MAP_FIXED)
+		memok_changed();
+	return libc_mmap(a, n, prot, flags, fd, off);
+}
+
+static void *do_mremap(void *old, size_t n, size_t m, int flags, void *to)
+{
+	memok_changed();
+	return libc_mremap(old, n, m, flags, to);
+}
+
+static int do_shmdt(const void *a)
+{
+	memok_changed();
+	return libc_shmdt(a);
+}
+
 /* ---- exported -------------------------------------------------------- */
 
 EXPORT ssize_t read(int fd, void *buf, size_t n) { return do_read(fd, buf, n); }
@@ -244,4 +331,22 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	return do_fcntl(fd, cmd, arg);
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len) { return do_setsockopt(fd, level, name, val, len); }
+EXPORT int fclose(FILE *f) { return do_fclose(f); }
+EXPORT int mprotect(void *a, size_t n, int prot) { return do_mprotect(a, n, prot); }
+EXPORT int pkey_mprotect(void *a, size_t n, int prot, int pkey) { return do_pkey_mprotect(a, n, prot, pkey); }
+EXPORT int munmap(void *a, size_t n) { return do_munmap(a, n); }
+EXPORT void *mmap(void *a, size_t n, int prot, int flags, int fd, off_t off) { return do_mmap(a, n, prot, flags, fd, off); }
+EXPORT void *mmap64(void *a, size_t n, int prot, int flags, int fd, off_t off) { return do_mmap(a, n, prot, flags, fd, off); }
+EXPORT int shmdt(const void *a) { return do_shmdt(a); }
+
+EXPORT void *mremap(void *old, size_t n, size_t m, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	void *to = (flags & MREMAP_FIXED) ? va_arg(ap, void *) : NULL;
+	va_end(ap);
+	return do_mremap(old, n, m, flags, to);
 }

@@ -1,35 +1,51 @@
 /*
  * zcread.c - see zcread.h.
  *
- * The mapped path, per call:
- *   1. lock the fd (mapped-path reads of one fd do not interleave), borrow
- *      a window, make sure the destination is writable (a fault after the
- *      kernel handed data over would lose it);
- *   2. one TCP_ZEROCOPY_RECEIVE maps up to min(window, space left) bytes,
- *      which we copy out; an unmappable run right behind them is taken by
- *      the kernel's copybuf in the same call.  An unmappable run at the
- *      head of the queue (recv_skip_hint, nothing mapped) is taken by a
- *      MSG_DONTWAIT recv of at most the space left, never more.  One
- *      consuming call per read (MSG_WAITALL: until full), so a read returns
- *      one contiguous run of the stream, as recv() does;
- *   3. if nothing was queued, wait the way the real call would (a 1-byte
- *      MSG_PEEK recv: same blocking, timeout, signal and error behaviour)
- *      and try again.
- * Every byte the kernel hands over goes to the caller in this call: the
- * shim holds no data, so poll/epoll readiness stays true.
+ * A read on the mapped path:
+ *   1. the door: prove every caller pointer the shim will touch (else the
+ *      real call answers, EFAULT and all), describe the destination once
+ *      as a cursor, ask policy.c what to do;
+ *   2. act on a pending cancellation (read is a cancellation point: before
+ *      taking data, never after);
+ *   3. take: with signals blocked and the fd locked, repeat
+ *      TCP_ZEROCOPY_RECEIVE (mapped pages copied out; the straggler behind
+ *      them through the kernel's copybuf) and non-blocking copies of
+ *      unmappable runs, until the destination is full or the queue is
+ *      empty: what one read returns is min(len, queued), one contiguous
+ *      run of the stream, as recv() returns it.  Nothing in there blocks,
+ *      is a cancellation point, or lets a signal handler run, so no lock
+ *      or window can be left behind by a siglongjmp or a cancellation;
+ *   4. wait when recv() would: before any data with the real call's own
+ *      wait (a MSG_PEEK|MSG_TRUNC recv of the same length: same blocking,
+ *      SO_RCVTIMEO, SO_RCVLOWAT, signal and error behaviour, nothing
+ *      copied); after some data (MSG_WAITALL, SO_RCVLOWAT) with poll until
+ *      the read's own deadline, and any signal returns what was read.
+ * Where the kernel will not let the shim take what is queued (an urgent
+ * mark), the real call does the read.  Every byte the kernel hands over
+ * goes to the caller in this call: poll/epoll readiness stays true.
  */
 #define _GNU_SOURCE
 #include "zcread.h"
 #include "callsite.h"
-#include "stats.h"
+#include "iocur.h"
 #include "libc.h"
+#include "memok.h"
+#include "pending.h"
+#include "policy.h"
+#include "stats.h"
 #include "zcwin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Valgrind cannot see the kernel writing the copybuf (its address sits
  * inside the getsockopt struct): say so, at the cost of a few no-op
@@ -42,147 +58,36 @@
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
 #define PAGE 4096u
-#define OK_FLAGS (MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
-#define MISS_LIMIT 4
-#define BACKOFF_FIRST 16
-#define BACKOFF_MAX 1024
 #define TAIL_IOV 64
-#define LITTLE_CAP (2 * PAGE)
+#define CB_RESERVE (8u << 10)
 
-static TLS int guard;
 static size_t min_read = ZCFG_DEFAULT_MIN_READ;
-static int populate_ok = 1;	/* kernel has MADV_POPULATE_WRITE */
-
+static sigset_t async_signals;	/* all but the synchronous faults */
 
 void zcr_configure(const struct zcfg *cfg)
 {
 	min_read = cfg->min_read;
-}
-
-/* ---- the caller's buffers ------------------------------------------ */
-
-struct iocur {
-	const struct iovec *iov;
-	int cnt;
-	int i;
-	size_t off;
-};
-
-static void cur_norm(struct iocur *c)
-{
-	while (c->i < c->cnt && c->off >= c->iov[c->i].iov_len) {
-		c->off -= c->iov[c->i].iov_len;
-		c->i++;
-	}
-}
-
-static void cur_put(struct iocur *c, const uint8_t *src, size_t n)
-{
-	while (n) {
-		cur_norm(c);
-		size_t k = c->iov[c->i].iov_len - c->off;
-		if (k > n)
-			k = n;
-		memcpy((uint8_t *)c->iov[c->i].iov_base + c->off, src, k);
-		c->off += k;
-		src += k;
-		n -= k;
-	}
-	cur_norm(c);
-}
-
-static void cur_skip(struct iocur *c, size_t n)
-{
-	c->off += n;
-	cur_norm(c);
-}
-
-/* Up to max iovecs describing the next n bytes; returns count, *covered. */
-static int cur_slice(const struct iocur *c, size_t n, struct iovec *out, int max, size_t *covered)
-{
-	int k = 0, i = c->i;
-	size_t off = c->off, got = 0;
-	while (got < n && i < c->cnt && k < max) {
-		size_t avail = c->iov[i].iov_len - off;
-		if (avail > n - got)
-			avail = n - got;
-		if (avail) {
-			out[k].iov_base = (uint8_t *)c->iov[i].iov_base + off;
-			out[k].iov_len = avail;
-			k++;
-			got += avail;
-		}
-		i++;
-		off = 0;
-	}
-	*covered = got;
-	return k;
-}
-
-/* Writable ranges seen recently by this thread: apps reuse their buffers,
- * so most reads need no check at all. */
-#define VCACHE 4
-static TLS uintptr_t vc_lo[VCACHE], vc_hi[VCACHE];
-static TLS unsigned vc_next;
-
-static int range_writable(uintptr_t p, size_t n)
-{
-	if (!n)
-		return 1;
-	if (p < PAGE || p + n < p)
-		return 0;
-	uintptr_t lo = p & ~(uintptr_t)(PAGE - 1), hi = (p + n + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
-	for (unsigned i = 0; i < VCACHE; i++)
-		if (lo >= vc_lo[i] && hi <= vc_hi[i])
-			return 1;
-	if (!populate_ok)
-		return 1;
-	/* Faults the pages in writable, or fails on a hole or a read-only
-	 * mapping: exactly the check memcpy needs, and the faults memcpy would
-	 * have taken anyway. */
-	if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE)) {
-		if (errno == EINVAL) {
-			/* Pre-5.14 kernel (or an I/O mapping): can't tell. */
-			uint8_t probe[PAGE] __attribute__((aligned(4096)));
-			if (madvise(probe, PAGE, MADV_POPULATE_WRITE) && errno == EINVAL)
-				populate_ok = 0;
-			return !populate_ok;
-		}
-		return 0;
-	}
-	unsigned slot = vc_next++ % VCACHE;
-	vc_lo[slot] = lo;
-	vc_hi[slot] = hi;
-	return 1;
-}
-
-static int cur_writable(const struct iocur *c, size_t n)
-{
-	struct iovec v[TAIL_IOV];
-	size_t covered;
-	int k = cur_slice(c, n, v, TAIL_IOV, &covered);
-	if (covered < n)
-		return 0;
-	for (int i = 0; i < k; i++)
-		if (!range_writable((uintptr_t)v[i].iov_base, v[i].iov_len))
-			return 0;
-	return 1;
+	zcp_configure(cfg->min_read);
+	sigfillset(&async_signals);
+	static const int sync[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+	for (unsigned i = 0; i < sizeof(sync) / sizeof(sync[0]); i++)
+		sigdelset(&async_signals, sync[i]);
 }
 
 /* ---- the real call -------------------------------------------------- */
 
-static ssize_t libc_call(const struct zcr_req *rq)
+static ssize_t real_call(const struct zcr_req *rq)
 {
 	ssize_t r;
 	switch (rq->op) {
 	case ZCR_READ:
-		r = libc_read(rq->fd, rq->buf, rq->len);
+		r = libc_read(rq->fd, rq->iov[0].iov_base, rq->iov[0].iov_len);
 		break;
 	case ZCR_READV:
 		r = libc_readv(rq->fd, rq->iov, rq->iovcnt);
 		break;
 	case ZCR_RECVFROM:
-		r = libc_recvfrom(rq->fd, rq->buf, rq->len, rq->flags, rq->from, rq->fromlen);
+		r = libc_recvfrom(rq->fd, rq->iov[0].iov_base, rq->iov[0].iov_len, rq->flags, rq->from, rq->fromlen);
 		break;
 	default:
 		r = libc_recvmsg(rq->fd, rq->msg, rq->flags);
@@ -191,21 +96,16 @@ static ssize_t libc_call(const struct zcr_req *rq)
 	return r < 0 ? -errno : r;
 }
 
-static int take_pending(struct fdt_entry *e)
-{
-	return __atomic_exchange_n(&e->pending_err, 0, __ATOMIC_ACQ_REL);
-}
-
 /* Inlined: it is most of a pass-through read (small_read), where a call and
  * the spills around it measured 15% of the shim's instructions. */
-static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e, size_t total,
-			   int reason, struct zst_delta *d)
+static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, size_t total,
+								 int reason, struct zst_delta *d)
 {
-	ssize_t r = libc_call(rq);
-	/* The kernel already gave the error to an earlier mapped-path call;
+	ssize_t r = real_call(rq);
+	/* The kernel gave this socket's error to an earlier mapped-path call;
 	 * report it where recv() would have: after the data, before EOF. */
-	if (r == 0 && total && __atomic_load_n(&e->pending_err, __ATOMIC_RELAXED)) {
-		int err = take_pending(e);
+	if (r == 0 && total) {
+		int err = pend_take(rq->fd);
 		if (err)
 			r = -err;
 	}
@@ -216,10 +116,54 @@ static inline __attribute__((always_inline)) ssize_t passthrough(const struct zc
 	return r;
 }
 
+/* ---- the door: what the shim may touch ------------------------------- */
+
+static int iov_total(const struct iovec *iov, int cnt, size_t *out)
+{
+	size_t t = 0;
+	if (cnt <= 0 || cnt > IOV_MAX || !memok(iov, (size_t)cnt * sizeof(*iov), MEMOK_READ))
+		return -1;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - t)
+			return -1;
+		t += iov[i].iov_len;
+	}
+	*out = t;
+	return 0;
+}
+
+/* Fills rq->iov for recvmsg and the total; -1 when the shim cannot serve
+ * the request exactly as the kernel would (bad pointers, lengths the
+ * kernel refuses): then the real call answers it. */
+static int describe(struct zcr_req *rq, size_t *total)
+{
+	if (rq->op == ZCR_RECVMSG) {
+		struct msghdr *m = rq->msg;
+		if (!memok(m, sizeof(*m), MEMOK_WRITE) || m->msg_iovlen > IOV_MAX ||
+		    (m->msg_name && (int)m->msg_namelen < 0))
+			return -1;
+		rq->iov = m->msg_iov;
+		rq->iovcnt = (int)m->msg_iovlen;
+	}
+	/* recvfrom checks *fromlen after taking the data: only a valid one
+	 * can be served without reproducing that. */
+	if (rq->from && (!memok(rq->fromlen, sizeof(*rq->fromlen), MEMOK_WRITE) || (int)*rq->fromlen < 0))
+		return -1;
+	return iov_total(rq->iov, rq->iovcnt, total);
+}
+
+static int dest_writable(const struct iocur *c)
+{
+	for (int i = c->i; i < c->cnt; i++)
+		if (!memok(c->iov[i].iov_base, c->iov[i].iov_len, MEMOK_WRITE))
+			return 0;
+	return 1;
+}
+
 /* The result of a mapped-path call must look like the real call's. */
 static void finish_meta(const struct zcr_req *rq)
 {
-	if (rq->op == ZCR_RECVFROM && rq->from && rq->fromlen)
+	if (rq->op == ZCR_RECVFROM && rq->from)
 		*rq->fromlen = 0;	/* TCP reports no source address */
 	if (rq->op == ZCR_RECVMSG) {
 		if (rq->msg->msg_name)
@@ -229,310 +173,334 @@ static void finish_meta(const struct zcr_req *rq)
 	}
 }
 
-/* ---- the mapped path ------------------------------------------------ */
+/* ---- take: the locked, signal-free part ------------------------------ */
 
-/* Copies n bytes found at flat offset from (> 0) ahead of the cursor down to
- * the cursor, and advances past them.  Source and destination may overlap:
- * the copy goes forward, chunk by chunk, always from above to below. */
-static void cur_pull_down(struct iocur *c, size_t from, size_t n)
-{
-	while (n) {
-		struct iovec src, dst;
-		size_t cov;
-		struct iocur at = *c;
-		cur_skip(&at, from);
-		if (!cur_slice(&at, n, &src, 1, &cov) || !cur_slice(c, src.iov_len, &dst, 1, &cov))
-			break;	/* cannot happen: both ranges lie inside the caller's iovecs */
-		memmove(dst.iov_base, src.iov_base, dst.iov_len);
-		cur_skip(c, dst.iov_len);
-		n -= dst.iov_len;
-	}
-}
+enum { TOOK, EMPTY, STUCK, FAIL };
 
-enum { TOOK, EMPTY, PASS };
-
-struct run {
+struct rd {
 	const struct zcr_req *rq;
 	struct fdt_entry *e;
 	struct iocur cur;
-	size_t total, got;
-	uint32_t epoch;
+	size_t got, target;
+	uint32_t inq;           /* queued after our last call (UINT32_MAX: not known) */
 	uint32_t gen;           /* the fd's generation when the read began */
-	int unmappable;         /* a call found a page or more it could not map */
-	uint32_t inq;           /* bytes the kernel still had queued after our last call */
-	int fail;               /* why PASS: -errno, or ZCS_R_BUFFER */
+	int fail;               /* FAIL: -errno, or -ENOSR for no window */
+	int unmappable, skip_behind, clean;
+	int at_page;            /* the last call left the head at the start of
+				 * a page (all it mapped, or a whole straggler) */
+	int guessed;            /* the last call copied a guessed rest of a page */
+	uint32_t head_off;      /* the head is this far into a mappable page
+				 * (a copy the room cut short; 0: not known) */
+	int64_t deadline_ns;    /* later waits: 0 not yet known, -1 none */
+	uint8_t *cb;            /* CB_RESERVE bytes of stack for the copybuf */
 	struct zst_delta *d;
 };
 
-#define CB_RESERVE (8u << 10)
-
-/*
- * Exactly one system call that takes data from the socket, so that what one
- * read returns is one contiguous run of the stream even if a signal handler
- * or another thread reads the same socket between our calls.  The kernel's
- * copybuf takes an unmappable run in the same call: it is placed in the
- * caller's buffer after the map region and moved down behind the mapped
- * bytes.  Returns TOOK (s->got advanced), EMPTY or PASS.
- */
-/* A plain non-blocking recv of at most n bytes into the caller's buffer. */
-static int tail_copy(struct run *s, size_t n)
+/* A non-blocking copy of at most n bytes into the caller's buffer.  A raw
+ * system call: libc's recvmsg is a cancellation point. */
+static int tail_copy(struct rd *s, size_t n)
 {
 	size_t cov;
 	struct iovec v[TAIL_IOV];
 	struct msghdr m = { 0 };
 	m.msg_iov = v;
 	m.msg_iovlen = (size_t)cur_slice(&s->cur, n, v, TAIL_IOV, &cov);
-	ssize_t t = libc_recvmsg(s->rq->fd, &m, MSG_DONTWAIT);
+	ssize_t t = syscall(SYS_recvmsg, s->rq->fd, &m, MSG_DONTWAIT);
 	if (t > 0) {
 		cur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
 		s->d->copied += (size_t)t;
+		s->inq = UINT32_MAX;
 		return TOOK;
 	}
 	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
 		return EMPTY;
 	s->fail = -errno;
-	return PASS;
+	return FAIL;
 }
 
-static int one_call(struct run *s, struct zcw_win *w)
+/* Nothing taken, an unmappable run at the head of the queue.  A head in
+ * the middle of a page reports the rest of its whole skb.  Where the last
+ * read stopped inside a mappable page, the rest of that page is known
+ * (head_off).  Otherwise skip % PAGE guesses it (right when the skb ends on
+ * a page boundary); if the next call still meets a mid-page head the guess
+ * was wrong, and the rest of that skb is copied, so a misaligned head costs
+ * one skb, not a run of them.  Any other run: copy what the kernel
+ * reported (no further: what follows may map), and the take loop goes on. */
+static int head_unmappable(struct rd *s, size_t skip)
 {
-	size_t left = s->total - s->got;
-	size_t want = left < w->size ? left : w->size;
-	size_t map = want & ~(size_t)(PAGE - 1), cb_len = 0;
-	uint8_t *cb = NULL;
-	/* The copybuf only on fds whose stream has shown unmappable runs
-	 * behind mapped ones (e.g. MSG_ZEROCOPY at the default MSS).  On a
-	 * page-aligned stream it would do harm: with inq <= copybuf_len the
-	 * kernel copies everything, a length that is no page multiple, and
-	 * leaves the stream mid-page. */
-	if (FDT_GET(s->e->had_skip) && want >= 2 * CB_RESERVE) {
-		map = (want - CB_RESERVE) & ~(size_t)(PAGE - 1);
-		cb_len = left - map < CB_RESERVE ? left - map : CB_RESERVE;
-		struct iocur at = s->cur;
-		struct iovec v;
-		size_t cov;
-		cur_skip(&at, map);
-		cur_slice(&at, cb_len, &v, 1, &cov);
-		cb = v.iov_base;
-		cb_len = v.iov_len;	/* contiguous part only (readv, recvmsg) */
-	}
-	if (!map)
-		return tail_copy(s, left);	/* under a page: nothing to map */
-	if (!cur_writable(&s->cur, map)) {
-		s->fail = ZCS_R_BUFFER;
-		return PASS;
-	}
+	size_t n = skip;
+	int guess = 0;
+	if (skip >= PAGE && s->head_off)
+		n = PAGE - s->head_off;
+	else if (skip >= PAGE && skip % PAGE && !s->guessed)
+		n = skip % PAGE, guess = 1;
+	else if (skip >= PAGE && !(skip % PAGE))
+		s->unmappable = 1;
+	s->guessed = guess;
+	s->head_off = 0;
+	s->at_page = n <= skip && n < s->cur.left && !guess;
+	return tail_copy(s, n < s->cur.left ? n : s->cur.left);
+}
 
+/* The room ends inside a page: copy what fits.  Taken from the start of a
+ * page, these bytes leave the stream that far into it: the next read copies
+ * the rest of that page first and maps on (head_off). */
+static int room_tail(struct rd *s)
+{
+	size_t n = s->cur.left;
+	int aligned = s->at_page, how = tail_copy(s, n);
+	s->head_off = how == TOOK && aligned ? (uint32_t)n : 0;
+	s->at_page = 0;
+	return how;
+}
+
+/* Where the kernel's copybuf may go, and how much of the room to map. */
+static size_t plan_call(struct rd *s, const struct zcw_win *w, size_t *cb_len)
+{
+	size_t left = s->cur.left, want = left < w->size ? left : w->size;
+	size_t map = want & ~(size_t)(PAGE - 1);
+	*cb_len = 0;
+	/* The copybuf takes the unmappable straggler behind the mapped pages
+	 * in the same call, on fds whose stream has shown them (MSG_ZEROCOPY
+	 * at the default MSS).  Only where the call cannot run out of room
+	 * first (the queue, as the last call saw it, fits): otherwise it
+	 * would take mappable bytes and leave the stream mid-page.  On a
+	 * page-aligned stream it would do harm too: with inq <= copybuf_len
+	 * the kernel copies everything. */
+	if (FDT_GET(s->e->hints.had_skip) && s->inq != UINT32_MAX && (size_t)s->inq + CB_RESERVE <= want) {
+		map = (want - CB_RESERVE) & ~(size_t)(PAGE - 1);
+		*cb_len = left - map < CB_RESERVE ? left - map : CB_RESERVE;
+	}
+	return map;
+}
+
+static int zc_failed(struct rd *s, int r)
+{
+	s->fail = r;
+	/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF are about this fd: only other
+	 * errors count against the mapped path itself. */
+	if (r != -EIO && r != -ENOTCONN && r != -ENOTSOCK && r != -EBADF && r != -EOPNOTSUPP)
+		zcw_call_failed(-r);
+	return FAIL;
+}
+
+static int one_call(struct rd *s, struct zcw_win *w)
+{
+	size_t cb_len, map = plan_call(s, w, &cb_len);
+	if (!map)
+		return room_tail(s);	/* under a page: nothing to map */
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data = NULL;
-	int r = zcw_receive(s->rq->fd, w, map, cb, cb_len, &zc, &data);
+	int r = zcw_receive(s->rq->fd, w, map, cb_len ? s->cb : NULL, cb_len, &zc, &data);
 	s->d->zc_calls++;
-	if (r < 0) {
-		s->fail = r;
-		/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF are about this fd: only
-		 * other errors count against the mapped path itself. */
-		if (r != -EIO && r != -ENOTCONN && r != -ENOTSOCK && r != -EBADF && r != -EOPNOTSUPP)
-			zcw_call_failed(-r);
-		return PASS;
-	}
+	if (r < 0)
+		return zc_failed(s, r);
 	zcw_call_failed(0);
 	if (zc.err)
-		__atomic_store_n(&s->e->pending_err, -zc.err, __ATOMIC_RELEASE);
+		pend_put(s->rq->fd, -zc.err);
 	s->inq = zc.inq;
 	size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
 	if (copied)
-		VALGRIND_MAKE_MEM_DEFINED(cb, copied);
-	if (copied && mapped < map) {
-		struct iocur at = s->cur;
-		cur_skip(&at, mapped);
-		cur_pull_down(&at, map - mapped, copied);
-	}
-	if (mapped)
-		cur_put(&s->cur, data, mapped);
-	cur_skip(&s->cur, copied);
+		VALGRIND_MAKE_MEM_DEFINED(s->cb, copied);
+	cur_put(&s->cur, data, mapped);
+	cur_put(&s->cur, s->cb, copied);
 	s->got += mapped + copied;
+	/* Mapped up to the room: the head is at a mappable page boundary, or
+	 * (the copybuf took mappable bytes behind, new data having made the
+	 * call run out of room) that far into such a page.  Cut short by a
+	 * straggler the copybuf took whole: at the next page. */
+	s->at_page = mapped == map ? !copied : copied && !zc.recv_skip_hint;
+	if (mapped + copied)
+		s->head_off = mapped == map && copied ? (uint32_t)(copied % PAGE) : 0;
+	if (mapped)
+		s->guessed = 0;
 	s->d->mapped += mapped;
 	s->d->copied += copied;
-	size_t skip = zc.recv_skip_hint;
-	if (mapped && skip > copied)
-		FDT_SET(s->e->had_skip, 1);	/* unmappable data right behind mapped data */
-	else if (mapped && mapped == map)
-		FDT_SET(s->e->had_skip, 0);
+	s->skip_behind |= mapped && zc.recv_skip_hint > copied;
+	s->clean |= mapped == map;
 	if (mapped + copied)
 		return TOOK;
-	if (!skip)
-		return EMPTY;
-
-	/* Nothing taken, an unmappable run at the head of the queue.  When
-	 * the queue head is a partly consumed page, the kernel reports the
-	 * rest of the whole skb; copying just skip % PAGE brings the stream
-	 * back to a page boundary, after which it maps again.  Otherwise the
-	 * data itself is unmappable: copy at most the space left. */
-	size_t n = skip;
-	if (skip >= PAGE && skip % PAGE)
-		n = skip % PAGE;
-	else if (skip >= PAGE)
-		s->unmappable = 1;
-	return tail_copy(s, n < left ? n : left);
+	if (zc.recv_skip_hint)
+		return head_unmappable(s, zc.recv_skip_hint);
+	/* Nothing taken, nothing to skip, yet data queued: the kernel will
+	 * not hand it over this way (an urgent mark).  inq unknown: empty. */
+	return zc.inq && zc.inq != UINT32_MAX ? STUCK : EMPTY;
 }
 
-static ssize_t mapped_path(struct run *s)
+static int take_locked(struct rd *s, struct zcw_win *w)
+{
+	int how;
+	do
+		how = one_call(s, w);
+	while (how == TOOK && s->cur.left && s->inq != 0);
+	/* Queue drained: this read or the next is about to sleep.  Don't sit
+	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
+	 * buffers back only when the pages are unmapped). */
+	if (s->inq == 0 || (how == EMPTY && !s->got))
+		zcw_settle(w);
+	return how;
+}
+
+static int take(struct rd *s)
+{
+	uint8_t cb[CB_RESERVE];
+	sigset_t old;
+	s->cb = cb;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &async_signals, &old, _NSIG / 8);
+	fdt_lock(s->e);
+	struct zcw_win *w = zcw_acquire();
+	int how = FAIL;
+	s->fail = -ENOSR;
+	if (w) {
+		how = take_locked(s, w);
+		zcw_release(w);
+	}
+	fdt_unlock(s->e);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	return how;
+}
+
+/* ---- waiting as recv() waits ---------------------------------------- */
+
+/* Before any data: the real call's own wait.  1: data is there; else the
+ * read's answer (0 at EOF, -errno). */
+static int first_wait(struct rd *s)
 {
 	const struct zcr_req *rq = s->rq;
-	struct fdt_entry *e = s->e;
-	int waitall = rq->flags & MSG_WAITALL;
-	/* The last read emptied the queue, and this one may block: it would
-	 * most likely find nothing, so wait first and save the empty call
-	 * (a reader outpacing its sender waits on nearly every read). */
-	int wait_first = FDT_GET(e->drained) && !(rq->flags & MSG_DONTWAIT) && fdt_blocking(rq->fd, e);
+	int err = pend_take(rq->fd);
+	if (err)
+		return -err;
+	/* The caller's own buffer, proved writable, though with MSG_TRUNC
+	 * the kernel writes nothing: tools like valgrind cannot know that. */
+	struct iovec v[TAIL_IOV];
+	size_t cov;
+	struct msghdr m = { .msg_iov = v };
+	m.msg_iovlen = (size_t)cur_slice(&s->cur, s->cur.left > INT_MAX ? INT_MAX : s->cur.left, v, TAIL_IOV, &cov);
+	ssize_t p = libc_recvmsg(rq->fd, &m, MSG_PEEK | MSG_TRUNC | (rq->flags & MSG_DONTWAIT));
+	if (p < 0)
+		return -errno;
+	if (p == 0) {
+		err = pend_take(rq->fd);
+		return err ? -err : 0;
+	}
+	/* Another thread may have closed the fd while we slept, and the
+	 * number may now be another socket: never read that.  (Every close,
+	 * dup over and socket creation through libc bumps gen; raw system
+	 * calls are invisible, see README.) */
+	if (__atomic_load_n(&s->e->gen, __ATOMIC_ACQUIRE) != s->gen)
+		return -EBADF;
+	return 1;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The read's deadline under SO_RCVTIMEO (-1: none), counted, as the
+ * kernel counts it, from the read's first wait. */
+static int64_t deadline(int fd)
+{
+	struct timeval tv;
+	socklen_t l = sizeof(tv);
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l) || (!tv.tv_sec && !tv.tv_usec))
+		return -1;
+	return now_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/* After some data (MSG_WAITALL, SO_RCVLOWAT): wait for more until the
+ * deadline.  recv() returns what it has on a timeout and on any signal,
+ * SA_RESTART or not, and poll does exactly that.  1: take again. */
+static int later_wait(struct rd *s)
+{
+	int fd = s->rq->fd, saved = errno;
+	int fl = libc_fcntl(fd, F_GETFL, NULL);
+	if ((s->rq->flags & MSG_DONTWAIT) || fl < 0 || (fl & O_NONBLOCK)) {
+		errno = saved;
+		return 0;
+	}
+	if (!s->deadline_ns)
+		s->deadline_ns = deadline(fd);
+	int ms = -1;
+	if (s->deadline_ns > 0) {
+		int64_t left = s->deadline_ns - now_ns();
+		if (left <= 0)
+			return 0;
+		ms = (int)((left + 999999) / 1000000);
+	}
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r = poll(&p, 1, ms);
+	errno = saved;
+	return r > 0 && __atomic_load_n(&s->e->gen, __ATOMIC_ACQUIRE) == s->gen;
+}
+
+/* ---- the mapped path ------------------------------------------------- */
+
+/* Nothing was taken and the call failed: the answer, or a pass-through. */
+static ssize_t failed(struct rd *s, int reason_hint)
+{
+	const struct zcr_req *rq = s->rq;
+	int f = s->fail;
+	if (f == -ENOTSOCK || f == -EBADF || f == -EOPNOTSUPP) {
+		fdt_forget(rq->fd);	/* stale entry: no longer a TCP socket */
+		return real_call(rq);
+	}
+	if (f == -ENOPROTOOPT)
+		zcw_disable(ENOPROTOOPT);
+	if (f == -ENOPROTOOPT || !zcw_kernel()->supported) {
+		zst_set_kernel(0);
+		return passthrough(rq, s->cur.left, ZCS_R_NOKERNEL, s->d);
+	}
+	/* EOF (EIO), not connected, an urgent mark...: the real call gives
+	 * exactly the answer recv() gives. */
+	return passthrough(rq, s->cur.left, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
+}
+
+static ssize_t mapped_read(struct rd *s)
+{
+	const struct zcr_req *rq = s->rq;
+	int blocking = !(rq->flags & MSG_DONTWAIT) && fdt_blocking(rq->fd, s->e);
+	/* The last read emptied the queue and this one may block: it would
+	 * most likely find nothing, so wait first and save the empty call. */
+	int waited = FDT_GET(s->e->hints.drained) && blocking;
+	if (waited) {
+		int w = first_wait(s);
+		if (w <= 0)
+			return w;
+	}
 	for (;;) {
-		if (wait_first) {
-			wait_first = 0;
-			goto wait;
-		}
-		fdt_lock(e);
-		struct zcw_win *w = zcw_acquire();
-		if (!w) {
-			fdt_unlock(e);
-			if (!s->got)
-				return passthrough(rq, e, s->total, ZCS_R_NOWINDOW, s->d);
+		size_t before = s->got;
+		int how = take(s), progress = s->got > before;
+		if (s->got >= s->target || (how != TOOK && how != EMPTY && s->got))
 			break;
+		if (!s->got && (how == FAIL || how == STUCK || (waited && !progress))) {
+			if (how != FAIL)
+				s->fail = 0;
+			return failed(s, ZCS_R_UNMAPPABLE);
 		}
-		int how = one_call(s, w);
-		zcw_release(w);
-		fdt_unlock(e);
-
-		if (how == PASS) {
+		if (s->got && waited && !progress)
+			break;	/* readable, yet nothing to take: what we have */
+		waited = s->got ? later_wait(s) : first_wait(s);
+		if (waited <= 0) {
 			if (s->got)
-				break;	/* the next read meets the condition again */
-			int f = s->fail;
-			if (f == ZCS_R_BUFFER)
-				return passthrough(rq, e, s->total, ZCS_R_BUFFER, s->d);
-			if (f == -ENOTSOCK || f == -EBADF || f == -EOPNOTSUPP) {
-				/* Stale entry: fd is no longer a TCP socket. */
-				fdt_forget(rq->fd);
-				return libc_call(rq);
-			}
-			if (f == -ENOPROTOOPT) {
-				zcw_disable(ENOPROTOOPT);
-				zst_set_kernel(0);
-				return passthrough(rq, e, s->total, ZCS_R_NOKERNEL, s->d);
-			}
-			if (!zcw_kernel()->supported) {	/* just disabled: failures in a row */
-				zst_set_kernel(0);
-				return passthrough(rq, e, s->total, ZCS_R_NOKERNEL, s->d);
-			}
-			/* EOF (EIO), not connected, listening...: the real call
-			 * gives exactly the answer recv() gives. */
-			return passthrough(rq, e, s->total, ZCS_R_UNMAPPABLE, s->d);
-		}
-		if (how == TOOK) {
-			if (!waitall || s->got >= s->total)
 				break;
-			if (__atomic_load_n(&e->last, __ATOMIC_RELAXED) != s->epoch)
-				break;	/* another read took bytes: keep ours contiguous */
-			continue;
+			return waited;
 		}
-
-		/* Nothing queued: wait as the real call would. */
-	wait:
-		zcw_before_wait();
-		if (!s->got) {
-			int err = take_pending(e);
-			if (err)
-				return -err;
-		}
-		char one;
-		ssize_t p = libc_recvfrom(rq->fd, &one, 1, MSG_PEEK | (rq->flags & MSG_DONTWAIT), NULL, NULL);
-		if (p > 0) {
-			/* Another thread may have closed the fd while we slept, and
-			 * the number may now be another socket: never read that.
-			 * (Every close, dup over and socket creation through libc
-			 * bumps gen; raw system calls are invisible, see README.) */
-			if (__atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) != s->gen) {
-				if (s->got)
-					break;
-				return -EBADF;
-			}
-			if (s->got && __atomic_load_n(&e->last, __ATOMIC_RELAXED) != s->epoch)
-				break;
-			continue;
-		}
-		if (p == 0)
-			break;	/* EOF or shut down: what we have, or 0 */
-		int err = errno;
-		if (!s->got)
-			return -err;
-		if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
-			__atomic_store_n(&e->pending_err, err, __ATOMIC_RELEASE);
-		break;
 	}
 	finish_meta(rq);
 	return (ssize_t)s->got;
 }
 
-static int kernel_ok(void)
-{
-	static int reported;
-	const struct zcw_kernel *k = zcw_kernel();
-	if (k->probed && !__atomic_load_n(&reported, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&reported, 1, __ATOMIC_RELAXED);
-		zst_set_kernel(k->supported);
-	}
-	return k->supported;
-}
-
-static void adapt(struct fdt_entry *e, const struct run *s)
-{
-	if (s->d->mapped) {
-		FDT_SET(e->miss_streak, 0);
-		FDT_SET(e->backoff, 0);
-	} else if (s->unmappable) {
-		uint16_t streak = (uint16_t)(FDT_GET(e->miss_streak) + 1);
-		FDT_SET(e->miss_streak, streak);
-		if (streak >= MISS_LIMIT) {
-			/* The sender's data does not map (plain send, no header
-			 * split): stop paying for the probe, look again later. */
-			uint16_t b = FDT_GET(e->backoff);
-			b = b ? (uint16_t)(b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2) : BACKOFF_FIRST;
-			FDT_SET(e->miss_streak, 0);
-			FDT_SET(e->backoff, b);
-			FDT_SET(e->backoff_left, b);
-		}
-	}
-}
-
-static int iov_total(const struct iovec *iov, int cnt, size_t *out)
-{
-	size_t t = 0;
-	if (cnt < 0 || cnt > IOV_MAX)
-		return -EINVAL;
-	for (int i = 0; i < cnt; i++) {
-		if (iov[i].iov_len > (size_t)SSIZE_MAX - t)
-			return -EINVAL;
-		t += iov[i].iov_len;
-	}
-	*out = t;
-	return 0;
-}
-
-/* A token for this read in e->last.  A plain store, not an atomic add: a
- * MSG_WAITALL loop only needs to see that some other read came in between
- * its calls. */
-static inline uint32_t mark_read(struct fdt_entry *e)
-{
-	static TLS uint32_t calls;
-	uint32_t epoch = (uint32_t)(uintptr_t)&calls * 2654435761u + ++calls;
-	__atomic_store_n(&e->last, epoch, __ATOMIC_RELAXED);
-	return epoch;
-}
+/* ---- accounting and the entry point ---------------------------------- */
 
 /* The fd's stats slot + 1, claimed on its first read (0: none). */
 static inline uint32_t fd_slot(int fd, struct fdt_entry *e)
 {
 	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
-	if (__builtin_expect(!slot && !guard, 0)) {
+	if (__builtin_expect(!slot, 0)) {
 		int saved = errno;
 		uint32_t mine = zst_claim(fd), z = 0;
 		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -543,147 +511,75 @@ static inline uint32_t fd_slot(int fd, struct fdt_entry *e)
 	return slot;
 }
 
-static inline void little_after(struct fdt_entry *e, ssize_t r)
+static void account(int fd, struct fdt_entry *e, const struct zst_delta *d)
 {
-	uint16_t l = FDT_GET(e->little);
-	FDT_SET(e->little, r < 2 * (ssize_t)PAGE ? (uint16_t)(l < 2 ? l + 1 : 2) : 0);
-}
-
-/* The common pass-through, one buffer below ZCSHIM_MIN_READ: what the
- * general path below does for it (same result, errno, counters and call
- * sites), without its set-up, which cost as much as the rest together. */
-static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
-{
-	mark_read(e);
-	uint32_t slot = fd_slot(rq->fd, e);
-	struct zst_delta d = { 0, 0, 0, -1 };
-	ssize_t r = passthrough(rq, e, rq->len, ZCS_R_SMALL, &d);
-	little_after(e, r);
-	zst_account(slot, &d);
-	if (__builtin_expect(cs_enabled(), 0) && r > 0) {
+	zst_account(fd_slot(fd, e), d);
+	if (__builtin_expect(cs_enabled(), 0) && d->copied) {
 		int saved = errno;
-		cs_record(ZCS_R_SMALL, (uint64_t)r);
+		cs_record(d->reason, d->copied);
 		errno = saved;
 	}
+}
+
+static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *d, struct zcp_outcome *o)
+{
+	size_t total;
+	if (describe(rq, &total))
+		return real_call(rq);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
+	o->reason = zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
+	if (o->reason != ZCP_MAP)
+		return passthrough(rq, total, o->reason, d);
+	struct rd s = { .rq = rq, .e = e, .d = d, .inq = UINT32_MAX,
+			.gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
+	cur_init(&s.cur, rq->iov, rq->iovcnt, total);
+	s.head_off = FDT_GET(e->hints.head_off);
+	if (!dest_writable(&s.cur))
+		return passthrough(rq, total, o->reason = ZCS_R_BUFFER, d);
+	size_t lowat = (size_t)FDT_GET(e->opts.lowat);
+	s.target = (rq->flags & MSG_WAITALL) || lowat > total ? total : lowat;
+	pthread_testcancel();	/* a pending cancel acts before we take data */
+	ssize_t r = mapped_read(&s);
+	if (d->copied && d->reason < 0)
+		d->reason = ZCS_R_UNMAPPABLE;
+	o->mapped = d->mapped;
+	o->unmappable = s.unmappable;
+	o->skip_behind = s.skip_behind;
+	o->clean = s.clean && !s.skip_behind;
+	o->inq = s.inq;
+	o->head_off = s.head_off;
 	return r;
 }
 
-static ssize_t general_read(const struct zcr_req *rq, struct fdt_entry *e)
+static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 {
 	struct zst_delta d = { 0, 0, 0, -1 };
-	struct iovec one;
-	const struct iovec *iov = &one;
-	int cnt = 1, saved = errno;
-	size_t total = 0;
-	ssize_t r;
-
-	uint32_t epoch = mark_read(e);
-	uint32_t slot = fd_slot(rq->fd, e);
-
-	switch (rq->op) {
-	case ZCR_READ:
-	case ZCR_RECVFROM:
-		one.iov_base = rq->buf;
-		one.iov_len = rq->len;
-		break;
-	case ZCR_READV:
-		iov = rq->iov;
-		cnt = rq->iovcnt;
-		break;
-	default:
-		iov = rq->msg->msg_iov;
-		cnt = (int)rq->msg->msg_iovlen;
-		if (rq->msg->msg_iovlen > IOV_MAX)
-			cnt = -1;
-		break;
-	}
-
-	int reason = -1;
-	if (guard)
-		reason = ZCS_R_NESTED;
-	else if ((rq->flags & ~OK_FLAGS) ||
-		 (rq->op == ZCR_RECVMSG && rq->msg->msg_controllen))
-		reason = ZCS_R_FLAGS;
-	else if (iov_total(iov, cnt, &total) || total == 0)
-		reason = ZCS_R_SMALL;	/* invalid or empty: the real call answers */
-	else if (total < min_read)
-		reason = ZCS_R_SMALL;
-	else if (!kernel_ok())
-		reason = ZCS_R_NOKERNEL;
-	else if (FDT_GET(e->backoff_left)) {
-		FDT_SET(e->backoff_left, FDT_GET(e->backoff_left) - 1);
-		reason = ZCS_R_BACKOFF;
-	} else if (FDT_GET(e->little) >= 2 && !(rq->flags & MSG_WAITALL)) {
-		/* Request/response traffic: a mapping call would find under a
-		 * page and cost a second system call.  Go straight to the real
-		 * one until a read brings two pages or more. */
-		reason = ZCS_R_LITTLE;
-	}
-
-	if (reason == ZCS_R_LITTLE && total > LITTLE_CAP) {
-		/* At most two pages: all a request/response read needs, and a
-		 * bulk stream that merely caught up with its sender loses one
-		 * small copy, not a whole burst, before mapping again. */
-		struct zcr_req capped = *rq;
-		struct iovec v[8];
-		struct msghdr m;
-		size_t covered;
-		struct iocur c = { iov, cnt, 0, 0 };
-		cur_norm(&c);
-		int k = cur_slice(&c, LITTLE_CAP, v, 8, &covered);
-		capped.len = covered;
-		capped.iov = v;
-		capped.iovcnt = k;
-		if (rq->op == ZCR_RECVMSG) {
-			m = *rq->msg;
-			m.msg_iov = v;
-			m.msg_iovlen = (size_t)k;
-			capped.msg = &m;
-		}
-		r = passthrough(&capped, e, covered, reason, &d);
-		if (rq->op == ZCR_RECVMSG) {
-			rq->msg->msg_namelen = m.msg_namelen;
-			rq->msg->msg_controllen = m.msg_controllen;
-			rq->msg->msg_flags = m.msg_flags;
-		}
-		if (r >= 2 * (ssize_t)PAGE)
-			FDT_SET(e->little, 0);
-	} else if (reason >= 0) {
-		r = passthrough(rq, e, total, reason, &d);
-		if (reason == ZCS_R_SMALL || reason == ZCS_R_BACKOFF)
-			little_after(e, r);
-	} else {
-		struct run s = { .rq = rq, .e = e, .total = total, .epoch = epoch, .d = &d, .inq = UINT32_MAX,
-				 .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
-		s.cur.iov = iov;
-		s.cur.cnt = cnt;
-		cur_norm(&s.cur);
-		guard++;
-		r = mapped_path(&s);
-		guard--;
-		if (d.copied && d.reason < 0)
-			d.reason = ZCS_R_UNMAPPABLE;
-		adapt(e, &s);
-		/* Little data: this read got under two pages and left the queue
-		 * (nearly) empty, as request/response traffic does; a bulk
-		 * stream's short read leaves plenty queued behind it. */
-		FDT_SET(e->drained, r > 0 && s.inq == 0);
-		if (r >= 0 && r < 2 * (ssize_t)PAGE && s.inq < PAGE)
-			FDT_SET(e->little, (uint16_t)(FDT_GET(e->little) < 2 ? FDT_GET(e->little) + 1 : 2));
-		else
-			FDT_SET(e->little, 0);
-	}
-	zst_account(slot, &d);
-	if (__builtin_expect(cs_enabled(), 0) && d.copied && reason != ZCS_R_NESTED)
-		cs_record(d.reason, d.copied);
+	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
+	int saved = errno;
+	ssize_t r = serve(rq, e, &d, &o);
+	o.result = r;
+	zcp_learn(e, &o);
+	account(rq->fd, e, &d);
 	errno = saved;
 	return r;
 }
 
-ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e)
+/* The common pass-through, one buffer below ZCSHIM_MIN_READ: what the
+ * general path does for it (same result, errno, counters and call sites),
+ * without its set-up, which cost as much as the rest together. */
+static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
-	if ((rq->op == ZCR_READ || rq->op == ZCR_RECVFROM) && rq->len && rq->len < min_read &&
-	    !(rq->flags & ~OK_FLAGS) && !guard)
+	struct zst_delta d = { 0, 0, 0, -1 };
+	ssize_t r = passthrough(rq, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
+	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = !!(rq->flags & MSG_PEEK) };
+	zcp_learn(e, &o);
+	account(rq->fd, e, &d);
+	return r;
+}
+
+ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e)
+{
+	if ((rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !(rq->flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)))) &&
+	    rq->iov[0].iov_len && rq->iov[0].iov_len < min_read)
 		return small_read(rq, e);
 	return general_read(rq, e);
 }

@@ -1,11 +1,13 @@
 /*
  * zcread.h - the one receive routine behind every hooked read call.
  *
- * read, readv, recv, recvfrom, recvmsg and their _chk variants all describe
- * their request as a struct zcr_req and call zcr_read.  It decides between
- * the mapped path and a pass-through to the real call, waits like the real
- * call would, keeps the kernel's consumed socket error until the app has
- * drained the data before it, and counts every call in the stats segment.
+ * read, readv, recv, recvfrom, recvmsg and their _chk variants describe
+ * their request as a struct zcr_req (the destination always as an iovec
+ * array) and call zcr_read.  It decides between the mapped path and the
+ * real call, and on the mapped path returns what recv() would: min(len,
+ * what is queued), waiting as recv() waits (blocking, O_NONBLOCK,
+ * SO_RCVTIMEO, SO_RCVLOWAT, MSG_WAITALL, signals), keeping the socket
+ * error the kernel handed over early until recv() would report it.
  */
 #ifndef ZCSHIM_ZCREAD_H
 #define ZCSHIM_ZCREAD_H
@@ -23,9 +25,7 @@ struct zcr_req {
 	int op;
 	int fd;
 	int flags;                      /* MSG_* (0 for read/readv) */
-	void *buf;                      /* READ, RECVFROM */
-	size_t len;
-	const struct iovec *iov;        /* READV */
+	const struct iovec *iov;        /* the destination, whatever the call */
 	int iovcnt;
 	struct msghdr *msg;             /* RECVMSG */
 	struct sockaddr *from;          /* RECVFROM */
@@ -34,6 +34,6 @@ struct zcr_req {
 
 void zcr_configure(const struct zcfg *cfg);
 /* e: the fd's entry, kind TCP.  Returns bytes or -errno; errno untouched. */
-ssize_t zcr_read(const struct zcr_req *rq, struct fdt_entry *e);
+ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e);
 
 #endif

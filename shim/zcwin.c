@@ -140,9 +140,6 @@ static uint8_t *map_window(size_t size)
 	return at;
 }
 
-/* The window this thread used last: the one whose pages a wait releases. */
-static __attribute__((tls_model("initial-exec"))) __thread struct zcw_win *mine;
-
 struct zcw_win *zcw_acquire(void)
 {
 	/* Start at a per-thread spot so threads rarely collide. */
@@ -167,7 +164,6 @@ struct zcw_win *zcw_acquire(void)
 				return NULL;
 			}
 		}
-		mine = w;
 		return w;
 	}
 	return NULL;
@@ -225,16 +221,12 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 	return 0;
 }
 
-void zcw_before_wait(void)
+void zcw_settle(struct zcw_win *w)
 {
-	struct zcw_win *w = mine;
-	if (!w || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
-		return;	/* in use by another read: it will move on */
 	if (w->next >= w->size / 2) {
 		madvise(w->addr, w->size, MADV_DONTNEED);
 		w->next = 0;
 	}
-	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 }
 
 void zcw_trim(void)
@@ -256,5 +248,4 @@ void zcw_after_fork_child(void)
 		pool[i].next = 0;
 		pool[i].busy = 0;
 	}
-	mine = NULL;
 }

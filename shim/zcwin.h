@@ -59,13 +59,13 @@ void zcw_release(struct zcw_win *w);
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
 		struct tcp_zerocopy_receive *out, const uint8_t **data);
 
-/* Called before a read blocks: if this thread's last window is half
- * full or more, unmap it now (the next call would have to wrap the ring
- * anyway), so a sleeping reader keeps at most half a window of pages
- * referenced.  Below half, the pages wait for the wrap: zapping on every
- * wait cost a system call and a TLB flush per read in bulk streams whose
- * reader outpaces the sender (measured: 9,500 extra madvise per GiB). */
-void zcw_before_wait(void);
+/* Called, holding w, before a read blocks: if the window is half full or
+ * more, unmap it now (the next call would have to wrap the ring anyway),
+ * so a sleeping reader keeps at most half a window of pages referenced.
+ * Below half, the pages wait for the wrap: zapping on every wait cost a
+ * system call and a TLB flush per read in bulk streams whose reader
+ * outpaces the sender (measured: 9,500 extra madvise per GiB). */
+void zcw_settle(struct zcw_win *w);
 
 /* Drops the pages left mapped in idle windows (no TCP socket is open any
  * more: nothing should stay referenced). */

@@ -39,4 +39,5 @@ for t in segment config; do
 		exit 1
 	fi
 done
+sh tools/fuzz-hooks.sh "$b" "$secs" || exit 1
 echo "fuzz: no findings"

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "pattern.h"
+#include "readers.h"
 
 #include <fcntl.h>
 #include <linux/errqueue.h>
@@ -118,73 +119,6 @@ static void check(const uint8_t *buf, uint64_t off, ssize_t n, const char *what)
 		printf("%s: CONTENT MISMATCH\n", what);
 		exit(1);
 	}
-}
-
-/* ---- reader threads ---- */
-
-struct reader {
-	pthread_t th;
-	pid_t tid;
-	int fd, flags;
-	size_t len;
-	uint8_t *buf;
-	ssize_t r;
-	int err;
-	volatile int started;
-};
-
-static void *reader_main(void *arg)
-{
-	struct reader *rd = arg;
-	rd->tid = (pid_t)syscall(SYS_gettid);
-	__atomic_store_n(&rd->started, 1, __ATOMIC_RELEASE);
-	rd->r = recv(rd->fd, rd->buf, rd->len, rd->flags);
-	rd->err = errno;
-	return NULL;
-}
-
-static void start_reader(struct reader *rd, int fd, size_t len, int flags)
-{
-	memset(rd, 0, sizeof(*rd));
-	rd->fd = fd;
-	rd->len = len;
-	rd->flags = flags;
-	rd->buf = malloc(len);
-	pthread_create(&rd->th, NULL, reader_main, rd);
-	while (!__atomic_load_n(&rd->started, __ATOMIC_ACQUIRE))
-		sched_yield();
-}
-
-/* Thread tid is asleep in a receive system call. */
-static void wait_blocked(pid_t tid)
-{
-	char path[64], buf[256];
-	for (int i = 0; i < 20000; i++) {
-		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-		FILE *f = fopen(path, "re");
-		long nr = -1;
-		if (f) {
-			if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
-				nr = -1;
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-		f = fopen(path, "re");
-		char st = '?';
-		if (f) {
-			if (fgets(buf, sizeof(buf), f)) {
-				char *p = strrchr(buf, ')');
-				if (p && p[1])
-					st = p[2];
-			}
-			fclose(f);
-		}
-		if (st == 'S' && (nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_readv))
-			return;
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);	/* polling a condition, not a timed wait */
-	}
-	die("reader never blocked");
 }
 
 static long thread_cpu_ticks(pid_t tid)

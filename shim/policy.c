@@ -1,0 +1,115 @@
+/*
+ * policy.c - see policy.h.
+ */
+#define _GNU_SOURCE
+#include "policy.h"
+#include "segfmt.h"
+#include "zcwin.h"
+#include "stats.h"
+
+#include <sys/socket.h>
+
+#define PAGE 4096u
+#define OK_FLAGS (MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
+#define MISS_LIMIT 4
+#define BACKOFF_FIRST 16
+#define BACKOFF_MAX 1024
+
+static size_t min_read = 64u << 10;
+
+void zcp_configure(size_t m)
+{
+	min_read = m;
+}
+
+static int kernel_ok(void)
+{
+	static int reported;
+	const struct zcw_kernel *k = zcw_kernel();
+	if (k->probed && !__atomic_load_n(&reported, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&reported, 1, __ATOMIC_RELAXED);
+		zst_set_kernel(k->supported);
+	}
+	return k->supported;
+}
+
+int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read)
+{
+	struct fdt_hints *h = &e->hints;
+	uint32_t opts = FDT_GET(e->opts.flags);
+	if (flags & ~OK_FLAGS)
+		return ZCS_R_FLAGS;	/* MSG_PEEK, MSG_OOB, MSG_TRUNC...: the kernel's own */
+	if (total == 0 || total < min_read)
+		return ZCS_R_SMALL;
+	/* Options the mapped path cannot honour: the peek offset moves with
+	 * reads, repair mode refuses them, inline urgent data stops them at
+	 * the mark, and recvmsg owes TCP_INQ/timestamp control messages. */
+	if ((opts & FDT_OPT_NOMAP) || (cmsg_read && (opts & FDT_OPT_CMSG)))
+		return ZCS_R_SOCKOPT;
+	if (!kernel_ok())
+		return ZCS_R_NOKERNEL;
+	uint32_t left = FDT_GET(h->backoff_left);
+	if (left) {
+		FDT_SET(h->backoff_left, left - 1);
+		return ZCS_R_BACKOFF;
+	}
+	/* Request/response traffic: a mapping call would find under a page
+	 * and cost a second system call.  Go straight to the real one until
+	 * a read brings two pages or more. */
+	if (FDT_GET(h->little) >= 2 && !(flags & MSG_WAITALL))
+		return ZCS_R_LITTLE;
+	return ZCP_MAP;
+}
+
+static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)
+{
+	if (o->mapped) {
+		FDT_SET(h->miss_streak, 0);
+		FDT_SET(h->backoff, 0);
+		return;
+	}
+	if (!o->unmappable)
+		return;
+	uint16_t streak = (uint16_t)(FDT_GET(h->miss_streak) + 1);
+	FDT_SET(h->miss_streak, streak);
+	if (streak < MISS_LIMIT)
+		return;
+	/* The sender's data does not map (plain send, no header split): stop
+	 * paying for the probe, look again later, less often each time. */
+	uint16_t b = FDT_GET(h->backoff);
+	b = b ? (uint16_t)(b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2) : BACKOFF_FIRST;
+	FDT_SET(h->miss_streak, 0);
+	FDT_SET(h->backoff, b);
+	FDT_SET(h->backoff_left, b);
+}
+
+static void learn_mapped(struct fdt_hints *h, const struct zcp_outcome *o)
+{
+	learn_backoff(h, o);
+	if (o->skip_behind)
+		FDT_SET(h->had_skip, 1);
+	else if (o->clean)
+		FDT_SET(h->had_skip, 0);
+	FDT_SET(h->drained, o->result > 0 && o->inq == 0);
+	FDT_SET(h->head_off, (uint16_t)o->head_off);
+}
+
+void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o)
+{
+	struct fdt_hints *h = &e->hints;
+	int small = o->result >= 0 && o->result < 2 * (ssize_t)PAGE;
+	uint8_t l = FDT_GET(h->little);
+	if (o->reason == ZCP_MAP) {
+		learn_mapped(h, o);
+		/* Little data: under two pages and the queue (nearly) empty, as
+		 * request/response traffic leaves it; a bulk stream's short read
+		 * leaves plenty queued behind it. */
+		small = small && o->inq < PAGE;
+	} else {
+		if (o->result > 0 && !o->peek && FDT_GET(h->head_off))
+			FDT_SET(h->head_off, 0);	/* a real call moved the head */
+		if (o->reason != ZCS_R_SMALL && o->reason != ZCS_R_BACKOFF && o->reason != ZCS_R_LITTLE)
+			return;	/* flags, options, kernel: say nothing about the traffic */
+	}
+	FDT_SET(h->little, small ? (uint8_t)(l < 2 ? l + 1 : 2) : 0);
+}

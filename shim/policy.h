@@ -1,0 +1,39 @@
+/*
+ * policy.h - the read path's heuristics, in one home.
+ *
+ * decide: what this read does (the mapped path, or the real call and why),
+ * from the request, the fd's socket options and its hints.
+ * learn: what the fd's hints become after the read, from what it found.
+ * Nothing here changes what a read returns: only which way it is served.
+ */
+#ifndef ZCSHIM_POLICY_H
+#define ZCSHIM_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fdtable.h"
+
+#define ZCP_MAP (-1)
+
+/* What a read found, for learn. */
+struct zcp_outcome {
+	int reason;             /* what decide said */
+	ssize_t result;         /* bytes delivered, or -errno */
+	uint64_t mapped;        /* bytes of them mapped */
+	int unmappable;         /* met a page or more it could not map */
+	int skip_behind;        /* met unmappable data right behind mapped data */
+	int clean;              /* mapped everything it asked for, no straggler */
+	uint32_t inq;           /* queued after it (UINT32_MAX: not known) */
+	int peek;               /* MSG_PEEK: nothing consumed */
+	uint32_t head_off;      /* it stopped this far into a mappable page */
+};
+
+void zcp_configure(size_t min_read);
+/* ZCP_MAP, or the zcs_reason for passing the read to the real call.
+ * total: bytes the caller asked for; cmsg_read: a recvmsg. */
+int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read);
+void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o);
+
+#endif

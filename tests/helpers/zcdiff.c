@@ -1,0 +1,985 @@
+/*
+ * zcdiff - the differential table: one receive scenario, one transcript.
+ *
+ *   zcdiff SENDER SCENARIO      SENDER: plain | zc | zc4108
+ *   zcdiff SENDER random SEED   a seeded random sequence of calls, flags,
+ *                               lengths, iovec shapes and signals
+ *
+ * Each scenario builds a loopback connection in this process (rx: the
+ * socket under test; tx: its peer, sending the pattern stream with plain
+ * send(), MSG_ZEROCOPY at the default MSS, or MSG_ZEROCOPY at MSS 4108,
+ * where every page maps), drives rx the way a program would and prints what
+ * it saw: results, errno names, flags, and whether the bytes are the right
+ * stream bytes.  test_diff runs every scenario without and with the shim,
+ * at two ZCSHIM_MIN_READ settings, and requires identical transcripts:
+ * plain libc is the oracle.  So a transcript prints only what plain libc
+ * makes deterministic (it waits until the data it needs has arrived, and
+ * prints verdicts, not timings).
+ *
+ * Waiting for "the reader is blocked" polls the thread's state in /proc;
+ * waiting for data polls the kernel's own counters.  No scenario sleeps to
+ * synchronise; the one trickling sender sleeps to make a trickle.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+#include "pattern.h"
+#include "readers.h"
+
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifndef TCP_INQ
+#define TCP_INQ 36
+#endif
+#ifndef TCP_REPAIR
+#define TCP_REPAIR 19
+#endif
+#ifndef SO_PEEK_OFF
+#define SO_PEEK_OFF 42
+#endif
+
+#define KB 1000u
+
+static int errno_at_start;
+static int mode;                /* 0 plain, 1 zc, 2 zc4108 */
+static uint64_t sent;           /* stream offset of the next byte tx sends */
+static uint64_t rcvd;           /* stream offset the reader expects next */
+
+/* ---- transcript ------------------------------------------------------ */
+
+static const char *ename(int e)
+{
+	static char b[32];
+	switch (e) {
+	case EAGAIN: return "EAGAIN";
+	case EINTR: return "EINTR";
+	case ECONNRESET: return "ECONNRESET";
+	case EFAULT: return "EFAULT";
+	case EINVAL: return "EINVAL";
+	case EPERM: return "EPERM";
+	case EBADF: return "EBADF";
+	case EMSGSIZE: return "EMSGSIZE";
+	case ENOTCONN: return "ENOTCONN";
+	default: snprintf(b, sizeof(b), "errno %d", e); return b;
+	}
+}
+
+static const char *res(ssize_t r)
+{
+	static char b[64];
+	if (r < 0)
+		snprintf(b, sizeof(b), "-1 %s", ename(errno));
+	else
+		snprintf(b, sizeof(b), "%zd", r);
+	return b;
+}
+
+/* Prints "label: RESULT ok|BAD" for bytes that should continue the stream
+ * at rcvd, and moves rcvd past them. */
+static void got(const char *label, ssize_t r, const uint8_t *buf)
+{
+	const char *verdict = "";
+	int e = errno;
+	if (r > 0) {
+		size_t bad = pat_check(buf, rcvd, (size_t)r);
+		verdict = bad == (size_t)r ? " ok" : " BAD";
+		rcvd += (uint64_t)r;
+	}
+	errno = e;
+	printf("%s: %s%s\n", label, res(r), verdict);
+}
+
+/* ---- the connection -------------------------------------------------- */
+
+struct pair { int rx, tx; uint64_t bytes; /* sent on this connection */ };
+
+static struct pair make_pair(void)
+{
+	int port, l = listen_loopback(mode == 2 ? 4108 : 0, &port);
+	struct pair p = { 0 };
+	int big = 8 << 20;
+	p.rx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Room for a few MB queued unread (root: past rmem_max). */
+	if (setsockopt(p.rx, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
+		setsockopt(p.rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (connect(p.rx, (struct sockaddr *)&a, sizeof(a)))
+		die("connect: %s", strerror(errno));
+	p.tx = accept(l, NULL, NULL);
+	if (p.tx < 0)
+		die("accept: %s", strerror(errno));
+	close(l);
+	setsockopt(p.tx, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	int one = 1;
+	if (mode && setsockopt(p.tx, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
+		die("SO_ZEROCOPY: %s", strerror(errno));
+	return p;
+}
+
+/* Sends n pattern bytes.  A MSG_ZEROCOPY buffer is never reused or freed:
+ * on loopback the receiver is handed these very pages. */
+static void send_n(struct pair *p, size_t n)
+{
+	int tx = p->tx;
+	p->bytes += n;
+	uint8_t *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	pat_fill(b, sent, n);
+	if (mode)
+		zc_send_all(tx, b, n);
+	else
+		write_all(tx, b, n);
+	if (!mode)
+		munmap(b, n);
+	sent += n;
+}
+
+static int inq(int fd)
+{
+	int v = 0;
+	ioctl(fd, SIOCINQ, &v);
+	return v;
+}
+
+/* Until rx's kernel has received every byte sent on the connection (extra: bytes outside
+ * the pattern, like an urgent byte).  tcpi_bytes_received sits at offset
+ * 128 of the kernel's struct tcp_info (glibc's copy stops before it). */
+static void wait_arrived(const struct pair *pr, uint64_t extra)
+{
+	int rx = pr->rx;
+	for (;;) {
+		uint8_t ti[256];
+		socklen_t l = sizeof(ti);
+		uint64_t n = 0;
+		if (getsockopt(rx, IPPROTO_TCP, TCP_INFO, ti, &l) || l < 136)
+			die("TCP_INFO: %s", strerror(errno));
+		memcpy(&n, ti + 128, 8);
+		if (n >= pr->bytes + extra)
+			return;
+		struct pollfd p = { .fd = rx, .events = POLLIN | POLLPRI };
+		poll(&p, 1, 10);
+	}
+}
+
+/* Until the peer's close or reset has reached rx. */
+static void wait_hup(int rx)
+{
+	for (;;) {
+		struct pollfd p = { .fd = rx, .events = POLLRDHUP };
+		if (poll(&p, 1, 1000) > 0 && (p.revents & (POLLHUP | POLLERR | POLLRDHUP)))
+			return;
+	}
+}
+
+static void reset_peer(int tx)
+{
+	struct linger lg = { 1, 0 };
+	setsockopt(tx, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(tx);
+}
+
+static uint8_t *buffer(size_t n)
+{
+	uint8_t *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	return b;
+}
+
+static int signals_handled;
+
+static void on_sig(int s)
+{
+	(void)s;
+	__atomic_add_fetch(&signals_handled, 1, __ATOMIC_RELEASE);
+}
+
+static void handle(int sig, void (*fn)(int), int restart)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = fn;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(sig, &sa, NULL);
+}
+
+/* ---- 1. urgent data -------------------------------------------------- */
+
+static int sc_urgent(int inline_oob)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	int one = 1;
+	if (inline_oob)
+		setsockopt(p.rx, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
+	send_n(&p, 100 * KB);
+	if (send(p.tx, "!", 1, MSG_OOB) != 1)
+		die("MSG_OOB: %s", strerror(errno));
+	uint64_t mark = sent;
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 1);
+	got("read before the mark", read(p.rx, b, 300 * KB), b);
+	if (inline_oob) {
+		ssize_t r = read(p.rx, b, 300 * KB);
+		printf("read at the mark: %s, first byte '%c'\n", res(r), r > 0 ? b[0] : '?');
+		if (r > 1) {
+			rcvd = mark;
+			got("rest after the urgent byte", r - 1, b + 1);
+		}
+	} else {
+		char c = 0;
+		ssize_t r = recv(p.rx, &c, 1, MSG_OOB);
+		printf("MSG_OOB: %s '%c'\n", res(r), r == 1 ? c : '?');
+		got("read after the mark", read(p.rx, b, 300 * KB), b);
+	}
+	return 0;
+}
+
+static int sc_urgent_waitall(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 100 * KB);
+	send(p.tx, "!", 1, MSG_OOB);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 1);
+	got("MSG_WAITALL before the mark", recv(p.rx, b, 300 * KB, MSG_WAITALL), b);
+	char c;
+	printf("MSG_OOB: %s\n", res(recv(p.rx, &c, 1, MSG_OOB)));
+	got("MSG_WAITALL after the mark", recv(p.rx, b, 100 * KB, MSG_WAITALL), b);
+	return 0;
+}
+
+/* ---- 2, 9. cancellation and siglongjmp -------------------------------- */
+
+static void *cancel_main(void *arg)
+{
+	struct reader *rd = arg;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	__atomic_store_n(&rd->started, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&rd->started, __ATOMIC_ACQUIRE) != 2)
+		sched_yield();	/* until main has cancelled us */
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	rd->r = read(rd->fd, rd->buf, rd->len);	/* a cancellation point */
+	return NULL;
+}
+
+static int sc_cancel(void)
+{
+	struct pair p = make_pair();
+	struct reader rd = { .len = 400 * KB };
+	rd.fd = p.rx;
+	rd.buf = buffer(rd.len);
+	rd.r = -2;
+	send_n(&p, 300 * KB);
+	wait_arrived(&p, 0);
+	pthread_create(&rd.th, NULL, cancel_main, &rd);
+	while (!__atomic_load_n(&rd.started, __ATOMIC_ACQUIRE))
+		sched_yield();
+	pthread_cancel(rd.th);
+	__atomic_store_n(&rd.started, 2, __ATOMIC_RELEASE);
+	void *ret;
+	pthread_join(rd.th, &ret);
+	printf("reader cancelled: %s, its read %s\n", ret == PTHREAD_CANCELED ? "yes" : "no",
+	       rd.r == -2 ? "never returned" : "returned");
+	got("next reader", read(p.rx, rd.buf, rd.len), rd.buf);
+	return 0;
+}
+
+static __thread sigjmp_buf jump_to;
+static void on_jump(int s)
+{
+	(void)s;
+	siglongjmp(jump_to, 1);
+}
+
+struct jumper {
+	int fd, ready[2];
+	pid_t tid;
+	int jumped;
+	ssize_t after;
+	uint8_t *buf;
+};
+
+static void *jumper_main(void *arg)
+{
+	struct jumper *j = arg;
+	j->tid = (pid_t)syscall(SYS_gettid);
+	if (sigsetjmp(jump_to, 1) == 0) {
+		write(j->ready[1], "r", 1);
+		read(j->fd, j->buf, 300 * KB);	/* empty: blocks until the signal */
+		return NULL;
+	}
+	j->jumped = 1;
+	write(j->ready[1], "j", 1);
+	return NULL;
+}
+
+static int sc_longjmp(void)
+{
+	struct pair p = make_pair();
+	struct jumper j = { .fd = p.rx, .buf = buffer(400 * KB) };
+	handle(SIGUSR1, on_jump, 0);
+	if (pipe(j.ready))
+		die("pipe");
+	pthread_t th;
+	pthread_create(&th, NULL, jumper_main, &j);
+	char c;
+	read(j.ready[0], &c, 1);
+	wait_blocked(j.tid);
+	syscall(SYS_tgkill, getpid(), j.tid, SIGUSR1);
+	read(j.ready[0], &c, 1);
+	pthread_join(th, NULL);
+	printf("jumped out of a blocked read: %s\n", j.jumped ? "yes" : "no");
+	/* The fd, its lock and this process's windows still work, for this
+	 * thread and another, on this connection and a new one. */
+	send_n(&p, 200 * KB);
+	wait_arrived(&p, 0);
+	struct reader rd;
+	start_reader(&rd, p.rx, 400 * KB, 0);
+	pthread_join(rd.th, NULL);
+	got("another thread's read", rd.r, rd.buf);
+	struct pair q = make_pair();
+	uint64_t s0 = sent;
+	send_n(&q, 100 * KB);
+	wait_arrived(&q, 0);
+	rcvd = s0;
+	got("a new connection", read(q.rx, j.buf, 400 * KB), j.buf);
+	return 0;
+}
+
+/* ---- 3. SO_PEEK_OFF --------------------------------------------------- */
+
+static int peek_off(int fd)
+{
+	int v = -2;
+	socklen_t l = sizeof(v);
+	getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &v, &l);
+	return v;
+}
+
+static int sc_peekoff(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	int zero = 0;
+	if (setsockopt(p.rx, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		printf("SO_PEEK_OFF: %s\n", res(-1));
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	ssize_t r = recv(p.rx, b, 60 * KB, MSG_PEEK);
+	printf("peek: %s %s, offset now %d\n", res(r), pat_check(b, 0, 60 * KB) == 60 * KB ? "ok" : "BAD", peek_off(p.rx));
+	r = recv(p.rx, b, 60 * KB, MSG_PEEK);
+	printf("peek: %s %s, offset now %d\n", res(r), r > 0 && pat_check(b, 60 * KB, (size_t)r) == (size_t)r ? "ok" : "BAD",
+	       peek_off(p.rx));
+	got("blocking read after peeking past the queue", read(p.rx, b, 300 * KB), b);
+	printf("offset after the read: %d\n", peek_off(p.rx));
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	r = recv(p.rx, b, 10 * KB, MSG_PEEK);
+	printf("peek: %s %s, offset now %d\n", res(r), r > 0 && pat_check(b, rcvd, (size_t)r) == (size_t)r ? "ok" : "BAD",
+	       peek_off(p.rx));
+	got("read", read(p.rx, b, 64 * KB), b);
+	printf("offset after the read: %d\n", peek_off(p.rx));
+	r = recv(p.rx, b, 10 * KB, MSG_PEEK);
+	printf("peek after the read: %s %s\n", res(r), r > 0 && pat_check(b, rcvd, (size_t)r) == (size_t)r ? "ok" : "BAD");
+	return 0;
+}
+
+/* ---- 4. bad pointers --------------------------------------------------- */
+
+static void after(const char *what, ssize_t r, int fd)
+{
+	printf("%s: %s, queued after: %d\n", what, res(r), inq(fd));
+}
+
+static int sc_badptr(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 300 * KB);
+	wait_arrived(&p, 0);
+	/* Through a volatile: the compiler must not see which pointer. */
+	uintptr_t volatile bad = 8;
+	after("readv, bad iovec array", readv(p.rx, (struct iovec *)bad, 2), p.rx);
+	after("recvmsg, bad msghdr", recvmsg(p.rx, (struct msghdr *)bad, 0), p.rx);
+	struct msghdr m = { .msg_iov = (struct iovec *)bad, .msg_iovlen = 1 };
+	after("recvmsg, bad msg_iov", recvmsg(p.rx, &m, 0), p.rx);
+	struct iovec v = { b, 100 * KB };
+	struct msghdr *ro = (struct msghdr *)buffer(4096);
+	ro->msg_iov = &v;
+	ro->msg_iovlen = 1;
+	mprotect(ro, 4096, PROT_READ);
+	after("recvmsg, read-only msghdr", recvmsg(p.rx, ro, 0), p.rx);
+	rcvd = sent - (uint64_t)inq(p.rx);
+	struct sockaddr_in sa;
+	after("recvfrom, bad fromlen", recvfrom(p.rx, b, 100 * KB, 0, (struct sockaddr *)&sa, (socklen_t *)bad), p.rx);
+	rcvd = sent - (uint64_t)inq(p.rx);
+	got("read", read(p.rx, b, 64 * KB), b);
+	mprotect(b, 400 * KB, PROT_READ);
+	after("read into a buffer made read-only", read(p.rx, b, 64 * KB), p.rx);
+	mprotect(b, 400 * KB, PROT_READ | PROT_WRITE);
+	got("read once writable again", read(p.rx, b, 64 * KB), b);
+	send_n(&p, 200 * KB);
+	wait_arrived(&p, 0);
+	munmap(b + 131072, 131072);	/* page-aligned */
+	after("read into a buffer with a hole", read(p.rx, b, 200 * KB), p.rx);
+	return 0;
+}
+
+/* ---- 5. reads as full as recv's ---------------------------------------- */
+
+static void full_read(struct pair *p, const char *what, size_t n, size_t len, uint8_t *b)
+{
+	send_n(p, n);
+	wait_arrived(p, 0);
+	int q = inq(p->rx);
+	ssize_t r = read(p->rx, b, len);
+	int e = errno;
+	printf("%s: %s of %d queued%s\n", what, r == q ? "all" : "NOT ALL", q,
+	       r > 0 && pat_check(b, rcvd, (size_t)r) == (size_t)r ? ", ok" : ", BAD");
+	errno = e;
+	if (r > 0)
+		rcvd += (uint64_t)r;
+	if (inq(p->rx))	/* a short read: drain it so the next case starts clean */
+		rcvd += (uint64_t)read(p->rx, b, len);
+}
+
+static int sc_short(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(4 << 20);
+	full_read(&p, "904 bytes", 904, 1 << 20, b);
+	full_read(&p, "4095 bytes", 4095, 1 << 20, b);
+	full_read(&p, "300000 bytes", 300000, 1 << 20, b);
+	full_read(&p, "3000000 bytes", 3000000, 4 << 20, b);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	got("header", read(p.rx, b, 100), b);
+	got("header", read(p.rx, b, 100), b);
+	got("body", read(p.rx, b, 1 << 20), b);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	printf("peek: %s\n", res(recv(p.rx, b, 1 << 20, MSG_PEEK)));
+	got("read after the peek", read(p.rx, b, 1 << 20), b);
+	return 0;
+}
+
+/* ---- 6-8. waiting: SO_RCVLOWAT, MSG_WAITALL with timeouts and signals --- */
+
+static int sc_lowat(void)
+{
+	struct pair p = make_pair();
+	int lowat = 200 * KB;
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	send_n(&p, 4095);
+	wait_arrived(&p, 0);
+	struct reader rd;
+	start_reader(&rd, p.rx, 300 * KB, 0);
+	wait_blocked(rd.tid);
+	send_n(&p, 250 * KB);
+	pthread_join(rd.th, NULL);
+	printf("read with SO_RCVLOWAT %d: %s, content %s\n", lowat, rd.r >= lowat ? ">= lowat" : "UNDER LOWAT",
+	       rd.r > 0 && pat_check(rd.buf, 0, (size_t)rd.r) == (size_t)rd.r ? "ok" : "BAD");
+	return 0;
+}
+
+struct trickle { struct pair *p; int stop; };
+
+static void *trickle_main(void *arg)
+{
+	struct trickle *t = arg;
+	for (int i = 0; i < 40 && !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE); i++) {
+		send_n(t->p, 10 * KB);
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);	/* the trickle itself, not synchronisation */
+	}
+	return NULL;
+}
+
+static int sc_waitall_timeo(void)
+{
+	struct pair p = make_pair();
+	struct timeval tv = { 0, 300000 };
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct trickle t = { &p, 0 };
+	pthread_t th;
+	pthread_create(&th, NULL, trickle_main, &t);
+	uint8_t *b = buffer(400 * KB);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ssize_t r = recv(p.rx, b, 300 * KB, MSG_WAITALL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	__atomic_store_n(&t.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	printf("MSG_WAITALL 300K with SO_RCVTIMEO 300ms under a trickle: %s, %s, content %s\n",
+	       r > 0 && r < 300 * KB ? "partial" : res(r), ms < 700 ? "in time" : "LATE",
+	       r > 0 && pat_check(b, 0, (size_t)r) == (size_t)r ? "ok" : "BAD");
+	return 0;
+}
+
+static int sc_waitall_signal(int restart)
+{
+	struct pair p = make_pair();
+	handle(SIGUSR1, on_sig, restart);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	struct reader rd;
+	start_reader(&rd, p.rx, 300 * KB, MSG_WAITALL);
+	wait_blocked(rd.tid);
+	syscall(SYS_tgkill, getpid(), rd.tid, SIGUSR1);
+	pthread_join(rd.th, NULL);
+	errno = rd.err;
+	got(restart ? "MSG_WAITALL, SA_RESTART signal after 100K" : "MSG_WAITALL, signal after 100K", rd.r, rd.buf);
+	return 0;
+}
+
+static int sc_rcvtimeo_empty(void)
+{
+	struct pair p = make_pair();
+	struct timeval tv = { 0, 100000 };
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	uint8_t *b = buffer(400 * KB);
+	got("read, empty, SO_RCVTIMEO", read(p.rx, b, 300 * KB), b);
+	got("MSG_WAITALL, empty, SO_RCVTIMEO", recv(p.rx, b, 300 * KB, MSG_WAITALL), b);
+	got("MSG_DONTWAIT, empty", recv(p.rx, b, 300 * KB, MSG_DONTWAIT), b);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	got("MSG_WAITALL 300K, 100K queued, SO_RCVTIMEO", recv(p.rx, b, 300 * KB, MSG_WAITALL), b);
+	return 0;
+}
+
+/* ---- 10. TCP_REPAIR --------------------------------------------------- */
+
+static int sc_repair(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	int on = 1, off = 0;
+	if (setsockopt(p.rx, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on))) {
+		printf("TCP_REPAIR: %s\n", res(-1));
+		return 0;
+	}
+	after("read in repair mode", read(p.rx, b, 200 * KB), p.rx);
+	setsockopt(p.rx, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	got("read after repair mode", read(p.rx, b, 200 * KB), b);
+	return 0;
+}
+
+/* ---- 11. bytes past the result; overlapping iovecs --------------------- */
+
+static int sc_beyond(void)
+{
+	struct pair p = make_pair();
+	size_t len = 1 << 20;
+	uint8_t *b = buffer(len);
+	uint64_t total = 0;
+	int touched = 0;
+	send_n(&p, 3000 * KB);
+	while (total < 3000 * KB) {
+		memset(b, 0xa5, len);
+		ssize_t r = read(p.rx, b, len);
+		if (r <= 0)
+			break;
+		if (pat_check(b, total, (size_t)r) != (size_t)r)
+			touched = -1;
+		for (size_t i = (size_t)r; i < len && touched >= 0; i++)
+			touched |= b[i] != 0xa5;
+		total += (uint64_t)r;
+	}
+	printf("3000K in 1M reads: %llu, content %s, bytes past each result %s\n", (unsigned long long)total,
+	       touched < 0 ? "BAD" : "ok", touched > 0 ? "WRITTEN" : "untouched");
+	rcvd = total;
+	send_n(&p, 150 * KB);
+	wait_arrived(&p, 0);
+	memset(b, 0, len);
+	struct iovec v[2] = { { b, 100 * KB }, { b + 50 * KB, 100 * KB } };
+	ssize_t r = readv(p.rx, v, 2);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < 150 * KB; i++)
+		sum = sum * 31 + b[i];
+	printf("readv into overlapping iovecs: %s, buffer sum %llx\n", res(r), (unsigned long long)sum);
+	return 0;
+}
+
+/* ---- 12. address lengths ----------------------------------------------- */
+
+static int sc_addrlen(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 300 * KB);
+	wait_arrived(&p, 0);
+	struct sockaddr_storage sa;
+	socklen_t len = (socklen_t)-1;
+	after("recvfrom, *fromlen -1", recvfrom(p.rx, b, 100 * KB, 0, (struct sockaddr *)&sa, &len), p.rx);
+	rcvd = sent - (uint64_t)inq(p.rx);
+	struct iovec v = { b, 100 * KB };
+	struct msghdr m = { .msg_name = &sa, .msg_namelen = 0x80000000u, .msg_iov = &v, .msg_iovlen = 1 };
+	after("recvmsg, msg_namelen 0x80000000", recvmsg(p.rx, &m, 0), p.rx);
+	len = sizeof(sa);
+	ssize_t r = recvfrom(p.rx, b, 100 * KB, 0, (struct sockaddr *)&sa, &len);
+	printf("recvfrom with an address: %s, fromlen %u\n", res(r), (unsigned)len);
+	m.msg_namelen = sizeof(sa);
+	m.msg_flags = 0x7fff;
+	r = recvmsg(p.rx, &m, 0);
+	printf("recvmsg with a name: %s, namelen %u, flags %#x\n", res(r), (unsigned)m.msg_namelen, (unsigned)m.msg_flags);
+	return 0;
+}
+
+/* ---- 13, 14. errors: a reset seen through a dup; stale entries --------- */
+
+static int sc_rst_dup(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	int rx2 = dup(p.rx);
+	send_n(&p, 200 * KB);
+	wait_arrived(&p, 0);
+	reset_peer(p.tx);
+	wait_hup(p.rx);
+	got("read", read(p.rx, b, 300 * KB), b);
+	got("read through the dup", read(rx2, b, 300 * KB), b);
+	got("then", read(rx2, b, 300 * KB), b);
+	got("then the first fd", read(p.rx, b, 300 * KB), b);
+	return 0;
+}
+
+static int pass_fd(int fd)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	char c = 'x', ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec v = { &c, 1 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sv[0], &m, 0) != 1)
+		die("sendmsg");
+	close(sv[0]);
+	return sv[1];
+}
+
+static int recv_fd(int u)
+{
+	char c, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec v = { &c, 1 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	int fd = -1;
+	if (recvmsg(u, &m, 0) == 1 && CMSG_FIRSTHDR(&m))
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+	return fd;
+}
+
+static int sc_stale(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	reset_peer(p.tx);
+	wait_hup(p.rx);
+	FILE *f = fdopen(p.rx, "r");
+	got("read", read(p.rx, b, 300 * KB), b);
+	int old = p.rx;
+	struct pair q = make_pair();
+	uint64_t s0 = sent;
+	send_n(&q, 100 * KB);
+	wait_arrived(&q, 0);
+	int u = pass_fd(q.rx);
+	close(q.rx);
+	/* Take every free number below old, so the socket received next
+	 * lands on old itself. */
+	for (int x; (x = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+		if (x > old) {
+			close(x);
+			break;
+		}
+	fclose(f);	/* closes old inside libc */
+	int fd = recv_fd(u);
+	printf("socket passed by SCM_RIGHTS took the old number: %s\n", fd == old ? "yes" : "no");
+	rcvd = s0;
+	got("its first read", read(fd, b, 300 * KB), b);
+	shutdown(q.tx, SHUT_WR);
+	wait_hup(fd);
+	got("at its EOF", read(fd, b, 300 * KB), b);
+	return 0;
+}
+
+/* ---- 15-17 ------------------------------------------------------------- */
+
+static int sc_errno(void)
+{
+	printf("errno at the start of main: %d\n", errno_at_start);
+	return 0;
+}
+
+static int sc_ctrunc(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	int one = 1;
+	setsockopt(p.rx, IPPROTO_TCP, TCP_INQ, &one, sizeof(one));
+	send_n(&p, 200 * KB);
+	wait_arrived(&p, 0);
+	struct iovec v = { b, 100 * KB };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	ssize_t r = recvmsg(p.rx, &m, 0);
+	printf("recvmsg, TCP_INQ on, no control buffer: %s, flags %#x\n", res(r), (unsigned)m.msg_flags);
+	one = 0;
+	setsockopt(p.rx, IPPROTO_TCP, TCP_INQ, &one, sizeof(one));
+	one = 1;
+	setsockopt(p.rx, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one));
+	m.msg_flags = 0;
+	r = recvmsg(p.rx, &m, 0);
+	printf("recvmsg, SO_TIMESTAMP on, no control buffer: %s, flags %#x\n", res(r), (unsigned)m.msg_flags);
+	return 0;
+}
+
+static int sc_iov1024(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	static struct iovec v[1024];
+	for (int i = 0; i < 1024; i++)
+		v[i] = (struct iovec){ b + i, 1 };
+	got("readv of 1024 one-byte iovecs", readv(p.rx, v, 1024), b);
+	for (int i = 0; i < 64; i++)
+		v[i] = (struct iovec){ b + i * 1024, 1024 };
+	got("readv of 64 1K iovecs", readv(p.rx, v, 64), b);
+	return 0;
+}
+
+/* ---- neighbours -------------------------------------------------------- */
+
+static int sc_eof(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 150 * KB);
+	shutdown(p.tx, SHUT_WR);
+	wait_hup(p.rx);
+	got("read", read(p.rx, b, 300 * KB), b);
+	got("at EOF", read(p.rx, b, 300 * KB), b);
+	got("MSG_WAITALL at EOF", recv(p.rx, b, 300 * KB, MSG_WAITALL), b);
+	return 0;
+}
+
+static int sc_nonblock(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	fcntl(p.rx, F_SETFL, O_NONBLOCK);
+	got("O_NONBLOCK, empty", read(p.rx, b, 300 * KB), b);
+	send_n(&p, 100 * KB);
+	wait_arrived(&p, 0);
+	got("O_NONBLOCK, MSG_WAITALL 300K, 100K queued", recv(p.rx, b, 300 * KB, MSG_WAITALL), b);
+	int lowat = 200 * KB;
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	send_n(&p, 50 * KB);
+	wait_arrived(&p, 0);
+	got("O_NONBLOCK, SO_RCVLOWAT 200K, 50K queued", read(p.rx, b, 300 * KB), b);
+	return 0;
+}
+
+
+/* ---- random sequences ------------------------------------------------- */
+
+static uint64_t rng;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+	return n ? (uint32_t)((rng >> 33) % n) : 0;
+}
+
+static size_t rnd_len(void)
+{
+	static const size_t sizes[] = { 1, 100, 4095, 4096, 4097, 65536, 100000, 262144, 1 << 20, 3 << 20 };
+	size_t s = sizes[rnd(sizeof(sizes) / sizeof(sizes[0]))];
+	return rnd(4) ? s : s + rnd(5000);
+}
+
+/* Up to 8 iovecs over b, shapes from tiny to large, in order. */
+static int rnd_iov(struct iovec *v, uint8_t *b, size_t len)
+{
+	int n = 1 + (int)rnd(8);
+	size_t at = 0;
+	for (int i = 0; i < n; i++) {
+		size_t k = i == n - 1 ? len - at : rnd((uint32_t)(len - at + 1));
+		v[i] = (struct iovec){ b + at, k };
+		at += k;
+	}
+	return n;
+}
+
+/* One receive call of a random kind; blocking ones only where data is
+ * queued (or a signal will end the wait), so the outcome is the kernel's,
+ * not a race's. */
+static ssize_t rnd_call(struct pair *p, uint8_t *b, size_t len, int *flagsp, const char **name)
+{
+	int flags = *flagsp;
+	struct iovec v[8];
+	struct msghdr m = { 0 };
+	/* read and readv take no flags: only where they cannot block. */
+	switch (flags & MSG_DONTWAIT ? 2 + rnd(3) : rnd(5)) {
+	case 0:
+		*name = "read";
+		*flagsp = 0;
+		return read(p->rx, b, len);
+	case 1:
+		*name = "readv";
+		*flagsp = 0;
+		return readv(p->rx, v, rnd_iov(v, b, len));
+	case 2:
+		*name = "recv";
+		return recv(p->rx, b, len, flags);
+	case 3: {
+		struct sockaddr_storage sa;
+		socklen_t sl = sizeof(sa);
+		*name = "recvfrom";
+		return recvfrom(p->rx, b, len, flags, rnd(2) ? (struct sockaddr *)&sa : NULL, rnd(2) ? &sl : NULL);
+	}
+	default:
+		*name = "recvmsg";
+		m.msg_iov = v;
+		m.msg_iovlen = (size_t)rnd_iov(v, b, len);
+		ssize_t r = recvmsg(p->rx, &m, flags);
+		if (r >= 0)
+			printf("  msg_flags %#x\n", (unsigned)m.msg_flags);
+		return r;
+	}
+}
+
+static void rnd_step(struct pair *p, uint8_t *b, int step)
+{
+	static const int flag_set[] = { 0, 0, 0, MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, MSG_TRUNC, MSG_PEEK | MSG_DONTWAIT };
+	int q = inq(p->rx);
+	size_t len = rnd_len();
+	int flags = flag_set[rnd(sizeof(flag_set) / sizeof(flag_set[0]))];
+	if (!q && !(flags & MSG_DONTWAIT))
+		flags |= MSG_DONTWAIT;	/* nothing would end the wait */
+	if ((flags & MSG_WAITALL) && len > (size_t)q)
+		len = (size_t)q;	/* MSG_WAITALL only for what is there */
+	const char *name;
+	uint64_t before = rcvd;
+	ssize_t r = rnd_call(p, b, len, &flags, &name);
+	int e = errno;
+	const char *verdict = "";
+	if (r > 0 && !(flags & MSG_TRUNC))
+		verdict = pat_check(b, rcvd, (size_t)r) == (size_t)r ? " ok" : " BAD";
+	/* What left the queue (all data had arrived before the call): the
+	 * kernel may take data and still fail, e.g. on a bad *fromlen. */
+	int q2 = inq(p->rx);
+	rcvd += (uint64_t)(q - q2);
+	errno = e;
+	printf("%d: %s(%zu, %#x) = %s%s, queued %d -> %d\n", step, name, len, (unsigned)flags, res(r), verdict, q, q2);
+	(void)before;
+}
+
+static int sc_random(const char *seed)
+{
+	rng = strtoull(seed, NULL, 0) * 2654435761u + 1;
+	struct pair p = make_pair();
+	uint8_t *b = buffer(4 << 20);
+	int restart = (int)rnd(2);
+	handle(SIGUSR1, on_sig, restart);
+	for (int step = 0; step < 40; step++) {
+		uint32_t what = rnd(10);
+		if (what < 3) {
+			size_t n = rnd_len();
+			send_n(&p, n);
+			wait_arrived(&p, 0);
+			printf("%d: sent %zu\n", step, n);
+		} else if (what == 3 && !inq(p.rx)) {
+			/* A signal while a reader sleeps on an empty socket; data
+			 * after it, so an SA_RESTART read ends too. */
+			struct reader rd;
+			start_reader(&rd, p.rx, rnd_len(), rnd(2) ? MSG_WAITALL : 0);
+			wait_blocked(rd.tid);
+			int seen = __atomic_load_n(&signals_handled, __ATOMIC_ACQUIRE);
+			syscall(SYS_tgkill, getpid(), rd.tid, SIGUSR1);
+			while (__atomic_load_n(&signals_handled, __ATOMIC_ACQUIRE) == seen)
+				sched_yield();
+			/* SA_RESTART: the read sleeps again until data comes;
+			 * otherwise it has failed with EINTR before data comes. */
+			if (restart)
+				wait_blocked(rd.tid);
+			else
+				pthread_join(rd.th, NULL);
+			/* What a woken read returns is what has arrived: one
+			 * segment's worth arrives at once (MSG_WAITALL waits
+			 * for all of it anyway). */
+			size_t one = mode == 2 ? 4096 : 32000;
+			send_n(&p, rd.flags & MSG_WAITALL || rd.len < one ? rd.len : one);
+			wait_arrived(&p, 0);
+			if (restart)
+				pthread_join(rd.th, NULL);
+			errno = rd.err;
+			printf("%d: signal while blocked: ", step);
+			got("read", rd.r, rd.buf);
+			munmap(rd.buf, rd.len);
+		} else {
+			rnd_step(&p, b, step);
+		}
+	}
+	return 0;
+}
+
+static const struct { const char *name; int (*fn)(void); } table[] = {
+	{ "urgent", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
+	{ "cancel", sc_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
+	{ "badptr", sc_badptr }, { "short", sc_short }, { "lowat", sc_lowat },
+	{ "waitall_timeo", sc_waitall_timeo }, { "waitall_restart", NULL }, { "waitall_eintr", NULL },
+	{ "rcvtimeo", sc_rcvtimeo_empty }, { "repair", sc_repair }, { "beyond", sc_beyond },
+	{ "addrlen", sc_addrlen }, { "rst_dup", sc_rst_dup }, { "stale", sc_stale },
+	{ "errno", sc_errno }, { "ctrunc", sc_ctrunc }, { "iov1024", sc_iov1024 },
+	{ "eof", sc_eof }, { "nonblock", sc_nonblock },
+};
+
+int main(int argc, char **argv)
+{
+	errno_at_start = errno;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && !strcmp(argv[2], "random")) {
+		mode = !strcmp(argv[1], "zc") ? 1 : !strcmp(argv[1], "zc4108") ? 2 : 0;
+		return sc_random(argv[3]);
+	}
+	if (argc != 3)
+		die("usage: zcdiff plain|zc|zc4108 SCENARIO | zcdiff SENDER random SEED");
+	mode = !strcmp(argv[1], "zc") ? 1 : !strcmp(argv[1], "zc4108") ? 2 : 0;
+	const char *s = argv[2];
+	if (!strcmp(s, "urgent"))
+		return sc_urgent(0);
+	if (!strcmp(s, "urgent_inline"))
+		return sc_urgent(1);
+	if (!strcmp(s, "waitall_restart"))
+		return sc_waitall_signal(1);
+	if (!strcmp(s, "waitall_eintr"))
+		return sc_waitall_signal(0);
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].fn && !strcmp(s, table[i].name))
+			return table[i].fn();
+	die("unknown scenario %s", s);
+}

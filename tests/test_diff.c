@@ -1,0 +1,128 @@
+/*
+ * test_diff.c - the differential table: plain libc is the oracle.
+ *
+ * Every zcdiff scenario runs without the shim, then under zcstat with it,
+ * for each sender (plain send(), MSG_ZEROCOPY at the default MSS and at
+ * MSS 4108) and two ZCSHIM_MIN_READ settings (the default, and 0, which
+ * sends every read down the mapped path).  The transcripts must be equal,
+ * the plain one must hold no failure verdict (so a scenario cannot pass by
+ * being broken both ways), and the shim must have served the socket: reads
+ * counted, and at MIN_READ 0 with the MSS 4108 sender, bytes mapped.
+ * Cases: every difference of issue #10 and its neighbours (see zcdiff.c).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testlib.h"
+
+static const char *const senders[] = { "plain", "zc", "zc4108" };
+static const char *const minreads[] = { "ZCSHIM_MIN_READ=64K", "ZCSHIM_MIN_READ=0" };
+static const char *const failures[] = { "BAD", "WRITTEN", "NOT ALL", "UNDER", "LATE", "never blocked" };
+
+static void compare(const char *const argv[], const char *what)
+{
+	struct tl_result plain;
+	tl_run(&plain, 0, 60000, argv, NULL);
+	cr_assert_eq(plain.status, 0, "%s: plain run failed: %s", what, plain.out);
+	cr_assert_null(strstr(plain.out, "BAD"), "%s: plain libc itself says BAD:\n%s", what, plain.out);
+	for (int m = 0; m < 2; m++) {
+		const char *env[] = { minreads[m], NULL };
+		struct tl_result shim;
+		tl_run(&shim, 1, 60000, argv, env);
+		cr_assert_eq(shim.status, 0, "%s, %s: shim run failed: %s", what, minreads[m], shim.out);
+		cr_assert_str_eq(shim.out, plain.out, "%s, %s\nwith the shim:\n%s\nwithout:\n%s", what, minreads[m],
+				 shim.out, plain.out);
+		tl_free(&shim);
+	}
+	tl_free(&plain);
+}
+
+/* mapped: 1, the scenario reads enough that the MSS 4108 sender must
+ * map; 0, the shim must at least count its reads; -1, it reads no socket. */
+static void table_row(const char *scenario, int mapped)
+{
+	for (int s = 0; s < 3; s++) {
+		const char *argv[] = { tl_bin("zcdiff"), senders[s], scenario, NULL };
+		struct tl_result plain;
+		tl_run(&plain, 0, 60000, argv, NULL);
+		cr_assert_eq(plain.status, 0, "%s/%s: plain run failed: %s", scenario, senders[s], plain.out);
+		for (unsigned f = 0; f < sizeof(failures) / sizeof(failures[0]); f++)
+			cr_assert_null(strstr(plain.out, failures[f]), "%s/%s: plain libc itself says %s:\n%s",
+				       scenario, senders[s], failures[f], plain.out);
+		for (int m = 0; m < 2; m++) {
+			const char *env[] = { minreads[m], NULL };
+			struct tl_result shim;
+			tl_run(&shim, 1, 60000, argv, env);
+			cr_assert_eq(shim.status, 0, "%s/%s/%s: shim run failed: %s", scenario, senders[s], minreads[m],
+				     shim.out);
+			cr_assert_str_eq(shim.out, plain.out, "%s, sender %s, %s\nwith the shim:\n%s\nwithout:\n%s",
+					 scenario, senders[s], minreads[m], shim.out, plain.out);
+			uint64_t reads = tl_json_u64(shim.json, "\"totals\":", "reads");
+			if (mapped >= 0)
+				cr_assert(reads > 0 && reads != UINT64_MAX, "%s: the shim counted no reads: %s", scenario,
+					  shim.json);
+			if (mapped > 0 && s == 2 && m == 1)
+				cr_assert_gt(tl_json_u64(shim.json, "\"totals\":", "bytes_mapped"), 0,
+					     "%s: nothing mapped (the shim stepped aside): %s", scenario, shim.json);
+			tl_free(&shim);
+		}
+		tl_free(&plain);
+	}
+}
+
+#define ROW(name, mapped, secs) \
+	Test(diff, name, .timeout = secs) { table_row(#name, mapped); }
+
+/* 1. urgent data: no hang, reads stop at the mark, inline or not */
+ROW(urgent, 1, 120)
+ROW(urgent_inline, 0, 120)
+ROW(urgent_waitall, 1, 120)
+/* 2, 9. a pending cancel acts before data is taken; siglongjmp out of a
+ * blocked read leaves no lock or guard behind */
+ROW(cancel, 0, 120)
+ROW(longjmp, 1, 120)
+/* 3. SO_PEEK_OFF */
+ROW(peekoff, 0, 120)
+/* 4. bad pointers at every argument; buffers made read-only or unmapped */
+ROW(badptr, 1, 120)
+/* 5. reads as full as recv's */
+ROW(short, 1, 120)
+/* 6-8. SO_RCVLOWAT; MSG_WAITALL with SO_RCVTIMEO and with signals */
+ROW(lowat, 1, 120)
+ROW(waitall_timeo, 1, 120)
+ROW(waitall_restart, 1, 120)
+ROW(waitall_eintr, 1, 120)
+ROW(rcvtimeo, 1, 120)
+/* 10. TCP_REPAIR */
+ROW(repair, 0, 120)
+/* 11. nothing written past the result; overlapping iovecs */
+ROW(beyond, 1, 180)
+/* 12. invalid address lengths */
+ROW(addrlen, 1, 120)
+/* 13, 14. a reset seen through a dup; a stale entry after fclose */
+ROW(rst_dup, 1, 120)
+ROW(stale, 1, 120)
+/* 15-17 */
+ROW(errno, -1, 60)
+ROW(ctrunc, 0, 120)
+ROW(iov1024, 1, 120)
+/* neighbours */
+ROW(eof, 1, 120)
+ROW(nonblock, 1, 120)
+
+/* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
+ * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a
+ * reader sleeps, on one connection per sender, each step's outcome in the
+ * transcript.  `make fuzz` runs fresh seeds the same way. */
+Test(diff, random_sequences, .timeout = 600)
+{
+	for (int seed = 1; seed <= 6; seed++)
+		for (int s = 0; s < 3; s++) {
+			char sd[16], what[64];
+			snprintf(sd, sizeof(sd), "%d", seed);
+			snprintf(what, sizeof(what), "seed %d, sender %s", seed, senders[s]);
+			const char *argv[] = { tl_bin("zcdiff"), senders[s], "random", sd, NULL };
+			compare(argv, what);
+		}
+}
