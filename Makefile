@@ -55,7 +55,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/pending.c shim/policy.c $(COMMON_SRC)
+           shim/pending.c shim/policy.c shim/maphooks.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -117,6 +117,12 @@ FORCE:
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -Icommon -c $< -o $@
+
+# The mapping hooks run inside a sanitizer runtime's own start-up: never
+# instrumented (see shim/maphooks.c).
+$(BUILD)/obj/shim/maphooks.o: shim/maphooks.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden $(CFLAGS) -Icommon -c $< -o $@
 
 $(BUILD)/tobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

@@ -28,7 +28,8 @@ static int populate_ok = 1;	/* kernel has MADV_POPULATE_* */
 static TLS struct proved cache[SLOTS];
 static TLS unsigned next_slot;
 
-void memok_changed(void)
+/* Uninstrumented: called from maphooks.c, whatever the sanitizer. */
+__attribute__((no_sanitize_thread, no_sanitize_address)) void memok_changed(void)
 {
 	__atomic_add_fetch(&gen, 1, __ATOMIC_RELEASE);
 }

@@ -27,7 +27,6 @@
 #include "callsite.h"
 #include "fdtable.h"
 #include "libc.h"
-#include "memok.h"
 #include "init.h"
 #include "stats.h"
 #include "zcread.h"
@@ -257,45 +256,6 @@ static int do_fclose(FILE *f)
 	return libc_fclose(f);
 }
 
-/* ---- mappings: what memok.c proved may no longer hold ---------------- */
-
-static int do_mprotect(void *a, size_t n, int prot)
-{
-	memok_changed();
-	return libc_mprotect(a, n, prot);
-}
-
-static int do_pkey_mprotect(void *a, size_t n, int prot, int pkey)
-{
-	memok_changed();
-	return libc_pkey_mprotect(a, n, prot, pkey);
-}
-
-static int do_munmap(void *a, size_t n)
-{
-	memok_changed();
-	return libc_munmap(a, n);
-}
-
-static void *do_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
-{
-	if (flags & MAP_FIXED)
-		memok_changed();
-	return libc_mmap(a, n, prot, flags, fd, off);
-}
-
-static void *do_mremap(void *old, size_t n, size_t m, int flags, void *to)
-{
-	memok_changed();
-	return libc_mremap(old, n, m, flags, to);
-}
-
-static int do_shmdt(const void *a)
-{
-	memok_changed();
-	return libc_shmdt(a);
-}
-
 /* ---- exported -------------------------------------------------------- */
 
 EXPORT ssize_t read(int fd, void *buf, size_t n) { return do_read(fd, buf, n); }
@@ -335,18 +295,3 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 
 EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len) { return do_setsockopt(fd, level, name, val, len); }
 EXPORT int fclose(FILE *f) { return do_fclose(f); }
-EXPORT int mprotect(void *a, size_t n, int prot) { return do_mprotect(a, n, prot); }
-EXPORT int pkey_mprotect(void *a, size_t n, int prot, int pkey) { return do_pkey_mprotect(a, n, prot, pkey); }
-EXPORT int munmap(void *a, size_t n) { return do_munmap(a, n); }
-EXPORT void *mmap(void *a, size_t n, int prot, int flags, int fd, off_t off) { return do_mmap(a, n, prot, flags, fd, off); }
-EXPORT void *mmap64(void *a, size_t n, int prot, int flags, int fd, off_t off) { return do_mmap(a, n, prot, flags, fd, off); }
-EXPORT int shmdt(const void *a) { return do_shmdt(a); }
-
-EXPORT void *mremap(void *old, size_t n, size_t m, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	void *to = (flags & MREMAP_FIXED) ? va_arg(ap, void *) : NULL;
-	va_end(ap);
-	return do_mremap(old, n, m, flags, to);
-}
