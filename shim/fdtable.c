@@ -309,6 +309,5 @@ void fdt_after_fork_child(void)
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
 		FDT_SET(table[fd].lock, 0);
 		FDT_SET(table[fd].slot, 0);
-		FDT_SET(table[fd].readers, 0);
 	}
 }

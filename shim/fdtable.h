@@ -54,7 +54,6 @@ struct fdt_entry {
 	uint32_t lock;          /* 0 free, 1 held: one mapped-path read at a time */
 	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
 	uint32_t gen;           /* bumped whenever the fd is closed, reused or dup'ed over */
-	uint32_t readers;       /* reads of the fd in progress (multithreaded processes) */
 	struct fdt_opts opts;
 	struct fdt_hints hints;
 };

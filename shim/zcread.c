@@ -39,8 +39,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/single_threaded.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -333,11 +331,9 @@ static int one_call(struct rd *s, struct zcw_win *w)
 static int take_locked(struct rd *s, struct zcw_win *w)
 {
 	int how;
-	/* Past the first consuming call only while no other read of the fd
-	 * is in progress: a read is one contiguous run of the stream. */
 	do
 		how = one_call(s, w);
-	while (how == TOOK && s->cur.left && s->inq != 0 && __atomic_load_n(&s->e->readers, __ATOMIC_ACQUIRE) <= 1);
+	while (how == TOOK && s->cur.left && s->inq != 0);
 	/* Queue drained: this read or the next is about to sleep.  Don't sit
 	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
 	 * buffers back only when the pages are unmapped). */
@@ -554,36 +550,12 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 	return r;
 }
 
-/* With other threads about, a read registers before it consumes anything,
- * and waits for a take in progress to finish (it may be making several
- * calls, which must not be interleaved); the take, seeing it, makes no
- * further call.  Waiting here holds nothing, so no signal or cancel can
- * leave anything behind; a read that never returns (a siglongjmp out of a
- * blocking real call) leaves the fd in one-call-per-take mode: slower,
- * still correct. */
-static inline int enter(struct fdt_entry *e)
-{
-	if (__builtin_expect(__libc_single_threaded, 1))
-		return 0;
-	__atomic_add_fetch(&e->readers, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&e->lock, __ATOMIC_SEQ_CST))
-		sched_yield();
-	return 1;
-}
-
-static inline void leave(struct fdt_entry *e, int entered)
-{
-	if (entered)
-		__atomic_sub_fetch(&e->readers, 1, __ATOMIC_RELEASE);
-}
-
 static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 {
 	struct zst_delta d = { 0, 0, 0, -1 };
 	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
-	int saved = errno, entered = enter(e);
+	int saved = errno;
 	ssize_t r = serve(rq, e, &d, &o);
-	leave(e, entered);
 	o.result = r;
 	zcp_learn(e, &o);
 	account(rq->fd, e, &d);
@@ -597,9 +569,7 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
 	struct zst_delta d = { 0, 0, 0, -1 };
-	int entered = enter(e);
 	ssize_t r = passthrough(rq, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
-	leave(e, entered);
 	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = !!(rq->flags & MSG_PEEK) };
 	zcp_learn(e, &o);
 	account(rq->fd, e, &d);
