@@ -12,7 +12,9 @@
 #include <linux/tcp.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 #include <sched.h>
+#include <sys/single_threaded.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,6 +29,8 @@
 
 #define FDT_DEFAULT (1u << 20)
 #define FDT_MAX (1u << 22)
+
+static void readers_init(void);
 
 static struct fdt_entry *table;
 static unsigned table_len;
@@ -50,6 +54,7 @@ int fdt_init(void)
 		return -errno;
 	table = p;
 	table_len = n;
+	readers_init();
 	return 0;
 }
 
@@ -289,7 +294,7 @@ void fdt_lock(struct fdt_entry *e)
 	 * MSG_DONTWAIT tail reads never sleep), so the wait is short. */
 	for (unsigned spins = 0;; spins++) {
 		if (!__atomic_load_n(&e->lock, __ATOMIC_RELAXED) &&
-		    !__atomic_exchange_n(&e->lock, 1, __ATOMIC_ACQUIRE))
+		    !__atomic_exchange_n(&e->lock, 1, __ATOMIC_SEQ_CST))
 			return;
 		if (spins < 64)
 			cpu_relax();
@@ -303,11 +308,75 @@ void fdt_unlock(struct fdt_entry *e)
 	__atomic_store_n(&e->lock, 0, __ATOMIC_RELEASE);
 }
 
+int fdt_others_consuming(struct fdt_entry *e)
+{
+	/* Sequentially consistent against consume_begin: either the reader
+	 * sees the lock held and waits, or the take sees the reader. */
+	return __atomic_load_n(&e->readers, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* ---- reader registration (multithreaded processes) ------------------- */
+
+#define TLS __attribute__((tls_model("initial-exec"))) __thread
+
+static TLS struct fdt_entry *consuming;	/* this thread's registration */
+static TLS uint8_t exit_armed;		/* reader_key set for this thread */
+static pthread_key_t reader_key;
+static int reader_key_ok;
+
+static void undo_registration(void)
+{
+	struct fdt_entry *e = consuming;
+	if (e) {
+		consuming = NULL;
+		__atomic_sub_fetch(&e->readers, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* Runs when a thread exits, cancelled inside a consuming call included. */
+static void reader_exit(void *unused)
+{
+	(void)unused;
+	undo_registration();
+}
+
+static void readers_init(void)
+{
+	reader_key_ok = !pthread_key_create(&reader_key, reader_exit);
+}
+
+int fdt_consume_begin(struct fdt_entry *e)
+{
+	if (__builtin_expect(__libc_single_threaded, 1) || !e)
+		return 0;
+	undo_registration();	/* left by a siglongjmp out of the last one */
+	if (!exit_armed && reader_key_ok) {
+		int saved = errno;
+		exit_armed = !pthread_setspecific(reader_key, &consuming);
+		errno = saved;
+	}
+	__atomic_add_fetch(&e->readers, 1, __ATOMIC_SEQ_CST);
+	consuming = e;
+	/* A take holds the lock for a few non-blocking calls, signals
+	 * blocked: wait it out, it will make no further call now. */
+	while (__atomic_load_n(&e->lock, __ATOMIC_SEQ_CST))
+		sched_yield();
+	return 1;
+}
+
+void fdt_consume_end(int token)
+{
+	if (token)
+		undo_registration();
+}
+
 void fdt_after_fork_child(void)
 {
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
 		FDT_SET(table[fd].lock, 0);
 		FDT_SET(table[fd].slot, 0);
+		FDT_SET(table[fd].readers, 0);
 	}
+	consuming = NULL;
 }

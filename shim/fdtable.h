@@ -54,6 +54,9 @@ struct fdt_entry {
 	uint32_t lock;          /* 0 free, 1 held: one mapped-path read at a time */
 	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
 	uint32_t gen;           /* bumped whenever the fd is closed, reused or dup'ed over */
+	uint32_t readers;       /* threads in a consuming real call on the fd
+				 * (multithreaded processes); never reset by a
+				 * close: each entry is undone exactly once */
 	struct fdt_opts opts;
 	struct fdt_hints hints;
 };
@@ -101,9 +104,22 @@ void fdt_flags_changed(int fd);
  * so no holder can vanish without releasing it. */
 void fdt_lock(struct fdt_entry *e);
 void fdt_unlock(struct fdt_entry *e);
+/* With the lock held: 1 if another thread is in a consuming real call on
+ * the fd (it registered before the lock was taken; any later one waits for
+ * the lock), so the holder may make only one consuming call. */
+int fdt_others_consuming(struct fdt_entry *e);
 
-/* In a fork child: drop locks held by threads that no longer exist and
- * forget stats slots, which belonged to the parent's segment. */
+/* Around a consuming real call (a pass-through read) in a multithreaded
+ * process: registers the thread as a reader of e and waits out a take in
+ * progress.  A registration left by a siglongjmp out of the call is undone
+ * at the thread's next consume_begin, one left by a cancellation when the
+ * thread exits.  consume_end takes what consume_begin returned. */
+int fdt_consume_begin(struct fdt_entry *e);
+void fdt_consume_end(int token);
+
+/* In a fork child: drop locks and reader registrations of threads that no
+ * longer exist and forget stats slots, which belonged to the parent's
+ * segment. */
 void fdt_after_fork_child(void);
 
 #endif

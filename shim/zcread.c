@@ -76,9 +76,10 @@ void zcr_configure(const struct zcfg *cfg)
 
 /* ---- the real call -------------------------------------------------- */
 
-static ssize_t real_call(const struct zcr_req *rq)
+static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
 {
 	ssize_t r;
+	int token = rq->flags & MSG_PEEK ? 0 : fdt_consume_begin(e);
 	switch (rq->op) {
 	case ZCR_READ:
 		r = libc_read(rq->fd, rq->iov[0].iov_base, rq->iov[0].iov_len);
@@ -93,15 +94,17 @@ static ssize_t real_call(const struct zcr_req *rq)
 		r = libc_recvmsg(rq->fd, rq->msg, rq->flags);
 		break;
 	}
-	return r < 0 ? -errno : r;
+	r = r < 0 ? -errno : r;
+	fdt_consume_end(token);
+	return r;
 }
 
 /* Inlined: it is most of a pass-through read (small_read), where a call and
  * the spills around it measured 15% of the shim's instructions. */
-static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, size_t total,
-								 int reason, struct zst_delta *d)
+static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e,
+								 size_t total, int reason, struct zst_delta *d)
 {
-	ssize_t r = real_call(rq);
+	ssize_t r = real_call(rq, e);
 	/* The kernel gave this socket's error to an earlier mapped-path call;
 	 * report it where recv() would have: after the data, before EOF. */
 	if (r == 0 && total) {
@@ -330,10 +333,13 @@ static int one_call(struct rd *s, struct zcw_win *w)
 
 static int take_locked(struct rd *s, struct zcw_win *w)
 {
-	int how;
+	/* Past the first consuming call only if no other thread was in one
+	 * when we took the lock (none can start one while we hold it): what
+	 * a read returns is one contiguous run of the stream. */
+	int how, alone = !fdt_others_consuming(s->e);
 	do
 		how = one_call(s, w);
-	while (how == TOOK && s->cur.left && s->inq != 0);
+	while (how == TOOK && s->cur.left && s->inq != 0 && alone);
 	/* Queue drained: this read or the next is about to sleep.  Don't sit
 	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
 	 * buffers back only when the pages are unmapped). */
@@ -446,17 +452,17 @@ static ssize_t failed(struct rd *s, int reason_hint)
 	int f = s->fail;
 	if (f == -ENOTSOCK || f == -EBADF || f == -EOPNOTSUPP) {
 		fdt_forget(rq->fd);	/* stale entry: no longer a TCP socket */
-		return real_call(rq);
+		return real_call(rq, s->e);
 	}
 	if (f == -ENOPROTOOPT)
 		zcw_disable(ENOPROTOOPT);
 	if (f == -ENOPROTOOPT || !zcw_kernel()->supported) {
 		zst_set_kernel(0);
-		return passthrough(rq, s->cur.left, ZCS_R_NOKERNEL, s->d);
+		return passthrough(rq, s->e, s->cur.left, ZCS_R_NOKERNEL, s->d);
 	}
 	/* EOF (EIO), not connected, an urgent mark...: the real call gives
 	 * exactly the answer recv() gives. */
-	return passthrough(rq, s->cur.left, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
+	return passthrough(rq, s->e, s->cur.left, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
 }
 
 static ssize_t mapped_read(struct rd *s)
@@ -525,16 +531,16 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 {
 	size_t total;
 	if (describe(rq, &total))
-		return real_call(rq);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
+		return real_call(rq, e);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
 	o->reason = zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
 	if (o->reason != ZCP_MAP)
-		return passthrough(rq, total, o->reason, d);
+		return passthrough(rq, e, total, o->reason, d);
 	struct rd s = { .rq = rq, .e = e, .d = d, .inq = UINT32_MAX,
 			.gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
 	cur_init(&s.cur, rq->iov, rq->iovcnt, total);
 	s.head_off = FDT_GET(e->hints.head_off);
 	if (!dest_writable(&s.cur))
-		return passthrough(rq, total, o->reason = ZCS_R_BUFFER, d);
+		return passthrough(rq, e, total, o->reason = ZCS_R_BUFFER, d);
 	size_t lowat = (size_t)FDT_GET(e->opts.lowat);
 	s.target = (rq->flags & MSG_WAITALL) || lowat > total ? total : lowat;
 	pthread_testcancel();	/* a pending cancel acts before we take data */
@@ -569,7 +575,7 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
 	struct zst_delta d = { 0, 0, 0, -1 };
-	ssize_t r = passthrough(rq, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
+	ssize_t r = passthrough(rq, e, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
 	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = !!(rq->flags & MSG_PEEK) };
 	zcp_learn(e, &o);
 	account(rq->fd, e, &d);

@@ -140,6 +140,19 @@ Test(core, threads_share_one_socket_every_byte_once, .timeout = 180)
 	tl_free(&r);
 }
 
+/* Pass-through reads (3000 bytes, below ZCSHIM_MIN_READ) of some threads
+ * beside mapped reads of others: no read may span another's. */
+Test(core, threads_mixing_small_and_mapped_reads_every_byte_once, .timeout = 180)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *ra[] = { "--threads", "4", "--mixed", NULL };
+	transfer(&r, "64M", sa, ra, NULL);
+	cr_assert(strstr(r.out, "pieces="), "%s", r.out);
+	cr_assert_gt(total(&r, "bytes_mapped"), 0, "the mapped readers must map");
+	tl_free(&r);
+}
+
 Test(config, min_read_from_environment, .timeout = 120)
 {
 	struct tl_result r;

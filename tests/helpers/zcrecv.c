@@ -3,13 +3,15 @@
  * chosen libc call until EOF and checks every byte.
  *
  *   zcrecv (--port P | --fd N) [--api read|recv|recvfrom|readv|recvmsg|read_chk]
- *          [--size 1M] [--iov 4] [--mss 4108] [--waitall] [--threads T]
+ *          [--size 1M] [--iov 4] [--mss 4108] [--waitall] [--threads T [--mixed]]
  *          [--expect BYTES] [--offset N] [--http] [--no-check]
  *
  * Prints "bytes=N ok" and exits 0 when the stream is intact, else prints
  * where it broke and exits 1.  --fd reads an inherited socket (exec test).
  * --threads T reads one socket from T threads at once; each chunk is
  * located in the stream and the union must be every byte exactly once.
+ * --mixed: every other thread reads 3000 bytes at a time (below
+ * ZCSHIM_MIN_READ: a pass-through read beside the mapped ones).
  * --host ADDR connects to ADDR instead of 127.0.0.1.
  * Fault modes: --signals-us N (a SIGALRM every N us, SA_RESTART unless
  * --no-restart; reads retry on EINTR), --fill-fds (use up every fd below a
@@ -120,22 +122,67 @@ static size_t npieces, cap_pieces;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int sock, bad;
 
+/* Where the runs of a bad chunk came from, for the failure message. */
+static void describe_runs(const uint8_t *buf, size_t n)
+{
+	for (size_t at = 0, runs = 0; at + 16 <= n && runs < 8; runs++) {
+		uint64_t off;
+		if (pat_locate(buf + at, n - at, &off)) {
+			fprintf(stderr, "  [%zu..): not the stream\n", at);
+			return;
+		}
+		size_t len = pat_check(buf + at, off, n - at);
+		fprintf(stderr, "  [%zu, %zu): stream bytes from %llu\n", at, at + len, (unsigned long long)off);
+		at += len;
+	}
+}
+
+static int mixed;
+
+/* A chunk too short to locate (under 16 bytes): kept to fill a gap of its
+ * exact length and content. */
+struct tiny { uint8_t b[16]; size_t len; int used; };
+static struct tiny tinies[64];
+static size_t ntiny;
+
+static int keep_tiny(const uint8_t *buf, size_t n)
+{
+	pthread_mutex_lock(&mu);
+	int ok = ntiny < sizeof(tinies) / sizeof(tinies[0]);
+	if (ok) {
+		memcpy(tinies[ntiny].b, buf, n);
+		tinies[ntiny++].len = n;
+	}
+	pthread_mutex_unlock(&mu);
+	return ok;
+}
+
+/* 1 if an unused tiny chunk is exactly stream bytes [at, at + len). */
+static int tiny_fills(uint64_t at, uint64_t len)
+{
+	for (size_t i = 0; i < ntiny; i++)
+		if (!tinies[i].used && tinies[i].len == len && pat_check(tinies[i].b, at, len) == len)
+			return tinies[i].used = 1;
+	return 0;
+}
+
 static void *reader(void *arg)
 {
-	(void)arg;
-	uint8_t *buf = malloc(rsize);
+	size_t size = mixed && ((uintptr_t)arg & 1) ? 3000 : rsize;
+	uint8_t *buf = malloc(size);
 	for (;;) {
-		ssize_t r = do_recv(sock, buf, rsize);
+		ssize_t r = do_recv(sock, buf, size);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		uint64_t off;
-		/* A chunk shorter than 16 bytes cannot be located; readers use
-		 * large buffers so that happens only at the very end. */
+		if (r < 16 && keep_tiny(buf, (size_t)r))
+			continue;
 		if (pat_locate(buf, (size_t)r, &off) || pat_check(buf, off, (size_t)r) != (size_t)r) {
 			__atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
 			fprintf(stderr, "zcrecv: chunk of %zd bytes is not a contiguous run of the stream\n", r);
+			describe_runs(buf, (size_t)r);
 			continue;
 		}
 		pthread_mutex_lock(&mu);
@@ -161,12 +208,14 @@ static int threaded(int fd, int nthreads, uint64_t expect)
 	pthread_t th[64];
 	sock = fd;
 	for (int i = 0; i < nthreads; i++)
-		pthread_create(&th[i], NULL, reader, NULL);
+		pthread_create(&th[i], NULL, reader, (void *)(uintptr_t)i);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
 	qsort(pieces, npieces, sizeof(*pieces), cmp_piece);
 	uint64_t at = 0;
 	for (size_t i = 0; i < npieces; i++) {
+		if (pieces[i].off > at && tiny_fills(at, pieces[i].off - at))
+			at = pieces[i].off;
 		if (pieces[i].off != at) {
 			printf("gap or overlap at %llu (next piece at %llu)\n",
 			       (unsigned long long)at, (unsigned long long)pieces[i].off);
@@ -174,6 +223,8 @@ static int threaded(int fd, int nthreads, uint64_t expect)
 		}
 		at += pieces[i].len;
 	}
+	if (expect > at && tiny_fills(at, expect - at))
+		at = expect;
 	if (bad || (expect && at != expect)) {
 		printf("bytes=%llu expected=%llu bad=%d\n", (unsigned long long)at,
 		       (unsigned long long)expect, bad);
@@ -263,6 +314,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--iov") && v) iovn = atoi(v), i++;
 		else if (!strcmp(a, "--mss") && v) mss = atoi(v), i++;
 		else if (!strcmp(a, "--threads") && v) nthreads = atoi(v), i++;
+		else if (!strcmp(a, "--mixed")) mixed = 1;
 		else if (!strcmp(a, "--expect") && v) expect = parse_size(v), i++;
 		else if (!strcmp(a, "--offset") && v) off = parse_size(v), i++;
 		else if (!strcmp(a, "--waitall")) waitall = 1;
@@ -288,7 +340,7 @@ int main(int argc, char **argv)
 			i++;
 		} else {
 			die("usage: zcrecv (--port P | --fd N) [--api A] [--size N] [--iov K] [--mss N] "
-			    "[--waitall] [--threads T] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check] "
+			    "[--waitall] [--threads T [--mixed]] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check] "
 			    "[--conns N --epoll]");
 		}
 	}
