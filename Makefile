@@ -142,6 +142,11 @@ $(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
 $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^
 
+# The benchmark's floor: bare zero-copy receive through the shim's own
+# window code (tools/zcfloor.c), no hooks.
+$(BUILD)/zcfloor: $(BUILD)/tobj/tools/zcfloor.o $(BUILD)/tobj/shim/zcwin.o $(BUILD)/tobj/shim/log.o $(COMMON_OBJ)
+	$(CC) $(SAN_FLAGS) -o $@ $^
+
 $(BUILD)/%: $(BUILD)/tobj/tests/helpers/%.o
 	$(CC) $(SAN_FLAGS) -o $@ $< -pthread -lseccomp
 
@@ -184,7 +189,7 @@ soak: deps
 
 # The shim against plain recv(), side by side (tools/zcbench.c).
 bench: deps
-	@$(MAKE) --no-print-directory all helpers $(BUILD)/zcbench
+	@$(MAKE) --no-print-directory all helpers $(BUILD)/zcbench $(BUILD)/zcfloor
 	@$(BUILD)/zcbench $(BENCH_ARGS)
 
 # libFuzzer targets (segment reader + zcstat reports, config parser),

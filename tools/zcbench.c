@@ -3,6 +3,7 @@
  *
  *   zcbench [--json] [--bytes 256M] [--runs 5] [--filter SUBSTR]
  *           [--read-size N] [--sender plain|zc|zc4108] [--no-syscalls]
+ *           [--no-pin] [--no-floor] [--no-auto]
  *
  * Every scenario runs an unmodified receiver (build/zcrecv, or cat reading
  * a bash /dev/tcp socket) against a test sender (build/zcsend: plain send,
@@ -18,6 +19,15 @@
  * and single-thread memcpy bandwidth, the ceiling for any receiver that
  * must copy.
  *
+ * The sender is pinned to CPU 0 and every receiver to CPU 1 (--no-pin: let
+ * the scheduler place them; on 2 vCPUs ratios then swing 2-3x); the
+ * sender's CPU per MB is reported beside the receiver's.  Each pair also
+ * runs the shim in ZCSHIM_MODE=auto, and, for every mapped scenario, the
+ * floor (build/zcfloor: bare TCP_ZEROCOPY_RECEIVE through the shim's own
+ * window code, the same batch size, the pages memcpy'd out once; and the
+ * same releasing them untouched): shim/floor is what the shim adds to
+ * what the kernel's page-table work and one copy cost on this machine.
+ *
  * Run from the repository (it finds build/ beside itself).  Preconditions:
  * loopback, the helpers built (`make bench` does both).  Between two hosts,
  * see the README.
@@ -26,6 +36,7 @@
 #include "segread.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,7 +57,7 @@
 #include <arpa/inet.h>
 
 static char bindir[PATH_MAX], lib[PATH_MAX + 32], statsdir[64];
-static int runs = 5, want_json, count_syscalls = 1;
+static int runs = 5, want_json, count_syscalls = 1, pin = 1, want_floor = 1, want_auto = 1;
 static const char *filter;
 static unsigned long long nbytes = 256ull << 20;
 
@@ -75,6 +86,28 @@ static double median(double *v, int n)
 
 /* ---- processes ---- */
 
+/* Pins the calling process (a child about to exec) to one CPU, when
+ * pinning is on and the machine has more than one. */
+static void pin_to(int cpu)
+{
+	if (!pin || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* CPU seconds used so far by another process (all its threads). */
+static double proc_cpu(pid_t pid)
+{
+	clockid_t c;
+	struct timespec t;
+	if (clock_getcpuclockid(pid, &c) || clock_gettime(c, &t))
+		return 0;
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 struct sender {
 	pid_t pid;
 	int port;
@@ -87,6 +120,7 @@ static void start_sender(struct sender *s, const char *mode, int mss, const char
 		exit(1);
 	s->pid = fork();
 	if (!s->pid) {
+		pin_to(0);
 		dup2(p[1], 1);
 		close(p[0]);
 		char path[PATH_MAX + 16], mssbuf[16];
@@ -114,25 +148,33 @@ static void stop(pid_t pid)
 }
 
 struct result {
-	double secs, cpu, mapped_pct;
+	double secs, cpu, sender_cpu, mapped_pct;
 	char out[256];
 };
 
-/* Runs argv (with the shim when shim), waits, fills wall time and CPU. */
-static int run_receiver(char *const argv[], int shim, struct result *r, const char *strace_out)
+enum { RUN_PLAIN, RUN_SHIM, RUN_AUTO };
+
+/* Runs argv (under the shim for RUN_SHIM, in ZCSHIM_MODE=auto for
+ * RUN_AUTO), pinned to CPU 1, waits, fills wall time and CPU; the CPU the
+ * sender (sender_pid, 0: none) used meanwhile too. */
+static int run_receiver(char *const argv[], int how, struct result *r, const char *strace_out, pid_t sender_pid)
 {
+	int shim = how != RUN_PLAIN;
+	double s0 = sender_pid ? proc_cpu(sender_pid) : 0;
 	int p[2];
 	if (pipe(p))
 		return -1;
 	double t0 = now();
 	pid_t pid = fork();
 	if (!pid) {
+		pin_to(1);
 		dup2(p[1], 1);
 		close(p[0]);
 		if (shim) {
 			setenv("LD_PRELOAD", lib, 1);
 			setenv("ZCSHIM_STATS_DIR", statsdir, 1);
 			setenv("ZCSHIM_SESSION", "zcbench", 1);
+			setenv("ZCSHIM_MODE", how == RUN_AUTO ? "auto" : "map", 1);
 		}
 		if (strace_out) {
 			char *sv[32] = { "strace", "-f", "-c", "-o", (char *)strace_out };
@@ -157,6 +199,7 @@ static int run_receiver(char *const argv[], int shim, struct result *r, const ch
 	struct rusage ru;
 	wait4(pid, &st, 0, &ru);
 	r->secs = now() - t0;
+	r->sender_cpu = sender_pid ? proc_cpu(sender_pid) - s0 : 0;
 	r->cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 		 (double)ru.ru_stime.tv_usec / 1e6;
 	r->mapped_pct = -1;
@@ -213,6 +256,9 @@ struct row {
 	char name[64];
 	double plain_mbs, shim_mbs, ratio, plain_cpu, shim_cpu, cpu_ratio, mapped, spread_lo, spread_hi;
 	double sys_plain, sys_shim;     /* syscalls per MB */
+	double send_plain, send_shim;   /* sender CPU ms per MB */
+	double auto_ratio, auto_mapped; /* ZCSHIM_MODE=auto: CPU / plain, mapped % */
+	double floor_ratio, floor0_ratio, shim_floor;  /* floor / plain (copy, untouched), shim / floor */
 	double p50_plain, p50_shim, p99_plain, p99_shim;        /* ping-pong, microseconds */
 	long rss_peak_kb;
 	int kind;                       /* 0 bulk, 1 ping-pong, 2 many */
@@ -220,6 +266,13 @@ struct row {
 
 static struct row rows[64];
 static int nrows;
+
+static unsigned long long parse_bytes(const char *v)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+	return n << (*end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0);
+}
 
 static int selected(const char *name)
 {
@@ -262,9 +315,73 @@ static void summarise(struct row *w, double *tp, double *ts, double *cp, double 
 		cr[i] = cs[i] / cp[i];
 	w->cpu_ratio = median(cr, runs);
 	w->mapped = mapped / runs;
+	w->auto_ratio = w->auto_mapped = w->floor_ratio = w->floor0_ratio = w->shim_floor = -1;
+	w->send_plain = w->send_shim = 0;
 	qsort(ratio, (size_t)runs, sizeof(double), cmp_d);
 	w->spread_lo = ratio[0];
 	w->spread_hi = ratio[runs - 1];
+}
+
+static void floor_argv(char **argv, int port, const char *size, const char *touch)
+{
+	static char portbuf[16], path[PATH_MAX + 16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	snprintf(path, sizeof(path), "%s/zcfloor", bindir);
+	char *v[] = { path, "--port", portbuf, "--size", (char *)size, "--touch", (char *)touch, NULL };
+	memcpy(argv, v, sizeof(v));
+}
+
+/* One pair (plain, shim) plus auto and the floors when asked: CPU per MB
+ * into the arrays at i. */
+struct pair_cpu {
+	double tp[64], ts[64], cp[64], cs[64], ratio[64], sp[64], ss[64];
+	double ca[64], cf[64], cf0[64], mapped, amapped;
+};
+
+static void run_or_die(const char *name, char *const *argv, int how, struct result *r, pid_t spid)
+{
+	if (run_receiver(argv, how, r, NULL, spid)) {
+		fprintf(stderr, "zcbench: %s: receiver failed: %s\n", name, r->out);
+		exit(1);
+	}
+}
+
+static void one_pair(struct row *w, struct pair_cpu *c, int i, char *const *argv, char *const *fl,
+		     char *const *fl0, pid_t spid)
+{
+	double mb = (double)nbytes / 1e6;
+	struct result a, b, r;
+	run_or_die(w->name, argv, RUN_PLAIN, &a, spid);
+	run_or_die(w->name, argv, RUN_SHIM, &b, spid);
+	c->tp[i] = mb / a.secs;
+	c->ts[i] = mb / b.secs;
+	c->cp[i] = a.cpu * 1e3 / mb;	/* ms of CPU per MB */
+	c->cs[i] = b.cpu * 1e3 / mb;
+	c->sp[i] = a.sender_cpu * 1e3 / mb;
+	c->ss[i] = b.sender_cpu * 1e3 / mb;
+	c->ratio[i] = c->ts[i] / c->tp[i];
+	c->mapped += b.mapped_pct;
+	c->ca[i] = c->cf[i] = c->cf0[i] = -1;
+	if (want_auto) {
+		run_or_die(w->name, argv, RUN_AUTO, &r, spid);
+		c->ca[i] = r.cpu * 1e3 / mb / c->cp[i];
+		c->amapped += r.mapped_pct;
+	}
+	if (fl) {
+		run_or_die(w->name, fl, RUN_PLAIN, &r, spid);
+		c->cf[i] = r.cpu * 1e3 / mb;
+		run_or_die(w->name, fl0, RUN_PLAIN, &r, spid);
+		c->cf0[i] = r.cpu * 1e3 / mb;
+	}
+}
+
+/* Medians of per-pair ratios x[i] / y[i] (y NULL: of x itself). */
+static double median_ratio(const double *x, const double *y)
+{
+	double v[64];
+	for (int i = 0; i < runs; i++)
+		v[i] = y ? x[i] / y[i] : x[i];
+	return x[0] < 0 ? -1 : median(v, runs);
 }
 
 static void bulk(const char *sender_name, const char *mode, int mss, const char *receiver, const char *size)
@@ -277,32 +394,36 @@ static void bulk(const char *sender_name, const char *mode, int mss, const char 
 	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
 	struct sender s;
 	start_sender(&s, mode, mss, bytes);
-	double tp[64], ts[64], cp[64], cs[64], ratio[64], mapped = 0;
-	char *argv[8];
+	static struct pair_cpu c;
+	memset(&c, 0, sizeof(c));
+	char *argv[8], *fl[8], *fl0[8];
 	build_argv(argv, receiver, s.port, size);
-	double mb = (double)nbytes / 1e6;
-	for (int i = 0; i < runs; i++) {
-		struct result a, b;
-		if (run_receiver(argv, 0, &a, NULL) || run_receiver(argv, 1, &b, NULL)) {
-			fprintf(stderr, "zcbench: %s: receiver failed: %s%s\n", w->name, a.out, b.out);
-			exit(1);
-		}
-		tp[i] = mb / a.secs;
-		ts[i] = mb / b.secs;
-		cp[i] = a.cpu * 1e3 / mb;	/* ms of CPU per MB */
-		cs[i] = b.cpu * 1e3 / mb;
-		ratio[i] = ts[i] / tp[i];
-		mapped += b.mapped_pct;
+	/* The floor, where the shim maps: the same batch as the read size
+	 * (cat reads 128K). */
+	int mapped_row = strcmp(mode, "plain") && parse_bytes(size) >= (64u << 10) && want_floor;
+	if (mapped_row) {
+		floor_argv(fl, s.port, size, "copy");
+		floor_argv(fl0, s.port, size, "none");
 	}
-	summarise(w, tp, ts, cp, cs, ratio, mapped);
+	for (int i = 0; i < runs; i++)
+		one_pair(w, &c, i, argv, mapped_row ? fl : NULL, mapped_row ? fl0 : NULL, s.pid);
+	summarise(w, c.tp, c.ts, c.cp, c.cs, c.ratio, c.mapped);
+	w->send_plain = median(c.sp, runs);
+	w->send_shim = median(c.ss, runs);
+	w->auto_ratio = median_ratio(c.ca, NULL);
+	w->auto_mapped = want_auto ? c.amapped / runs : -1;
+	w->floor_ratio = mapped_row ? median_ratio(c.cf, c.cp) : -1;
+	w->floor0_ratio = mapped_row ? median_ratio(c.cf0, c.cp) : -1;
+	w->shim_floor = mapped_row ? median_ratio(c.cs, c.cf) : -1;
 	w->sys_plain = w->sys_shim = -1;
 	if (count_syscalls) {
+		double mb = (double)nbytes / 1e6;
 		struct result r;
 		char out[64];
 		snprintf(out, sizeof(out), "/tmp/zcbench-strace.%d", (int)getpid());
-		if (!run_receiver(argv, 0, &r, out))
+		if (!run_receiver(argv, RUN_PLAIN, &r, out, 0))
 			w->sys_plain = (double)strace_calls(out) / mb;
-		if (!run_receiver(argv, 1, &r, out))
+		if (!run_receiver(argv, RUN_SHIM, &r, out, 0))
 			w->sys_shim = (double)strace_calls(out) / mb;
 	}
 	stop(s.pid);
@@ -412,7 +533,7 @@ static void many(void)
 			char *argv[] = { path, "--port", portbuf, "--conns", "1000", "--epoll", "--size", "256K",
 					 "--no-check", NULL };
 			struct result r;
-			if (run_receiver(argv, shim, &r, NULL)) {
+			if (run_receiver(argv, shim, &r, NULL, 0)) {
 				fprintf(stderr, "zcbench: many: %s\n", r.out);
 				exit(1);
 			}
@@ -463,45 +584,56 @@ static void print(double memcpy_bw)
 		if (rows[i].kind == 0 && rows[i].shim_mbs > best_shim)
 			best_shim = rows[i].shim_mbs;
 	if (want_json) {
-		printf("{\"version\":1,\"bytes\":%llu,\"runs\":%d,\"memcpy_mbs\":%.0f,\"rows\":[", nbytes, runs, memcpy_bw);
+		printf("{\"version\":2,\"pinned\":%s,", pin && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "true" : "false");
+		printf("\"bytes\":%llu,\"runs\":%d,\"memcpy_mbs\":%.0f,\"rows\":[", nbytes, runs, memcpy_bw);
 		for (int i = 0; i < nrows; i++) {
 			struct row *w = &rows[i];
 			printf("%s{\"scenario\":\"%s\",\"plain_mbs\":%.1f,\"shim_mbs\":%.1f,\"ratio\":%.3f,"
 			       "\"plain_cpu_ms_per_mb\":%.4f,\"shim_cpu_ms_per_mb\":%.4f,\"cpu_ratio\":%.3f,"
 			       "\"mapped_pct\":%.2f,\"syscalls_per_mb_plain\":%.1f,\"syscalls_per_mb_shim\":%.1f,"
 			       "\"ratio_min\":%.3f,\"ratio_max\":%.3f,\"p50_us_plain\":%.1f,\"p50_us_shim\":%.1f,"
-			       "\"p99_us_plain\":%.1f,\"p99_us_shim\":%.1f,\"rssfile_peak_kb\":%ld}",
+			       "\"p99_us_plain\":%.1f,\"p99_us_shim\":%.1f,\"rssfile_peak_kb\":%ld,"
+			       "\"sender_cpu_ms_per_mb_plain\":%.4f,\"sender_cpu_ms_per_mb_shim\":%.4f,"
+			       "\"floor_cpu_ratio\":%.3f,\"floor_untouched_cpu_ratio\":%.3f,\"shim_floor_ratio\":%.3f,"
+			       "\"auto_cpu_ratio\":%.3f,\"auto_mapped_pct\":%.2f}",
 			       i ? "," : "", w->name, w->plain_mbs, w->shim_mbs, w->ratio, w->plain_cpu, w->shim_cpu,
 			       w->cpu_ratio, w->mapped, w->sys_plain, w->sys_shim, w->spread_lo, w->spread_hi,
-			       w->p50_plain, w->p50_shim, w->p99_plain, w->p99_shim, w->rss_peak_kb);
+			       w->p50_plain, w->p50_shim, w->p99_plain, w->p99_shim, w->rss_peak_kb, w->send_plain,
+			       w->send_shim, w->floor_ratio, w->floor0_ratio, w->shim_floor, w->auto_ratio, w->auto_mapped);
 		}
 		printf("]}\n");
 		return;
 	}
-	printf("zcbench: %llu MiB per run, %d pairs (plain, shim) alternating; medians; ratio = shim / plain\n",
-	       nbytes >> 20, runs);
-	printf("%-34s %9s %9s %6s %9s %9s %6s %7s %8s %8s %13s\n", "scenario", "plain", "shim", "ratio", "cpu ms/MB",
-	       "cpu ms/MB", "ratio", "mapped", "sys/MB", "sys/MB", "ratio min-max");
-	printf("%-34s %9s %9s %6s %9s %9s %6s %7s %8s %8s\n", "", "MB/s", "MB/s", "", "plain", "shim", "", "%", "plain",
-	       "shim");
+	printf("zcbench: %llu MiB per run, %d pairs (plain, shim) alternating, %s; medians of per-pair ratios\n",
+	       nbytes >> 20, runs, pin && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "sender on CPU 0, receiver on CPU 1" : "not pinned");
+	printf("%-28s %7s %7s %6s %8s %8s %6s %6s %6s %6s %6s %6s %6s %6s %7s %7s %11s\n", "scenario", "plain", "shim",
+	       "tput", "cpu/MB", "cpu/MB", "shim/", "floor/", "floor0", "shim/", "auto/", "mapped", "auto", "send",
+	       "sys/MB", "sys/MB", "tput ratio");
+	printf("%-28s %7s %7s %6s %8s %8s %6s %6s %6s %6s %6s %6s %6s %6s %7s %7s %11s\n", "", "MB/s", "MB/s", "ratio",
+	       "plain ms", "shim ms", "plain", "plain", "/plain", "floor", "plain", "%", "map %", "cpu", "plain", "shim",
+	       "min-max");
 	for (int i = 0; i < nrows; i++) {
 		struct row *w = &rows[i];
 		if (w->kind == 1) {
-			printf("%-34s p50 %.1f us -> %.1f us (%.3f), p99 %.1f us -> %.1f us (%.3f); server CPU/rt %.2f -> "
+			printf("%-28s p50 %.1f us -> %.1f us (%.3f), p99 %.1f us -> %.1f us (%.3f); server CPU/rt %.2f -> "
 			       "%.2f us (%.3f); p50 ratio %.3f-%.3f\n",
 			       w->name, w->p50_plain, w->p50_shim, w->ratio, w->p99_plain, w->p99_shim,
 			       w->p99_shim / w->p99_plain, w->plain_cpu, w->shim_cpu, w->cpu_ratio, w->spread_lo,
 			       w->spread_hi);
 			continue;
 		}
-		char sp[16] = "-", ss[16] = "-";
-		if (w->sys_plain >= 0)
-			snprintf(sp, sizeof(sp), "%.1f", w->sys_plain);
-		if (w->sys_shim >= 0)
-			snprintf(ss, sizeof(ss), "%.1f", w->sys_shim);
-		printf("%-34s %9.0f %9.0f %6.3f %9.4f %9.4f %6.3f %7.2f %8s %8s %6.3f-%.3f", w->name, w->plain_mbs,
-		       w->shim_mbs, w->ratio, w->plain_cpu, w->shim_cpu, w->cpu_ratio, w->mapped, sp, ss, w->spread_lo,
-		       w->spread_hi);
+		char f[8][16];
+		const double v[] = { w->floor_ratio, w->floor0_ratio, w->shim_floor, w->auto_ratio, w->auto_mapped,
+				     w->send_plain > 0 ? w->send_shim / w->send_plain : -1, w->sys_plain, w->sys_shim };
+		for (int k = 0; k < 8; k++) {
+			if (v[k] < 0)
+				snprintf(f[k], sizeof(f[k]), "-");
+			else
+				snprintf(f[k], sizeof(f[k]), k == 4 || k >= 6 ? "%.1f" : "%.3f", v[k]);
+		}
+		printf("%-28s %7.0f %7.0f %6.3f %8.4f %8.4f %6.3f %6s %6s %6s %6s %6.1f %6s %6s %7s %7s %5.2f-%.2f", w->name,
+		       w->plain_mbs, w->shim_mbs, w->ratio, w->plain_cpu, w->shim_cpu, w->cpu_ratio, f[0], f[1], f[2],
+		       f[3], w->mapped, f[4], f[5], f[6], f[7], w->spread_lo, w->spread_hi);
 		if (w->kind == 2)
 			printf("  RssFile peak %ld kB", w->rss_peak_kb);
 		printf("\n");
@@ -516,15 +648,18 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--json")) want_json = 1;
-		else if (!strcmp(a, "--bytes") && v) nbytes = strtoull(v, NULL, 10) << (strchr(v, 'M') ? 20 : strchr(v, 'G') ? 30 : 0), i++;
+		else if (!strcmp(a, "--bytes") && v) nbytes = parse_bytes(v), i++;
 		else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
 		else if (!strcmp(a, "--filter") && v) filter = v, i++;
 		else if (!strcmp(a, "--read-size") && v) only_size = v, i++;
 		else if (!strcmp(a, "--sender") && v) only_sender = v, i++;
 		else if (!strcmp(a, "--no-syscalls")) count_syscalls = 0;
+		else if (!strcmp(a, "--no-pin")) pin = 0;
+		else if (!strcmp(a, "--no-floor")) want_floor = 0;
+		else if (!strcmp(a, "--no-auto")) want_auto = 0;
 		else {
 			fprintf(stderr, "usage: zcbench [--json] [--bytes 256M] [--runs 5] [--filter S] [--read-size N] "
-					"[--sender plain|zc|zc4108] [--no-syscalls]\n");
+					"[--sender plain|zc|zc4108] [--no-syscalls] [--no-pin] [--no-floor] [--no-auto]\n");
 			return 2;
 		}
 	}

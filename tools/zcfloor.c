@@ -1,0 +1,131 @@
+/*
+ * zcfloor - the floor under the shim's mapped path: what the kernel's
+ * page-table work (and one copy) costs on this machine, with no shim.
+ *
+ *   zcfloor --port P [--size 1M] [--touch none|copy] [--window 2M]
+ *
+ * Connects to 127.0.0.1:P and receives until EOF with bare
+ * TCP_ZEROCOPY_RECEIVE calls through the shim's own window code
+ * (shim/zcwin.c: the same 2 MiB-aligned window ring, TLB_CLEAN_HINT, zap
+ * once per trip round the ring), asking for --size bytes per call as a
+ * mapped read of that size would.  What cannot be mapped (the straggler
+ * behind a run of pages) is taken by the kernel's copybuf in the same call,
+ * or, when nothing maps, by a recv() of what the kernel says to skip.
+ *   --touch none: the pages are released untouched (the pure cost of
+ *                 inserting, zapping and freeing them);
+ *   --touch copy: each mapped run is also memcpy'd into a --size buffer,
+ *                 which is all any map-then-copy receiver must add: the
+ *                 floor zcbench holds the shim to.
+ * Prints "bytes=N mapped=M" on stdout.  Preconditions: Linux >= 5.11 (the
+ * copybuf), a sender that makes pages mappable (zcsend --mode zerocopy).
+ * Used by `make bench`; run by hand beside a `zcsend --bytes 1G --mode
+ * zerocopy --mss 4108`, pinned: `taskset -c 1 build/zcfloor --port P`.
+ */
+#define _GNU_SOURCE
+#include "zcwin.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+#define CB_LEN (8u << 10)
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	size_t v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		v <<= 10;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20;
+	return v;
+}
+
+static int connect_to(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	return fd;
+}
+
+/* One read's worth: -1 at EOF or error, else bytes taken.  The copybuf is
+ * offered as the shim offers it: once the stream has shown unmappable
+ * stragglers behind pages, and only where the queue fits behind the pages
+ * (with less queued than the copybuf the kernel copies everything). */
+static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int copy, uint64_t *mapped)
+{
+	static uint8_t cb[CB_LEN];
+	static int had_skip;
+	static uint32_t inq = UINT32_MAX;
+	size_t want = size < w->size ? size : w->size, map = want & ~(size_t)(PAGE - 1), cb_len = 0;
+	if (had_skip && inq != UINT32_MAX && inq + CB_LEN <= want) {
+		map = (want - CB_LEN) & ~(size_t)(PAGE - 1);
+		cb_len = CB_LEN;
+	}
+	struct tcp_zerocopy_receive zc;
+	const uint8_t *data;
+	if (zcw_receive(fd, w, map, cb_len ? cb : NULL, cb_len, &zc, &data))
+		return -1;	/* EIO: EOF */
+	if (copy && zc.length)
+		memcpy(buf, data, zc.length);
+	*mapped += zc.length;
+	inq = zc.inq;
+	had_skip |= zc.length && zc.recv_skip_hint > (uint32_t)(zc.copybuf_len > 0 ? zc.copybuf_len : 0);
+	long got = (long)zc.length + (zc.copybuf_len > 0 ? zc.copybuf_len : 0);
+	if (!got) {
+		/* Nothing mapped: copy what must be skipped, or wait. */
+		size_t n = zc.recv_skip_hint && zc.recv_skip_hint < size ? zc.recv_skip_hint : size;
+		ssize_t t = recv(fd, buf, n, zc.recv_skip_hint || zc.inq ? 0 : MSG_PEEK);
+		if (t <= 0)
+			return -1;
+		got = zc.recv_skip_hint || zc.inq ? t : 0;
+		inq = UINT32_MAX;
+	}
+	if (zc.inq == 0)
+		zcw_settle(w);
+	return got;
+}
+
+int main(int argc, char **argv)
+{
+	int port = 0, copy = 0;
+	size_t size = 1u << 20, window = 2u << 20;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
+		else if (!strcmp(a, "--size") && v) size = parse_size(v), i++;
+		else if (!strcmp(a, "--window") && v) window = parse_size(v), i++;
+		else if (!strcmp(a, "--touch") && v) copy = !strcmp(v, "copy"), i++;
+		else {
+			fprintf(stderr, "usage: zcfloor --port P [--size 1M] [--touch none|copy] [--window 2M]\n");
+			return 2;
+		}
+	}
+	zcw_configure(window);
+	if (!zcw_kernel()->supported) {
+		fprintf(stderr, "zcfloor: no TCP_ZEROCOPY_RECEIVE here\n");
+		return 1;
+	}
+	int fd = connect_to(port);
+	struct zcw_win *w = zcw_acquire();
+	uint8_t *buf = malloc(size);
+	if (fd < 0 || !w || !buf) {
+		perror("zcfloor");
+		return 1;
+	}
+	memset(buf, 0, size);
+	uint64_t total = 0, mapped = 0;
+	long got;
+	while ((got = one_read(fd, w, size, buf, copy, &mapped)) >= 0)
+		total += (uint64_t)got;
+	printf("bytes=%llu mapped=%llu\n", (unsigned long long)total, (unsigned long long)mapped);
+	return 0;
+}
