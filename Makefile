@@ -55,7 +55,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/pending.c shim/policy.c shim/maphooks.c $(COMMON_SRC)
+           shim/pending.c shim/policy.c shim/auto.c shim/maphooks.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -63,7 +63,7 @@ LIB      = $(BUILD)/libzcshim.so
 # shim's pure modules (configuration parser, stats segment writer, logger).
 TOOL_COMMON_SRC = common/segread.c $(COMMON_SRC)
 COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
-TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c
+TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff

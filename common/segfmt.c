@@ -14,6 +14,7 @@ const char *const zcs_reason_names[ZCS_R_COUNT] = {
 	[ZCS_R_BACKOFF] = "backoff",
 	[ZCS_R_LITTLE] = "little_data",
 	[ZCS_R_SOCKOPT] = "sockopt",
+	[ZCS_R_AUTO] = "auto_copy",
 };
 
 const char *zcs_reason_name(unsigned r)

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define ZCS_MAGIC "ZCSHIMSG"
-#define ZCS_VERSION 2
+#define ZCS_VERSION 3
 #define ZCS_SESSION_LEN 48
 #define ZCS_COMMAND_LEN 200
 #define ZCS_SEG_SUFFIX ".zcs"
@@ -36,6 +36,7 @@ enum zcs_reason {
 	ZCS_R_LITTLE,      /* little data arriving at a time (request/response) */
 	ZCS_R_SOCKOPT,     /* a socket option the mapped path cannot honour
 			    * (SO_PEEK_OFF, TCP_REPAIR, TCP_INQ, timestamps) */
+	ZCS_R_AUTO,        /* ZCSHIM_MODE=auto measured copying cheaper here */
 	ZCS_R_COUNT
 };
 
@@ -50,6 +51,9 @@ struct zcs_counters {
 	uint64_t bytes_mapped;  /* delivered from mapped pages */
 	uint64_t bytes_copied;  /* delivered by any kernel copy */
 	uint64_t zc_calls;      /* getsockopt(TCP_ZEROCOPY_RECEIVE) calls */
+	uint64_t bytes_probed;  /* delivered by reads that took the mapped path:
+				 * bytes_mapped / bytes_probed is the share of
+				 * the traffic that could be mapped */
 	uint64_t fb_reads[ZCS_R_COUNT]; /* calls with unmapped bytes, by reason */
 	uint64_t fb_bytes[ZCS_R_COUNT]; /* unmapped bytes, by reason */
 };
@@ -105,6 +109,10 @@ struct zcs_header {
 	uint32_t ncallsites;    /* call-site table after the slots; 0 if off */
 	uint32_t callsite_offset;
 	uint64_t callsites_dropped; /* table full: sites not recorded */
+	uint32_t mode;          /* ZCSHIM_MODE: 0 map, 1 auto */
+	uint32_t auto_verdict;  /* auto: 0 learning, 1 mapping pays, 2 copying does */
+	uint64_t auto_map_ns_per_mb;  /* auto: CPU per MiB of mapped-path reads (median of samples) */
+	uint64_t auto_copy_ns_per_mb; /* auto: CPU per MiB of copied reads */
 	/* Counts of slots that were recycled.  The process's totals are
 	 * retired + overflow + every slot: summed by the reader, so that a read
 	 * pays for one set of atomic adds, not two. */

@@ -71,6 +71,42 @@ int zcfg_parse_bool(const char *s, int *out)
 	return -EINVAL;
 }
 
+int zcfg_parse_mode(const char *s, int *out)
+{
+	if (s && !strcasecmp(s, "map"))
+		return *out = 0, 0;
+	if (s && !strcasecmp(s, "auto"))
+		return *out = 1, 0;
+	return -EINVAL;
+}
+
+static int parse_cost(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > 1000000000000ull)
+			return -EINVAL;
+	}
+	if (p == s || !v)
+		return -EINVAL;
+	*end = p;
+	*out = v;
+	return 0;
+}
+
+int zcfg_parse_costs(const char *s, uint64_t *map, uint64_t *copy)
+{
+	const char *p;
+	uint64_t m, c;
+	if (!s || parse_cost(s, &p, &m) || *p != ':' || parse_cost(p + 1, &p, &c) || *p)
+		return -EINVAL;
+	*map = m;
+	*copy = c;
+	return 0;
+}
+
 int zcfg_parse_level(const char *s, int *out)
 {
 	static const char *names[] = { "error", "warn", "info", "debug" };
@@ -134,6 +170,16 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 		} else {
 			c->min_read = m;
 		}
+	}
+	if ((v = get("ZCSHIM_MODE")) && zcfg_parse_mode(v, &c->mode)) {
+		warn("ZCSHIM_MODE", v, "expected map or auto");
+		c->mode = 0;
+		bad++;
+	}
+	if ((v = get("ZCSHIM_AUTO_COSTS")) && zcfg_parse_costs(v, &c->auto_map_cost, &c->auto_copy_cost)) {
+		warn("ZCSHIM_AUTO_COSTS", v, "expected MAP:COPY, CPU ns per MiB of each");
+		c->auto_map_cost = c->auto_copy_cost = 0;
+		bad++;
 	}
 	if ((v = get("ZCSHIM_STATS_DIR")) && *v && (v[0] != '/' || copy_path(v, c->stats_dir, sizeof(c->stats_dir)))) {
 		warn("ZCSHIM_STATS_DIR", v, "expected an absolute path shorter than 256 bytes");

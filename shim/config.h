@@ -31,6 +31,9 @@ struct zcfg {
 	char session[48];           /* set by zcstat -- CMD */
 	uint32_t slots;             /* per-fd slots in the stats segment */
 	int callsites;              /* record call sites of unmapped reads */
+	int mode;                   /* enum zca_mode: 0 map, 1 auto */
+	uint64_t auto_map_cost;     /* ZCSHIM_AUTO_COSTS, ns per MiB (0: measure) */
+	uint64_t auto_copy_cost;
 };
 
 #define ZCFG_DEFAULT_SLOTS 4096u
@@ -47,6 +50,10 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 int zcfg_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "1", "true", "yes", "on" / "0", "false", "no", "off", "".  0 or -EINVAL. */
 int zcfg_parse_bool(const char *s, int *out);
+/* "map" (0), "auto" (1).  0 or -EINVAL. */
+int zcfg_parse_mode(const char *s, int *out);
+/* "MAP:COPY", two costs in ns per MiB, each 1..10^12.  0 or -EINVAL. */
+int zcfg_parse_costs(const char *s, uint64_t *map, uint64_t *copy);
 /* "error", "warn", "info", "debug".  0 or -EINVAL. */
 int zcfg_parse_level(const char *s, int *out);
 

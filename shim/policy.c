@@ -108,7 +108,8 @@ void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o)
 	} else {
 		if (o->result > 0 && !o->peek && FDT_GET(h->head_off))
 			FDT_SET(h->head_off, 0);	/* a real call moved the head */
-		if (o->reason != ZCS_R_SMALL && o->reason != ZCS_R_BACKOFF && o->reason != ZCS_R_LITTLE)
+		if (o->reason != ZCS_R_SMALL && o->reason != ZCS_R_BACKOFF && o->reason != ZCS_R_LITTLE &&
+		    o->reason != ZCS_R_AUTO)
 			return;	/* flags, options, kernel: say nothing about the traffic */
 	}
 	FDT_SET(h->little, small ? (uint8_t)(l < 2 ? l + 1 : 2) : 0);

@@ -147,6 +147,7 @@ static void init_header(struct zcs_header *h, uint32_t nslots, uint32_t ncs, siz
 		memcpy(h->session, seg_cfg->session, sizeof(h->session) - 1);
 		h->window_size = seg_cfg->window;
 		h->min_read = seg_cfg->min_read;
+		h->mode = (uint32_t)seg_cfg->mode;
 	}
 	/* Readers trust nothing until the magic is there: publish it last,
 	 * with release order (one 8-byte store; the header is page-aligned). */
@@ -317,6 +318,8 @@ static void add_counts(struct zcs_counters *c, const struct zst_delta *d)
 		ADD1(c->bytes_copied, d->copied);
 	if (d->zc_calls)
 		ADD1(c->zc_calls, d->zc_calls);
+	if (d->probed)
+		ADD1(c->bytes_probed, d->mapped + d->copied);
 	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
 		ADD1(c->fb_reads[d->reason], 1);
 		ADD1(c->fb_bytes[d->reason], d->copied);
@@ -345,6 +348,15 @@ void zst_callsite_dropped(void)
 void zst_set_kernel(int supported)
 {
 	__atomic_store_n(&seg->kernel_zc, supported ? 1u : 2u, __ATOMIC_RELAXED);
+}
+
+void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
+{
+	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&h->mode, (uint32_t)mode, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->auto_verdict, (uint32_t)verdict, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->auto_map_ns_per_mb, map_ns_per_mb, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->auto_copy_ns_per_mb, copy_ns_per_mb, __ATOMIC_RELAXED);
 }
 
 void zst_after_fork_child(void)

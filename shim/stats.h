@@ -24,6 +24,7 @@ struct zst_delta {
 	uint64_t copied;
 	uint32_t zc_calls;
 	int reason;             /* why copied bytes were not mapped; -1 none */
+	int probed;             /* the read took the mapped path */
 };
 
 /* Creates (or, in a fork child, re-creates) the segment.  0 or -errno;
@@ -36,6 +37,8 @@ void zst_release(uint32_t idx);
 /* Adds one receive call's figures to slot (index + 1, 0 = overflow). */
 void zst_account(uint32_t slot1, const struct zst_delta *d);
 void zst_set_kernel(int supported);
+/* ZCSHIM_MODE=auto's state, for zcstat. */
+void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb);
 /* The call-site table (NULL, *n = 0 when call sites are off). */
 struct zcs_callsite *zst_callsites(uint32_t *n);
 void zst_callsite_dropped(void);

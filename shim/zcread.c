@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "zcread.h"
+#include "auto.h"
 #include "callsite.h"
 #include "iocur.h"
 #include "libc.h"
@@ -68,6 +69,7 @@ void zcr_configure(const struct zcfg *cfg)
 {
 	min_read = cfg->min_read;
 	zcp_configure(cfg->min_read);
+	zca_configure(cfg->mode, cfg->auto_map_cost, cfg->auto_copy_cost);
 	sigfillset(&async_signals);
 	static const int sync[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
 	for (unsigned i = 0; i < sizeof(sync) / sizeof(sync[0]); i++)
@@ -527,14 +529,10 @@ static void account(int fd, struct fdt_entry *e, const struct zst_delta *d)
 	}
 }
 
-static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *d, struct zcp_outcome *o)
+/* The mapped path for a read the policy sends there. */
+static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
+			struct zcp_outcome *o)
 {
-	size_t total;
-	if (describe(rq, &total))
-		return real_call(rq, e);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
-	o->reason = zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
-	if (o->reason != ZCP_MAP)
-		return passthrough(rq, e, total, o->reason, d);
 	struct rd s = { .rq = rq, .e = e, .d = d, .inq = UINT32_MAX,
 			.gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
 	cur_init(&s.cur, rq->iov, rq->iovcnt, total);
@@ -544,6 +542,7 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 	size_t lowat = (size_t)FDT_GET(e->opts.lowat);
 	s.target = (rq->flags & MSG_WAITALL) || lowat > total ? total : lowat;
 	pthread_testcancel();	/* a pending cancel acts before we take data */
+	d->probed = 1;
 	ssize_t r = mapped_read(&s);
 	if (d->copied && d->reason < 0)
 		d->reason = ZCS_R_UNMAPPABLE;
@@ -556,9 +555,46 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 	return r;
 }
 
+/* ZCSHIM_MODE=auto: the way that measured cheaper, a sample timed now
+ * and then (auto.c). */
+static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
+			 struct zcp_outcome *o)
+{
+	int choice = zca_choose();
+	int timed = choice == ZCA_SAMPLE_MAP || choice == ZCA_SAMPLE_COPY;
+	uint64_t t0 = timed ? zca_clock() : 0;
+	ssize_t r;
+	if (choice == ZCA_GO_COPY || choice == ZCA_SAMPLE_COPY)
+		r = passthrough(rq, e, total, o->reason = ZCS_R_AUTO, d);
+	else
+		r = map_read(rq, e, total, d, o);
+	if (timed && r > 0) {
+		int saved = errno;
+		zca_sampled(choice, t0, (uint64_t)r);
+		struct zca_view v;
+		zca_view(&v);
+		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb);
+		errno = saved;
+	}
+	return r;
+}
+
+static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *d, struct zcp_outcome *o)
+{
+	size_t total;
+	if (describe(rq, &total))
+		return real_call(rq, e);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
+	o->reason = zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
+	if (o->reason != ZCP_MAP)
+		return passthrough(rq, e, total, o->reason, d);
+	if (__builtin_expect(zca_mode() == ZCA_AUTO, 0))
+		return auto_read(rq, e, total, d, o);
+	return map_read(rq, e, total, d, o);
+}
+
 static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct zst_delta d = { 0, 0, 0, -1 };
+	struct zst_delta d = { 0, 0, 0, -1, 0 };
 	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
 	int saved = errno;
 	ssize_t r = serve(rq, e, &d, &o);
@@ -574,7 +610,7 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
  * without its set-up, which cost as much as the rest together. */
 static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct zst_delta d = { 0, 0, 0, -1 };
+	struct zst_delta d = { 0, 0, 0, -1, 0 };
 	ssize_t r = passthrough(rq, e, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
 	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = !!(rq->flags & MSG_PEEK) };
 	zcp_learn(e, &o);

@@ -153,6 +153,52 @@ Test(core, threads_mixing_small_and_mapped_reads_every_byte_once, .timeout = 180
 	tl_free(&r);
 }
 
+/* ZCSHIM_MODE=auto with the costs injected (no timing in a test): where
+ * mapping is cheaper it maps as map mode does; where copying is, it copies
+ * and still samples the mapped path, so zcstat can say how much of the
+ * traffic was mappable. */
+Test(auto_mode, maps_when_mapping_is_cheaper, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *env[] = { "ZCSHIM_MODE=auto", "ZCSHIM_AUTO_COSTS=300000:1000000", NULL };
+	transfer(&r, "64M", sa, NULL, env);
+	assert_mapped_at_least(&r, 64 * MiB, 95.0);
+	cr_assert(strstr(r.json, "\"mode\":\"auto\""), "%s", r.json);
+	cr_assert(strstr(r.json, "\"verdict\":\"map\""), "%s", r.json);
+	cr_assert_eq(tl_json_u64(r.json, "\"auto\":", "map_ns_per_mib"), 300000);
+	cr_assert_eq(tl_json_u64(r.json, "\"auto\":", "copy_ns_per_mib"), 1000000);
+	tl_free(&r);
+}
+
+Test(auto_mode, copies_when_copying_is_cheaper_and_still_samples, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *env[] = { "ZCSHIM_MODE=auto", "ZCSHIM_AUTO_COSTS=3000000:1000000", NULL };
+	transfer(&r, "64M", sa, NULL, env);
+	uint64_t m = total(&r, "bytes_mapped"), probed = total(&r, "bytes_probed");
+	cr_assert_gt(m, 0, "the mapped path must still be sampled");
+	cr_assert_lt(m, 4 * MiB, "copying is cheaper: %llu bytes mapped", (unsigned long long)m);
+	cr_assert_geq(100 * m, 95 * probed, "sampled traffic from this sender maps: %llu of %llu",
+		      (unsigned long long)m, (unsigned long long)probed);
+	cr_assert(strstr(r.json, "\"verdict\":\"copy\""), "%s", r.json);
+	cr_assert(strstr(r.json, "\"auto_copy\""), "the reason must be named: %s", r.json);
+	tl_free(&r);
+}
+
+/* map mode (the default) never consults the estimates. */
+Test(auto_mode, map_mode_maps_whatever_the_costs, .timeout = 120)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *env[] = { "ZCSHIM_AUTO_COSTS=3000000:1000000", NULL };
+	transfer(&r, "64M", sa, NULL, env);
+	assert_mapped_at_least(&r, 64 * MiB, 95.0);
+	cr_assert(strstr(r.json, "\"mode\":\"map\""), "%s", r.json);
+	tl_free(&r);
+}
+
 Test(config, min_read_from_environment, .timeout = 120)
 {
 	struct tl_result r;

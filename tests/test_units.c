@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "auto.h"
 #include "config.h"
 #include "stats.h"
 #include "log.h"
@@ -81,6 +82,124 @@ Test(config, secure_execution_ignores_environment)
 	cr_assert_eq(c.log_file[0], 0);
 	cr_assert_eq(c.disable, 0);
 	cr_assert(c.secure);
+}
+
+Test(config, mode_and_injected_costs)
+{
+	struct zcfg c;
+	const char *env[] = { "ZCSHIM_MODE", "auto", "ZCSHIM_AUTO_COSTS", "300000:200000", NULL };
+	memcpy(fake_env, env, sizeof(env));
+	warnings = 0;
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 0);
+	cr_assert_eq(c.mode, ZCA_AUTO);
+	cr_assert_eq(c.auto_map_cost, 300000);
+	cr_assert_eq(c.auto_copy_cost, 200000);
+	const char *bad[] = { "ZCSHIM_MODE", "fast", "ZCSHIM_AUTO_COSTS", "1:0", NULL };
+	memcpy(fake_env, bad, sizeof(bad));
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 2);
+	cr_assert_eq(c.mode, ZCA_MAP);
+	cr_assert_eq(c.auto_map_cost, 0);
+	uint64_t m, k;
+	cr_assert_eq(zcfg_parse_costs("5:7", &m, &k), 0);
+	cr_assert(m == 5 && k == 7);
+	cr_assert_eq(zcfg_parse_costs("5:", &m, &k), -EINVAL);
+	cr_assert_eq(zcfg_parse_costs(":5", &m, &k), -EINVAL);
+	cr_assert_eq(zcfg_parse_costs("5:7x", &m, &k), -EINVAL);
+	cr_assert_eq(zcfg_parse_costs("99999999999999:1", &m, &k), -EINVAL);
+}
+
+/* The verdict from estimates: clear after one sample of each, close calls
+ * only after three, and a margin against flapping. */
+Test(auto_mode, verdict_from_estimates)
+{
+	struct zca_est e = { .map_ns = 100, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
+			     .map_samples = 1, .copy_samples = 1, .verdict = 0 };
+	cr_assert_eq(zca_verdict(&e), 0, "a tie after one sample each: keep learning");
+	e.map_ns = 160;
+	cr_assert_eq(zca_verdict(&e), 2, "mapping 1.6x dearer: copy at once");
+	e.map_ns = 60;
+	cr_assert_eq(zca_verdict(&e), 1, "copying 1.67x dearer: map at once");
+	e.map_ns = 97;
+	cr_assert_eq(zca_verdict(&e), 0, "close: not before three samples each");
+	e.map_samples = e.copy_samples = 3;
+	cr_assert_eq(zca_verdict(&e), 1, "3%% cheaper mapped: map");
+	e.verdict = 1;
+	e.map_ns = 101;
+	cr_assert_eq(zca_verdict(&e), 1, "mapping, 1%% dearer: inside the margin, stay");
+	e.map_ns = 103;
+	cr_assert_eq(zca_verdict(&e), 2, "3%% dearer: switch");
+	e.verdict = 2;
+	e.map_ns = 99;
+	cr_assert_eq(zca_verdict(&e), 2, "copying, mapping 1%% cheaper: stay");
+}
+
+/* Samples of the path not chosen cost at most 0.5% of the chosen one's. */
+Test(auto_mode, sampling_interval_follows_the_price)
+{
+	struct zca_est e = { .map_ns = 400, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1, .verdict = 2 };
+	cr_assert_eq(zca_sample_every(&e), 600, "3x dearer: one in 600");
+	e.map_ns = 101;
+	cr_assert_eq(zca_sample_every(&e), 16, "about even: the floor, one in 16");
+	e.map_ns = 100000;
+	cr_assert_eq(zca_sample_every(&e), 4096, "far dearer: the ceiling");
+	e.verdict = 1;
+	e.map_ns = 50;
+	cr_assert_eq(zca_sample_every(&e), 200, "mapping, copy 2x dearer: one in 200");
+}
+
+/* The whole loop with injected costs: what zca_choose asks for, read by
+ * read, and where it settles. */
+static int run_reads(int n, int *mapped_reads, int *timed)
+{
+	*mapped_reads = *timed = 0;
+	for (int i = 0; i < n; i++) {
+		int c = zca_choose();
+		*mapped_reads += c == ZCA_GO_MAP || c == ZCA_SAMPLE_MAP;
+		if (c == ZCA_SAMPLE_MAP || c == ZCA_SAMPLE_COPY) {
+			(*timed)++;
+			zca_sampled(c, zca_clock(), 1u << 20);
+		}
+	}
+	struct zca_view v;
+	zca_view(&v);
+	return v.verdict;
+}
+
+Test(auto_mode, copies_where_mapping_costs_more)
+{
+	int m, t;
+	zca_configure(ZCA_AUTO, 3000000, 1000000);
+	cr_assert_eq(run_reads(10000, &m, &t), 2);
+	/* warm-up, one dropped and one kept mapped sample, then one in 400 */
+	cr_assert_leq(m, 2 + 10000 / 400 + 1, "%d mapped reads", m);
+	cr_assert_geq(m, 10000 / 400, "still samples the mapped path: %d", m);
+	struct zca_view v;
+	zca_view(&v);
+	cr_assert_eq(v.map_ns_per_mb, 3000000);
+	cr_assert_eq(v.copy_ns_per_mb, 1000000);
+}
+
+Test(auto_mode, maps_where_mapping_costs_less)
+{
+	int m, t;
+	zca_configure(ZCA_AUTO, 500000, 1000000);
+	cr_assert_eq(run_reads(10000, &m, &t), 1);
+	cr_assert_geq(m, 10000 - 10000 / 100 - 8, "%d mapped reads", m);
+}
+
+Test(auto_mode, close_costs_need_three_samples_each)
+{
+	int m, t;
+	zca_configure(ZCA_AUTO, 970000, 1000000);
+	cr_assert_eq(run_reads(4, &m, &t), 0, "learning after 4 reads");
+	cr_assert_eq(run_reads(20, &m, &t), 1, "3%% cheaper mapped: map after enough samples");
+}
+
+Test(auto_mode, within_the_margin_copying_stays)
+{
+	int m, t;
+	zca_configure(ZCA_AUTO, 990000, 1000000);
+	cr_assert_eq(run_reads(40, &m, &t), 2, "1%% cheaper mapped is not worth a switch");
 }
 
 Test(log, formatter_is_bounded_and_correct)

@@ -363,3 +363,29 @@ Test(callsites, names_the_function_that_reads_small_chunks, .timeout = 90)
 	cr_assert(strstr(r.json, "\"callsites\":[]"), "%s", r.json);
 	tl_free(&r);
 }
+
+/* ZCSHIM_MODE=auto: the text report says in one line whether zero-copy
+ * receive pays here, with the costs measured (injected here) and the share
+ * of the sampled traffic that was mappable. */
+Test(auto_mode, text_report_says_whether_zero_copy_pays, .timeout = 90)
+{
+	const char *verdicts[][2] = { { "3000000:1000000", "does not pay on this host (copying instead)" },
+				      { "500000:1000000", "zero-copy receive pays on this host" } };
+	for (int i = 0; i < 2; i++) {
+		struct tl_proc snd;
+		const char *sa[] = { "--bytes", "32M", "--mode", "zerocopy", "--mss", "4108", NULL };
+		int port = tl_sender(&snd, sa);
+		char portbuf[16], costs[64];
+		snprintf(portbuf, sizeof(portbuf), "%d", port);
+		snprintf(costs, sizeof(costs), "ZCSHIM_AUTO_COSTS=%s", verdicts[i][0]);
+		const char *args[] = { "--", "env", "ZCSHIM_MODE=auto", costs, tl_bin("zcrecv"), "--port", portbuf, NULL };
+		int status;
+		char *err, *out = zcstat(&status, &err, args);
+		cr_assert_eq(tl_wait(&snd, 30000), 0);
+		cr_assert_eq(status, 0, "%s%s", out, err);
+		cr_assert(strstr(err, verdicts[i][1]), "%s", err);
+		cr_assert(strstr(err, "of sampled traffic was mappable"), "%s", err);
+		free(out);
+		free(err);
+	}
+}

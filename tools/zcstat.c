@@ -156,6 +156,7 @@ static void sum(struct zcs_counters *t, const struct zcs_counters *c)
 	t->bytes_mapped += c->bytes_mapped;
 	t->bytes_copied += c->bytes_copied;
 	t->zc_calls += c->zc_calls;
+	t->bytes_probed += c->bytes_probed;
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		t->fb_reads[i] += c->fb_reads[i];
 		t->fb_bytes[i] += c->fb_bytes[i];
@@ -235,10 +236,11 @@ static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 	if (braces)
 		fputc('{', f);
 	fprintf(f, "\"reads\":%llu,\"bytes_mapped\":%llu,\"bytes_copied\":%llu,\"zc_calls\":%llu,"
-		   "\"mapped_pct\":%.2f,\"fallback\":{",
+		   "\"mapped_pct\":%.2f,\"bytes_probed\":%llu,\"mappable_pct\":%.2f,\"fallback\":{",
 		(unsigned long long)c->reads, (unsigned long long)c->bytes_mapped,
 		(unsigned long long)c->bytes_copied, (unsigned long long)c->zc_calls,
-		pct(c->bytes_mapped, c->bytes_mapped + c->bytes_copied));
+		pct(c->bytes_mapped, c->bytes_mapped + c->bytes_copied), (unsigned long long)c->bytes_probed,
+		pct(c->bytes_mapped, c->bytes_probed));
 	int first = 1;
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		if (!c->fb_reads[i] && !c->fb_bytes[i])
@@ -342,6 +344,33 @@ static int kernel_state(const struct seglist *l)
 	return yes ? 1 : no ? 0 : probe_kernel();
 }
 
+static const char *verdict_name(uint32_t v)
+{
+	return v == 1 ? "map" : v == 2 ? "copy" : "learning";
+}
+
+/* ZCSHIM_MODE=auto processes: what they measured, and whether zero-copy
+ * receive pays on this host, in one line each. */
+static void report_auto(FILE *f, const struct seglist *l, const struct proc_view *pv)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct zcs_header *h = l->v[i].h;
+		if (h->mode != 1)
+			continue;
+		double m = (double)h->auto_map_ns_per_mb / 1e6, c = (double)h->auto_copy_ns_per_mb / 1e6;
+		fprintf(f, "auto, pid %d: %s", h->pid,
+			h->auto_verdict == 1 ? "zero-copy receive pays on this host" :
+			h->auto_verdict == 2 ? "zero-copy receive does not pay on this host (copying instead)" :
+					       "still measuring");
+		if (h->auto_map_ns_per_mb && h->auto_copy_ns_per_mb)
+			fprintf(f, ": mapped reads %.3f ms CPU/MiB, copied %.3f ms/MiB (x%.2f)", m, c, c > 0 ? m / c : 0);
+		if (pv[i].totals.bytes_probed)
+			fprintf(f, "; %.1f%% of sampled traffic was mappable",
+				pct(pv[i].totals.bytes_mapped, pv[i].totals.bytes_probed));
+		fputc('\n', f);
+	}
+}
+
 static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
 {
 	int k = kernel_state(l);
@@ -354,10 +383,15 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		fprintf(f, "%s{\"pid\":%d,\"ppid\":%d,\"command\":", i ? "," : "", h->pid, h->ppid);
 		json_str(f, h->command);
 		fprintf(f, ",\"alive\":%s,\"kernel_zerocopy\":%s,\"window\":%llu,\"min_read\":%llu,"
-			   "\"slots_recycled\":%llu,\"totals\":",
+			   "\"slots_recycled\":%llu,\"mode\":\"%s\",",
 			pv[i].live ? "true" : "false", hk == 1 ? "true" : hk == 2 ? "false" : "null",
 			(unsigned long long)h->window_size, (unsigned long long)h->min_read,
-			(unsigned long long)h->slots_recycled);
+			(unsigned long long)h->slots_recycled, h->mode == 1 ? "auto" : "map");
+		if (h->mode == 1)
+			fprintf(f, "\"auto\":{\"verdict\":\"%s\",\"map_ns_per_mib\":%llu,\"copy_ns_per_mib\":%llu},",
+				verdict_name(h->auto_verdict), (unsigned long long)h->auto_map_ns_per_mb,
+				(unsigned long long)h->auto_copy_ns_per_mb);
+		fprintf(f, "\"totals\":");
 		json_counters(f, &pv[i].totals, 1);
 		fprintf(f, ",\"fds\":[");
 		for (size_t k = 0; k < pv[i].nrows; k++) {
@@ -408,6 +442,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 	int mr = main_reason(all);
 	if (mr >= 0)
 		fprintf(f, "main reason bytes were not mapped: %s\n", zcs_reason_names[mr]);
+	report_auto(f, l, pv);
 	fprintf(f, "%7s %-20s %5s %-22s %-6s %9s %11s %11s %8s  %s\n", "PID", "COMMAND", "FD", "PEER", "STATE",
 		"READS", "MAPPED_MiB", "COPIED_MiB", "MAPPED%", "FALLBACK");
 	size_t quiet = 0;

@@ -1,0 +1,65 @@
+/*
+ * auto.h - ZCSHIM_MODE=auto: map only where mapping measured cheaper.
+ *
+ * Whether mapping pages and copying out of them costs less CPU than the
+ * kernel copying into the caller's buffer depends on the machine (on
+ * bare metal mapping usually wins for large reads; in a VM with shadow
+ * page tables every freshly mapped page costs a trap) and on the traffic.
+ * In auto mode the shim times a sample of reads of each kind (thread CPU
+ * time, system time included, per byte delivered), keeps a decaying
+ * estimate of both costs for the process, and sends each read that could
+ * map down the cheaper path.  Reads of the other kind still run now and
+ * then, fewer the more they cost, so a change in the traffic or the host
+ * is noticed at a bounded price (at most ~0.5% of the CPU of the chosen
+ * path).  ZCSHIM_MODE=map (the default) maps whenever it can.
+ *
+ * The estimates are process-wide (they are a property of the host); what
+ * maps on each fd is still the fd's own business (policy.c).  Only reads
+ * the policy would map are considered: small reads and options the mapped
+ * path cannot honour pass through as in map mode.
+ */
+#ifndef ZCSHIM_AUTO_H
+#define ZCSHIM_AUTO_H
+
+#include <stdint.h>
+
+enum zca_mode { ZCA_MAP = 0, ZCA_AUTO = 1 };
+
+/* What one read that could map does in auto mode. */
+enum zca_choice {
+	ZCA_GO_MAP = 0,         /* map, untimed */
+	ZCA_GO_COPY = 1,        /* pass through, untimed */
+	ZCA_SAMPLE_MAP = 2,     /* map, timed */
+	ZCA_SAMPLE_COPY = 3,    /* pass through, timed */
+};
+
+/* The estimates and the verdict (copied to the stats segment). */
+struct zca_view {
+	int mode;               /* enum zca_mode */
+	int verdict;            /* 0 not yet, 1 map, 2 copy */
+	uint64_t map_ns_per_mb, copy_ns_per_mb;   /* CPU per MiB; 0: no sample yet */
+};
+
+/* mode, and costs to use instead of measured ones (ns per MiB, both 0:
+ * measure), from ZCSHIM_MODE and ZCSHIM_AUTO_COSTS. */
+void zca_configure(int mode, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb);
+int zca_mode(void);
+/* For a read the policy would map: which way, and whether to time it. */
+int zca_choose(void);
+/* A timed read: token from zca_clock() before it, its bytes after. */
+uint64_t zca_clock(void);
+void zca_sampled(int choice, uint64_t token, uint64_t bytes);
+void zca_view(struct zca_view *v);
+
+/* The decision itself, pure, for the unit tests: given the estimates,
+ * the verdict (1 map, 2 copy, 0 not enough samples yet) and how many
+ * reads pass between two samples of the path not chosen. */
+struct zca_est {
+	uint64_t map_ns, map_bytes, copy_ns, copy_bytes;
+	uint32_t map_samples, copy_samples;
+	int verdict;
+};
+int zca_verdict(const struct zca_est *e);
+uint32_t zca_sample_every(const struct zca_est *e);
+
+#endif
