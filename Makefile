@@ -55,7 +55,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/pending.c shim/policy.c shim/auto.c shim/maphooks.c $(COMMON_SRC)
+           shim/pending.c shim/policy.c shim/auto.c shim/inplace.c shim/maphooks.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -67,7 +67,11 @@ TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff
-HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcshim-asan.so
+HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcapi $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcshim-asan.so
+
+# The in-place API's test driver links the library, as an application would.
+$(BUILD)/zcapi: $(BUILD)/tobj/tests/helpers/zcapi.o $(LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $< -L$(BUILD) -lzcshim -Wl,-rpath,'$$ORIGIN' -pthread
 
 $(BUILD)/libzcfault.so: tests/helpers/zcfault.c
 	@mkdir -p $(dir $@)
@@ -79,7 +83,7 @@ $(BUILD)/libzcshim-asan.so: $(SHIM_SRC) shim/libzcshim.map
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 \
 	    -fsanitize=address,undefined -fno-omit-frame-pointer -shared \
-	    -Wl,--version-script=shim/libzcshim.map -Icommon -o $@ $(SHIM_SRC) -ldl -pthread
+	    -Wl,--version-script=shim/libzcshim.map -Icommon -Iinclude -o $@ $(SHIM_SRC) -ldl -pthread
 
 # The stress program is built with ASan and UBSan; under the shim it needs
 # ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
@@ -87,12 +91,13 @@ $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/he
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
-TESTS = test_units test_core test_semantics test_diff test_lifecycle test_zcstat test_apps test_robust test_faults
+TESTS = test_units test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_apps test_robust test_faults
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
           socket accept accept4 close close_range dup dup2 dup3 fcntl fcntl64 \
-          setsockopt fclose mmap mmap64 munmap mremap mprotect pkey_mprotect shmdt
+          setsockopt fclose mmap mmap64 munmap mremap mprotect pkey_mprotect shmdt \
+          zcshim_recv zcshim_release
 
 .SECONDARY:
 
@@ -103,7 +108,7 @@ BENCH_ARGS ?=
 
 .PHONY: FORCE all deps deps-test deps-fuzz demo test fuzz bench soak tsan check-symbols install uninstall clean helpers tests
 
-all: $(LIB) $(BUILD)/zcstat
+all: $(LIB) $(BUILD)/zcstat $(BUILD)/zcsink
 
 # Objects depend on the flags they were built with: a changed SANITIZE,
 # CFLAGS or compiler rebuilds them.
@@ -116,7 +121,7 @@ FORCE:
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -Icommon -c $< -o $@
+	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -Icommon -Iinclude -c $< -o $@
 
 # The mapping hooks run inside a sanitizer runtime's own start-up: never
 # instrumented (see shim/maphooks.c).
@@ -126,7 +131,7 @@ $(BUILD)/obj/shim/maphooks.o: shim/maphooks.c $(FLAGS_STAMP)
 
 $(BUILD)/tobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools -Itests -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools -Itests -Iinclude -c $< -o $@
 
 $(BUILD)/testobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -141,6 +146,10 @@ $(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
 
 $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^
+
+# zcsink: the in-place API's tool, linked with the library beside it.
+$(BUILD)/zcsink: $(BUILD)/tobj/tools/zcsink.o $(COMMON_OBJ) $(LIB)
+	$(CC) $(SAN_FLAGS) -o $@ $(BUILD)/tobj/tools/zcsink.o $(COMMON_OBJ) -L$(BUILD) -lzcshim -Wl,-rpath,'$$ORIGIN'
 
 # The benchmark's floor: bare zero-copy receive through the shim's own
 # window code (tools/zcfloor.c), no hooks.
@@ -175,7 +184,7 @@ $(BUILD)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.
 # its own synchronisation (an uninstrumented shim's atomics are invisible).
 $(BUILD)/libzcshim-tsan.so: $(SHIM_SRC) shim/libzcshim.map
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 -fsanitize=thread \
-	    -shared -Wl,--version-script=shim/libzcshim.map -Icommon -o $@ $(SHIM_SRC) -ldl -pthread
+	    -shared -Wl,--version-script=shim/libzcshim.map -Icommon -Iinclude -o $@ $(SHIM_SRC) -ldl -pthread
 
 tsan: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/zcstress-tsan $(BUILD)/zcrecv-tsan $(BUILD)/zcecho-tsan \
@@ -213,14 +222,22 @@ test: deps-test
 	@ZCSHIM_SANITIZE_RUN="$(SANITIZE)" sh tests/run.sh $(BUILD) $(TESTS)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/zcshim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/lib/zcshim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/zcshim/libzcshim.so
 	install -m 0755 $(BUILD)/zcstat $(DESTDIR)$(PREFIX)/bin/zcstat
+	$(CC) $(SAN_FLAGS) -o $(DESTDIR)$(PREFIX)/bin/zcsink $(BUILD)/tobj/tools/zcsink.o $(COMMON_OBJ) \
+	    -L$(BUILD) -lzcshim -Wl,-rpath,$(PREFIX)/lib/zcshim
 	install -m 0644 docs/zcstat.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1
+	install -m 0644 docs/zcsink.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcsink.1
+	install -m 0644 include/zcshim.h $(DESTDIR)$(PREFIX)/include/zcshim.h
+	sed 's|@PREFIX@|$(PREFIX)|' zcshim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zcshim.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/zcshim/libzcshim.so $(DESTDIR)$(PREFIX)/bin/zcstat \
-	      $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1
+	      $(DESTDIR)$(PREFIX)/bin/zcsink $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1 \
+	      $(DESTDIR)$(PREFIX)/share/man/man1/zcsink.1 $(DESTDIR)$(PREFIX)/include/zcshim.h \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/zcshim.pc
 	-rmdir $(DESTDIR)$(PREFIX)/lib/zcshim
 
 clean:

@@ -54,6 +54,7 @@ struct zcs_counters {
 	uint64_t bytes_probed;  /* delivered by reads that took the mapped path:
 				 * bytes_mapped / bytes_probed is the share of
 				 * the traffic that could be mapped */
+	uint64_t api_calls;     /* zcshim_recv() calls (also counted in reads) */
 	uint64_t fb_reads[ZCS_R_COUNT]; /* calls with unmapped bytes, by reason */
 	uint64_t fb_bytes[ZCS_R_COUNT]; /* unmapped bytes, by reason */
 };

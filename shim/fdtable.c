@@ -159,9 +159,20 @@ void fdt_hints_clear(struct fdt_hints *h)
 	FDT_SET(h->head_off, 0);
 }
 
+static void (*reset_hook)(int fd);
+
+void fdt_set_reset_hook(void (*hook)(int fd))
+{
+	if (__atomic_load_n(&reset_hook, __ATOMIC_RELAXED) != hook)
+		__atomic_store_n(&reset_hook, hook, __ATOMIC_RELEASE);
+}
+
 static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o)
 {
 	static const struct fdt_opts fresh = { 0, 1 };
+	void (*hook)(int) = __atomic_load_n(&reset_hook, __ATOMIC_ACQUIRE);
+	if (hook)
+		hook((int)(e - table));
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
 	if (slot)
 		zst_release(slot - 1);

@@ -117,6 +117,10 @@ int fdt_others_consuming(struct fdt_entry *e);
 int fdt_consume_begin(struct fdt_entry *e);
 void fdt_consume_end(int token);
 
+/* hook(fd) runs whenever fd starts meaning something else (close, dup
+ * over, reuse), before the entry is reset (inplace.c: lent pages go). */
+void fdt_set_reset_hook(void (*hook)(int fd));
+
 /* In a fork child: drop locks and reader registrations of threads that no
  * longer exist and forget stats slots, which belonged to the parent's
  * segment. */

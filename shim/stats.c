@@ -320,6 +320,8 @@ static void add_counts(struct zcs_counters *c, const struct zst_delta *d)
 		ADD1(c->zc_calls, d->zc_calls);
 	if (d->probed)
 		ADD1(c->bytes_probed, d->mapped + d->copied);
+	if (d->api)
+		ADD1(c->api_calls, 1);
 	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
 		ADD1(c->fb_reads[d->reason], 1);
 		ADD1(c->fb_bytes[d->reason], d->copied);

@@ -25,6 +25,7 @@ struct zst_delta {
 	uint32_t zc_calls;
 	int reason;             /* why copied bytes were not mapped; -1 none */
 	int probed;             /* the read took the mapped path */
+	int api;                /* a zcshim_recv() call */
 };
 
 /* Creates (or, in a fork child, re-creates) the segment.  0 or -errno;

@@ -519,7 +519,7 @@ static inline uint32_t fd_slot(int fd, struct fdt_entry *e)
 	return slot;
 }
 
-static void account(int fd, struct fdt_entry *e, const struct zst_delta *d)
+void zcr_account(int fd, struct fdt_entry *e, const struct zst_delta *d)
 {
 	zst_account(fd_slot(fd, e), d);
 	if (__builtin_expect(cs_enabled(), 0) && d->copied) {
@@ -594,13 +594,13 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 
 static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct zst_delta d = { 0, 0, 0, -1, 0 };
+	struct zst_delta d = { 0, 0, 0, -1, 0, 0 };
 	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
 	int saved = errno;
 	ssize_t r = serve(rq, e, &d, &o);
 	o.result = r;
 	zcp_learn(e, &o);
-	account(rq->fd, e, &d);
+	zcr_account(rq->fd, e, &d);
 	errno = saved;
 	return r;
 }
@@ -610,11 +610,11 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
  * without its set-up, which cost as much as the rest together. */
 static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct zst_delta d = { 0, 0, 0, -1, 0 };
+	struct zst_delta d = { 0, 0, 0, -1, 0, 0 };
 	ssize_t r = passthrough(rq, e, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
 	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = !!(rq->flags & MSG_PEEK) };
 	zcp_learn(e, &o);
-	account(rq->fd, e, &d);
+	zcr_account(rq->fd, e, &d);
 	return r;
 }
 

@@ -35,5 +35,9 @@ struct zcr_req {
 void zcr_configure(const struct zcfg *cfg);
 /* e: the fd's entry, kind TCP.  Returns bytes or -errno; errno untouched. */
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e);
+struct zst_delta;
+/* One call's figures into fd's counters (its stats slot claimed on first
+ * use) and, for unmapped bytes, its call site. */
+void zcr_account(int fd, struct fdt_entry *e, const struct zst_delta *d);
 
 #endif

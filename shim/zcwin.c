@@ -20,6 +20,11 @@
 static struct zcw_win pool[POOL_MAX];
 static unsigned pool_len = 4;
 static size_t win_size = 2u << 20;
+
+size_t zcw_size(void)
+{
+	return win_size;
+}
 static struct zcw_kernel kinfo;
 static uint32_t kstate;		/* 0 unprobed, 1 probing, 2 done */
 
@@ -110,7 +115,7 @@ void zcw_disable(int why)
 	}
 }
 
-static uint8_t *map_window(size_t size)
+uint8_t *zcw_map(size_t size, int inherit)
 {
 	/* Reserve size + 2 MiB, then place the socket mapping on a 2 MiB
 	 * boundary inside it, so a window needs the fewest page-table pages. */
@@ -136,7 +141,8 @@ static uint8_t *map_window(size_t size)
 		munmap(res, (size_t)(at - res));
 	if (res + span > at + size)
 		munmap(at + size, (size_t)(res + span - (at + size)));
-	madvise(at, size, MADV_DONTFORK);
+	if (!inherit)
+		madvise(at, size, MADV_DONTFORK);
 	return at;
 }
 
@@ -154,7 +160,7 @@ struct zcw_win *zcw_acquire(void)
 		    __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
 		if (!w->addr) {
-			w->addr = map_window(win_size);
+			w->addr = zcw_map(win_size, 0);
 			w->size = win_size;
 			if (!w->addr) {
 				static int said;

@@ -46,6 +46,12 @@ void zcw_disable(int why);
  * socket (0: success); 64 unexplained failures in a row disable the path. */
 void zcw_call_failed(int err);
 
+/* A new window of size bytes (2 MiB-aligned), outside the pool; inherit:
+ * keep it across fork (else MADV_DONTFORK).  NULL with errno on failure. */
+uint8_t *zcw_map(size_t size, int inherit);
+/* The configured window size. */
+size_t zcw_size(void);
+
 /* Borrow a window; NULL if all are busy or none can be mapped. */
 struct zcw_win *zcw_acquire(void);
 void zcw_release(struct zcw_win *w);

@@ -152,14 +152,16 @@ struct result {
 	char out[256];
 };
 
-enum { RUN_PLAIN, RUN_SHIM, RUN_AUTO };
+/* RUN_OFF: a program linked with the library, its hooks switched off
+ * (ZCSHIM_DISABLE): the plain baseline for zcapi and zcsink. */
+enum { RUN_PLAIN, RUN_SHIM, RUN_AUTO, RUN_OFF };
 
 /* Runs argv (under the shim for RUN_SHIM, in ZCSHIM_MODE=auto for
  * RUN_AUTO), pinned to CPU 1, waits, fills wall time and CPU; the CPU the
  * sender (sender_pid, 0: none) used meanwhile too. */
 static int run_receiver(char *const argv[], int how, struct result *r, const char *strace_out, pid_t sender_pid)
 {
-	int shim = how != RUN_PLAIN;
+	int shim = how == RUN_SHIM || how == RUN_AUTO;
 	double s0 = sender_pid ? proc_cpu(sender_pid) : 0;
 	int p[2];
 	if (pipe(p))
@@ -176,6 +178,8 @@ static int run_receiver(char *const argv[], int how, struct result *r, const cha
 			setenv("ZCSHIM_SESSION", "zcbench", 1);
 			setenv("ZCSHIM_MODE", how == RUN_AUTO ? "auto" : "map", 1);
 		}
+		if (how == RUN_OFF)
+			setenv("ZCSHIM_DISABLE", "1", 1);
 		if (strace_out) {
 			char *sv[32] = { "strace", "-f", "-c", "-o", (char *)strace_out };
 			int k = 5;
@@ -429,6 +433,84 @@ static void bulk(const char *sender_name, const char *mode, int mss, const char 
 	stop(s.pid);
 	w->kind = 0;
 	nrows++;
+}
+
+/* ---- the in-place API: zcapi sum and zcsink --------------------------- */
+
+/* Pairs of (plain argv under RUN_OFF, in-place argv under RUN_SHIM), and
+ * the floor argv when given, against one sender. */
+static void linked_row(struct row *w, const char *mode, int mss, char *const *pa, char *const *sa, char *const *fa,
+		       char *portbuf)
+{
+	char bytes[32];
+	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
+	struct sender s;
+	start_sender(&s, mode, mss, bytes);
+	snprintf(portbuf, 64, "127.0.0.1:%d", s.port);
+	static struct pair_cpu c;
+	memset(&c, 0, sizeof(c));
+	double mb = (double)nbytes / 1e6;
+	for (int i = 0; i < runs; i++) {
+		struct result a, b, f;
+		run_or_die(w->name, pa, RUN_OFF, &a, s.pid);
+		run_or_die(w->name, sa, RUN_SHIM, &b, s.pid);
+		c.tp[i] = mb / a.secs;
+		c.ts[i] = mb / b.secs;
+		c.cp[i] = a.cpu * 1e3 / mb;
+		c.cs[i] = b.cpu * 1e3 / mb;
+		c.sp[i] = a.sender_cpu * 1e3 / mb;
+		c.ss[i] = b.sender_cpu * 1e3 / mb;
+		c.ratio[i] = c.ts[i] / c.tp[i];
+		c.mapped += b.mapped_pct;
+		c.cf[i] = -1;
+		if (fa) {
+			run_or_die(w->name, fa, RUN_PLAIN, &f, s.pid);
+			c.cf[i] = f.cpu * 1e3 / mb;
+		}
+	}
+	summarise(w, c.tp, c.ts, c.cp, c.cs, c.ratio, c.mapped);
+	w->send_plain = median(c.sp, runs);
+	w->send_shim = median(c.ss, runs);
+	w->floor_ratio = fa ? median_ratio(c.cf, c.cp) : -1;
+	w->shim_floor = fa ? median_ratio(c.cs, c.cf) : -1;
+	w->sys_plain = w->sys_shim = -1;
+	stop(s.pid);
+	w->kind = 0;
+	nrows++;
+}
+
+/* zcapi sum (in place) vs the same sum over recv()'d buffers, floor: a bare
+ * mapping loop that sums in place.  The sender's port goes into the argv
+ * through portbuf ("127.0.0.1:P"; zcapi wants P alone). */
+static void api_rows(const char *sender_name, const char *mode, int mss, const char *size)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "api %s sum %s", sender_name, size);
+	if (!selected(w->name))
+		return;
+	static char api[PATH_MAX + 16], flr[PATH_MAX + 16], hostport[64], *port;
+	snprintf(api, sizeof(api), "%s/zcapi", bindir);
+	snprintf(flr, sizeof(flr), "%s/zcfloor", bindir);
+	port = hostport + 10;	/* after "127.0.0.1:", filled by linked_row */
+	char *pa[] = { api, "--plain", "sum", "--port", port, "--max", (char *)size, NULL };
+	char *sa[] = { api, "sum", "--port", port, "--max", (char *)size, NULL };
+	char *fa[] = { flr, "--port", port, "--size", (char *)size, "--touch", "sum", NULL };
+	linked_row(w, mode, mss, pa, sa, fa, hostport);
+}
+
+/* zcsink (write from the borrowed pages) vs recv+write of the same buffer. */
+static void sink_rows(const char *sender_name, const char *mode, int mss, const char *size, const char *dest)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "zcsink %s %s %s", sender_name, size,
+		 strcmp(dest, "/dev/null") ? "file" : "null");
+	if (!selected(w->name))
+		return;
+	static char sink[PATH_MAX + 16], hostport[64];
+	snprintf(sink, sizeof(sink), "%s/zcsink", bindir);
+	char *pa[] = { sink, "--copy", "-q", "--connect", hostport, "--size", (char *)size, "-o", (char *)dest, NULL };
+	char *sa[] = { sink, "-q", "--connect", hostport, "--size", (char *)size, "-o", (char *)dest, NULL };
+	linked_row(w, mode, mss, pa, sa, NULL, hostport);
 }
 
 static void pingpong(void)
@@ -687,6 +769,21 @@ int main(int argc, char **argv)
 		bulk(senders[s][0], senders[s][1], atoi(senders[s][2]), "cat", "128K");
 	}
 	bulk("zc4108", "zerocopy", 4108, "zcrecv", "4096");	/* below ZCSHIM_MIN_READ: pure pass-through */
+	char sinkfile[64];
+	snprintf(sinkfile, sizeof(sinkfile), "/tmp/zcbench-sink.%d", (int)getpid());
+	for (int s = 1; s < 3; s++) {
+		if (only_sender && strcmp(only_sender, senders[s][0]))
+			continue;
+		const char *api_sizes[] = { "1M", "256K" };
+		for (int z = 0; z < 2; z++) {
+			if (only_size && strcmp(only_size, api_sizes[z]))
+				continue;
+			api_rows(senders[s][0], senders[s][1], atoi(senders[s][2]), api_sizes[z]);
+			sink_rows(senders[s][0], senders[s][1], atoi(senders[s][2]), api_sizes[z], sinkfile);
+			sink_rows(senders[s][0], senders[s][1], atoi(senders[s][2]), api_sizes[z], "/dev/null");
+		}
+	}
+	unlink(sinkfile);
 	pingpong();
 	many();
 	print(memcpy_mbs());

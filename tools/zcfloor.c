@@ -2,7 +2,7 @@
  * zcfloor - the floor under the shim's mapped path: what the kernel's
  * page-table work (and one copy) costs on this machine, with no shim.
  *
- *   zcfloor --port P [--size 1M] [--touch none|copy] [--window 2M]
+ *   zcfloor --port P [--size 1M] [--touch none|copy|sum] [--window 2M]
  *
  * Connects to 127.0.0.1:P and receives until EOF with bare
  * TCP_ZEROCOPY_RECEIVE calls through the shim's own window code
@@ -15,7 +15,9 @@
  *                 inserting, zapping and freeing them);
  *   --touch copy: each mapped run is also memcpy'd into a --size buffer,
  *                 which is all any map-then-copy receiver must add: the
- *                 floor zcbench holds the shim to.
+ *                 floor zcbench holds the shim to;
+ *   --touch sum:  each mapped run is added up in place, 64 bits at a time
+ *                 (the floor under zcshim_recv with zcapi's sum).
  * Prints "bytes=N mapped=M" on stdout.  Preconditions: Linux >= 5.11 (the
  * copybuf), a sender that makes pages mappable (zcsend --mode zerocopy).
  * Used by `make bench`; run by hand beside a `zcsend --bytes 1G --mode
@@ -60,6 +62,8 @@ static int connect_to(int port)
  * offered as the shim offers it: once the stream has shown unmappable
  * stragglers behind pages, and only where the queue fits behind the pages
  * (with less queued than the copybuf the kernel copies everything). */
+static uint64_t checksum;
+
 static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int copy, uint64_t *mapped)
 {
 	static uint8_t cb[CB_LEN];
@@ -74,8 +78,11 @@ static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int c
 	const uint8_t *data;
 	if (zcw_receive(fd, w, map, cb_len ? cb : NULL, cb_len, &zc, &data))
 		return -1;	/* EIO: EOF */
-	if (copy && zc.length)
+	if (copy == 1 && zc.length)
 		memcpy(buf, data, zc.length);
+	if (copy == 2)
+		for (size_t i = 0; i + 8 <= zc.length; i += 8)
+			checksum += *(const uint64_t *)(data + i);
 	*mapped += zc.length;
 	inq = zc.inq;
 	had_skip |= zc.length && zc.recv_skip_hint > (uint32_t)(zc.copybuf_len > 0 ? zc.copybuf_len : 0);
@@ -103,9 +110,9 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
 		else if (!strcmp(a, "--size") && v) size = parse_size(v), i++;
 		else if (!strcmp(a, "--window") && v) window = parse_size(v), i++;
-		else if (!strcmp(a, "--touch") && v) copy = !strcmp(v, "copy"), i++;
+		else if (!strcmp(a, "--touch") && v) copy = !strcmp(v, "copy") ? 1 : !strcmp(v, "sum") ? 2 : 0, i++;
 		else {
-			fprintf(stderr, "usage: zcfloor --port P [--size 1M] [--touch none|copy] [--window 2M]\n");
+			fprintf(stderr, "usage: zcfloor --port P [--size 1M] [--touch none|copy|sum] [--window 2M]\n");
 			return 2;
 		}
 	}
@@ -126,6 +133,7 @@ int main(int argc, char **argv)
 	long got;
 	while ((got = one_read(fd, w, size, buf, copy, &mapped)) >= 0)
 		total += (uint64_t)got;
-	printf("bytes=%llu mapped=%llu\n", (unsigned long long)total, (unsigned long long)mapped);
+	printf("bytes=%llu mapped=%llu sum=%016llx\n", (unsigned long long)total, (unsigned long long)mapped,
+	       (unsigned long long)checksum);
 	return 0;
 }

@@ -157,6 +157,7 @@ static void sum(struct zcs_counters *t, const struct zcs_counters *c)
 	t->bytes_copied += c->bytes_copied;
 	t->zc_calls += c->zc_calls;
 	t->bytes_probed += c->bytes_probed;
+	t->api_calls += c->api_calls;
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		t->fb_reads[i] += c->fb_reads[i];
 		t->fb_bytes[i] += c->fb_bytes[i];
@@ -236,11 +237,11 @@ static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 	if (braces)
 		fputc('{', f);
 	fprintf(f, "\"reads\":%llu,\"bytes_mapped\":%llu,\"bytes_copied\":%llu,\"zc_calls\":%llu,"
-		   "\"mapped_pct\":%.2f,\"bytes_probed\":%llu,\"mappable_pct\":%.2f,\"fallback\":{",
+		   "\"mapped_pct\":%.2f,\"bytes_probed\":%llu,\"mappable_pct\":%.2f,\"api_calls\":%llu,\"fallback\":{",
 		(unsigned long long)c->reads, (unsigned long long)c->bytes_mapped,
 		(unsigned long long)c->bytes_copied, (unsigned long long)c->zc_calls,
 		pct(c->bytes_mapped, c->bytes_mapped + c->bytes_copied), (unsigned long long)c->bytes_probed,
-		pct(c->bytes_mapped, c->bytes_probed));
+		pct(c->bytes_mapped, c->bytes_probed), (unsigned long long)c->api_calls);
 	int first = 1;
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		if (!c->fb_reads[i] && !c->fb_bytes[i])

@@ -1,0 +1,311 @@
+/*
+ * inplace.c - zcshim_recv() and zcshim_release(): see include/zcshim.h.
+ *
+ * Each fd that borrows gets a window of its own (the configured window
+ * size, outside the pool hooked reads share), mapped on its first call and
+ * kept for the fd number's life.  A call maps at the window's next free
+ * offset and lends exactly those pages; the ring is zapped once per trip
+ * round it, or at a release once it is half used, so lent pages stay
+ * valid until the next call or release (and usually longer), and a fd
+ * keeps at most one window of pages resident.  Across all fds, resident
+ * lent pages are bounded by LEND_BUDGET: past it a call releases its own
+ * window first and, if that is not enough, copies.
+ *
+ * What cannot be mapped comes through one kernel copy into a buffer the fd
+ * owns (COPY_BUF bytes, mapped on first need): the same call, the same
+ * answer.  Waiting is recv()'s own (a MSG_PEEK|MSG_TRUNC recv), so
+ * blocking, SO_RCVTIMEO, signals and errors are the kernel's.
+ *
+ * Windows are kept across fork (not MADV_DONTFORK): a child's copy of a
+ * lent page is its own page-table entry, which nothing in the parent
+ * changes.  The consuming call runs under the fd's lock with asynchronous
+ * signals blocked, as hooked reads do (zcread.c), so the two may be mixed
+ * on one fd.
+ */
+#define _GNU_SOURCE
+#include "zcshim.h"
+#include "fdtable.h"
+#include "libc.h"
+#include "pending.h"
+#include "init.h"
+#include "stats.h"
+#include "zcread.h"
+#include "zcwin.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define PAGE 4096u
+#define COPY_BUF (256u << 10)
+#define LEND_BUDGET (256ull << 20)
+#define MAX_FDS (1u << 20)
+
+struct lend {
+	uint32_t busy;          /* a call is inside (CAS 0 -> 1) */
+	int32_t owner;          /* tid of the outstanding borrow, 0: none */
+	struct zcw_win w;       /* addr NULL until first mapped call */
+	uint8_t *buf;           /* copy buffer, NULL until first needed */
+};
+
+static struct lend *lends;	/* MAP_NORESERVE, indexed by fd */
+static uint64_t resident;	/* window bytes mapped, all fds */
+
+static struct lend *lend_of(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= MAX_FDS)
+		return NULL;
+	struct lend *t = __atomic_load_n(&lends, __ATOMIC_ACQUIRE);
+	if (!t) {
+		void *p = (void *)syscall(SYS_mmap, NULL, (size_t)MAX_FDS * sizeof(struct lend),
+					  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		struct lend *none = NULL;
+		if (!__atomic_compare_exchange_n(&lends, &none, (struct lend *)p, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			syscall(SYS_munmap, p, (size_t)MAX_FDS * sizeof(struct lend));
+			t = none;
+		} else {
+			t = p;
+		}
+	}
+	return &t[fd];
+}
+
+static int my_tid(void)
+{
+	static __attribute__((tls_model("initial-exec"))) __thread int tid;
+	if (!tid)
+		tid = (int)syscall(SYS_gettid);
+	return tid;
+}
+
+/* Unmap the whole window: every page it lent goes back. */
+static void zap(struct lend *l)
+{
+	if (l->w.addr && l->w.next) {
+		madvise(l->w.addr, l->w.size, MADV_DONTNEED);
+		__atomic_sub_fetch(&resident, l->w.next, __ATOMIC_RELAXED);
+		l->w.next = 0;
+	}
+}
+
+/* The borrow is over: let the pages go once the window is half used (the
+ * next trip round would have to zap anyway). */
+static void give_back(struct lend *l)
+{
+	l->owner = 0;
+	if (l->w.next >= l->w.size / 2)
+		zap(l);
+}
+
+/* Called by the fd table whenever fd starts meaning something else. */
+static void forget(int fd)
+{
+	struct lend *t = __atomic_load_n(&lends, __ATOMIC_ACQUIRE);
+	if (!t || fd < 0 || (unsigned)fd >= MAX_FDS || !t[fd].w.addr)
+		return;
+	struct lend *l = &t[fd];
+	uint32_t z = 0;
+	if (!__atomic_compare_exchange_n(&l->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;	/* a call on it is running: it will find the fd closed */
+	l->owner = 0;
+	zap(l);
+	__atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- one borrow ------------------------------------------------------ */
+
+/* The copy path: one kernel copy into the fd's buffer. */
+static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, int flags, struct zst_delta *d)
+{
+	if (!l->buf) {
+		void *p = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		l->buf = p;
+	}
+	size_t n = max < COPY_BUF ? max : COPY_BUF;
+	int token = fdt_consume_begin(fdt_get(fd));
+	ssize_t r = libc_recvfrom(fd, l->buf, n, flags, NULL, NULL);
+	if (r < 0 && errno == ENOTSOCK) {
+		/* A pipe, a file, a tty: read() (MSG_DONTWAIT: only if ready). */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if ((flags & MSG_DONTWAIT) && poll(&p, 1, 0) == 0)
+			errno = EAGAIN;
+		else
+			r = libc_read(fd, l->buf, n);
+	}
+	r = r < 0 ? -errno : r;
+	fdt_consume_end(token);
+	if (r == 0 && n) {
+		/* An error an earlier zero-copy call took: after the data, as
+		 * recv() reports it. */
+		int err = pend_take(fd);
+		if (err)
+			r = -err;
+	}
+	if (r > 0) {
+		*data = l->buf;
+		d->copied = (uint64_t)r;
+		d->reason = ZCS_R_UNMAPPABLE;
+	}
+	return r;
+}
+
+/* One TCP_ZEROCOPY_RECEIVE into the fd's window, under the fd's lock with
+ * asynchronous signals blocked.  0 or -errno; *zc filled. */
+static int map_call(int fd, struct fdt_entry *e, struct lend *l, size_t len, struct tcp_zerocopy_receive *zc,
+		    const uint8_t **at)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, _NSIG / 8);
+	fdt_lock(e);
+	size_t before = l->w.next;
+	int r = zcw_receive(fd, &l->w, len, NULL, 0, zc, at);
+	fdt_unlock(e);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	/* Pages mapped minus pages a wrap of the ring zapped: either way the
+	 * window now holds next bytes where it held before. */
+	__atomic_add_fetch(&resident, (uint64_t)((int64_t)l->w.next - (int64_t)before), __ATOMIC_RELAXED);
+	return r;
+}
+
+/* How much to map: max and the window, in whole pages, within budget. */
+static size_t plan(struct lend *l, size_t max)
+{
+	size_t len = (max < l->w.size ? max : l->w.size) & ~(size_t)(PAGE - 1);
+	if (l->w.next + len > l->w.size)
+		zap(l);	/* round the ring here, where resident is kept */
+	if (__atomic_load_n(&resident, __ATOMIC_RELAXED) + len > LEND_BUDGET) {
+		zap(l);	/* our own pages first */
+		if (__atomic_load_n(&resident, __ATOMIC_RELAXED) + len > LEND_BUDGET)
+			return 0;
+	}
+	return len;
+}
+
+/* recv()'s own wait for data: 1 data queued, else the answer. */
+static ssize_t wait_data(int fd, size_t max, int flags)
+{
+	int err = pend_take(fd);
+	if (err)
+		return -err;
+	char c;
+	ssize_t p = libc_recvfrom(fd, &c, max, MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT), NULL, NULL);
+	if (p < 0)
+		return -errno;
+	if (p == 0) {
+		err = pend_take(fd);
+		return err ? -err : 0;
+	}
+	return 1;
+}
+
+static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const void **data, size_t max, int flags,
+			  struct zst_delta *d)
+{
+	if (!l->w.addr) {
+		l->w.size = zcw_size();
+		l->w.addr = zcw_map(l->w.size, 1);
+		if (!l->w.addr)
+			return copy_in(fd, l, data, max, flags, d);
+	}
+	for (;;) {
+		size_t len = plan(l, max);
+		if (!len)
+			return copy_in(fd, l, data, max, flags, d);
+		struct tcp_zerocopy_receive zc;
+		const uint8_t *at;
+		int r = map_call(fd, e, l, len, &zc, &at);
+		d->zc_calls++;
+		if (r)	/* EOF (EIO), not connected...: recv()'s own answer */
+			return copy_in(fd, l, data, max, flags, d);
+		if (zc.err)
+			pend_put(fd, -zc.err);
+		if (zc.length) {
+			*data = at;
+			d->mapped = zc.length;
+			return (ssize_t)zc.length;
+		}
+		if (zc.recv_skip_hint || (zc.inq && zc.inq != UINT32_MAX))
+			return copy_in(fd, l, data, zc.recv_skip_hint && zc.recv_skip_hint < max ? zc.recv_skip_hint : max,
+				       flags, d);	/* unmappable run, or an urgent mark */
+		ssize_t w = wait_data(fd, max, flags);
+		if (w <= 0)
+			return w;
+	}
+}
+
+static ssize_t borrow(int fd, struct lend *l, const void **data, size_t max, int flags, struct zst_delta *d)
+{
+	struct fdt_entry *e = zci_ready() ? fdt_get(fd) : NULL;
+	if (!e || fdt_kind(fd, e) != FDT_TCP || max < PAGE || !zcw_kernel()->supported)
+		return copy_in(fd, l, data, max, flags, d);
+	fdt_set_reset_hook(forget);
+	ssize_t r = borrow_tcp(fd, e, l, data, max, flags, d);
+	zcr_account(fd, e, d);
+	return r;
+}
+
+EXPORT ssize_t zcshim_recv(int fd, const void **data, size_t max, int flags)
+{
+	struct lend *l = lend_of(fd);
+	if (!l || !data) {
+		errno = !l ? EBADF : EFAULT;
+		return -1;
+	}
+	if (flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)) {
+		errno = EINVAL;
+		return -1;
+	}
+	uint32_t z = 0;
+	int owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED), me = my_tid();
+	if ((owner && owner != me) ||
+	    !__atomic_compare_exchange_n(&l->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		errno = EBUSY;
+		return -1;
+	}
+	int saved = errno;
+	give_back(l);
+	struct zst_delta d = { 0, 0, 0, -1, 1, 1 };
+	ssize_t r = max ? borrow(fd, l, data, max, flags, &d) : 0;
+	if (!max)
+		*data = l->buf;
+	if (r > 0)
+		l->owner = me;
+	__atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	errno = saved;
+	return r;
+}
+
+EXPORT int zcshim_release(int fd)
+{
+	struct lend *l = lend_of(fd);
+	if (!l) {
+		errno = EBADF;
+		return -1;
+	}
+	uint32_t z = 0;
+	if (!__atomic_compare_exchange_n(&l->busy, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		errno = EBUSY;
+		return -1;
+	}
+	give_back(l);
+	__atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
+	return 0;
+}
