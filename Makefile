@@ -55,7 +55,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/pending.c shim/policy.c shim/auto.c shim/inplace.c shim/maphooks.c $(COMMON_SRC)
+           shim/pending.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -97,7 +97,7 @@ TEST_BIN = $(TESTS:%=$(BUILD)/%)
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
           socket accept accept4 close close_range dup dup2 dup3 fcntl fcntl64 \
           setsockopt fclose mmap mmap64 munmap mremap mprotect pkey_mprotect shmdt \
-          zcshim_recv zcshim_release
+          sigaction signal sigset zcshim_recv zcshim_release
 
 .SECONDARY:
 

@@ -27,6 +27,7 @@
 #include "fdtable.h"
 #include "libc.h"
 #include "pending.h"
+#include "sigwatch.h"
 #include "init.h"
 #include "stats.h"
 #include "zcread.h"
@@ -165,16 +166,16 @@ static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, in
 static int map_call(int fd, struct fdt_entry *e, struct lend *l, size_t len, struct tcp_zerocopy_receive *zc,
 		    const uint8_t **at)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, _NSIG / 8);
+	sigset_t old;
+	int guard = sgw_guard();
+	if (guard)
+		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sgw_async, &old, _NSIG / 8);
 	fdt_lock(e);
 	size_t before = l->w.next;
 	int r = zcw_receive(fd, &l->w, len, NULL, 0, zc, at);
 	fdt_unlock(e);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	if (guard)
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
 	/* Pages mapped minus pages a wrap of the ring zapped: either way the
 	 * window now holds next bytes where it held before. */
 	__atomic_add_fetch(&resident, (uint64_t)((int64_t)l->w.next - (int64_t)before), __ATOMIC_RELAXED);

@@ -48,6 +48,9 @@ void libc_resolve(void)
 	RESOLVE(mmap64);
 	RESOLVE(mremap);
 	RESOLVE(shmdt);
+	RESOLVE(sigaction);
+	RESOLVE(signal);
+	RESOLVE(sigset);
 #undef RESOLVE
 }
 
@@ -166,4 +169,34 @@ void *libc_mremap(void *old, size_t n, size_t m, int flags, void *to)
 int libc_shmdt(const void *a)
 {
 	return NEXT(shmdt) ? NEXT(shmdt)(a) : (int)syscall(SYS_shmdt, a);
+}
+
+/* No system-call fallback for these: the kernel's rt_sigaction needs libc's
+ * restorer.  glibc exports __sigaction itself for that case. */
+extern int __sigaction(int, const struct sigaction *, struct sigaction *);
+
+int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!NEXT(sigaction))
+		libc_resolve();
+	return NEXT(sigaction) ? NEXT(sigaction)(sig, act, old) : __sigaction(sig, act, old);
+}
+
+sighandler_t libc_signal(int sig, sighandler_t h)
+{
+	if (!NEXT(signal))
+		libc_resolve();
+	if (NEXT(signal))
+		return NEXT(signal)(sig, h);
+	struct sigaction a = { .sa_handler = h, .sa_flags = SA_RESTART }, o;
+	sigemptyset(&a.sa_mask);
+	sigaddset(&a.sa_mask, sig);
+	return __sigaction(sig, &a, &o) ? SIG_ERR : o.sa_handler;
+}
+
+sighandler_t libc_sigset(int sig, sighandler_t h)
+{
+	if (!NEXT(sigset))
+		libc_resolve();
+	return NEXT(sigset) ? NEXT(sigset)(sig, h) : libc_signal(sig, h);
 }

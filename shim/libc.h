@@ -15,6 +15,7 @@
 #ifndef ZCSHIM_LIBC_H
 #define ZCSHIM_LIBC_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -46,6 +47,9 @@ typedef void *(*__libc_mmap)(void *, size_t, int, int, int, off_t);
 typedef void *(*__libc_mmap64)(void *, size_t, int, int, int, off_t);
 typedef void *(*__libc_mremap)(void *, size_t, size_t, int, ...);
 typedef int (*__libc_shmdt)(const void *);
+typedef int (*__libc_sigaction)(int, const struct sigaction *, struct sigaction *);
+typedef sighandler_t (*__libc_signal)(int, sighandler_t);
+typedef sighandler_t (*__libc_sigset)(int, sighandler_t);
 
 #define LIBC_SYMBOL(name) union { __libc_##name f; void *obj; } _libc_##name
 
@@ -76,6 +80,9 @@ struct libc_symbols {
 	LIBC_SYMBOL(mmap64);
 	LIBC_SYMBOL(mremap);
 	LIBC_SYMBOL(shmdt);
+	LIBC_SYMBOL(sigaction);
+	LIBC_SYMBOL(signal);
+	LIBC_SYMBOL(sigset);
 };
 
 extern struct libc_symbols libc_sym;
@@ -103,5 +110,8 @@ int libc_munmap(void *a, size_t n);
 void *libc_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off);
 void *libc_mremap(void *old, size_t n, size_t m, int flags, void *to);
 int libc_shmdt(const void *a);
+int libc_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+sighandler_t libc_signal(int sig, sighandler_t h);
+sighandler_t libc_sigset(int sig, sighandler_t h);
 
 #endif

@@ -28,6 +28,7 @@
 #include "fdtable.h"
 #include "libc.h"
 #include "init.h"
+#include "sigwatch.h"
 #include "stats.h"
 #include "zcread.h"
 #include "zcwin.h"
@@ -258,6 +259,32 @@ static int do_fclose(FILE *f)
 
 /* ---- exported -------------------------------------------------------- */
 
+/* ---- signal dispositions (sigwatch.h) --------------------------------- */
+
+static void note_handler(int sig, sighandler_t h)
+{
+	struct sigaction a = { .sa_handler = h };
+	sgw_note(sig, &a);
+}
+
+static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	sgw_note(sig, act);	/* before: a signal may arrive the moment it is set */
+	return libc_sigaction(sig, act, old);
+}
+
+static sighandler_t do_signal(int sig, sighandler_t h)
+{
+	note_handler(sig, h);
+	return libc_signal(sig, h);
+}
+
+static sighandler_t do_sigset(int sig, sighandler_t h)
+{
+	note_handler(sig, h);
+	return libc_sigset(sig, h);
+}
+
 EXPORT ssize_t read(int fd, void *buf, size_t n) { return do_read(fd, buf, n); }
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) { return do_read_chk(fd, buf, n, buflen); }
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) { return do_readv(fd, iov, cnt); }
@@ -271,6 +298,9 @@ EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return do_accept4
 EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags) { return do_accept4(fd, a, al, flags); }
 EXPORT int close(int fd) { return do_close(fd); }
 EXPORT int close_range(unsigned lo, unsigned hi, int flags) { return do_close_range(lo, hi, flags); }
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) { return do_sigaction(sig, act, old); }
+EXPORT sighandler_t signal(int sig, sighandler_t h) { return do_signal(sig, h); }
+EXPORT sighandler_t sigset(int sig, sighandler_t h) { return do_sigset(sig, h); }
 EXPORT int dup(int fd) { return do_dup(fd); }
 EXPORT int dup2(int a, int b) { return do_dup2(a, b); }
 EXPORT int dup3(int a, int b, int flags) { return do_dup3(a, b, flags); }

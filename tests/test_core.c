@@ -199,6 +199,56 @@ Test(auto_mode, map_mode_maps_whatever_the_costs, .timeout = 120)
 	tl_free(&r);
 }
 
+/* rt_sigprocmask calls in a `strace -c` summary (0: none listed). */
+static long sigprocmask_calls(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long calls = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		double pct, secs;
+		long usecs, c;
+		if (strstr(line, "rt_sigprocmask") && sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &c) == 4)
+			calls = c;
+	}
+	if (f)
+		fclose(f);
+	unlink(path);
+	return calls;
+}
+
+/* Signals are blocked around the locked part of a mapped read only once
+ * the program has a handler that could jump out of it (sigwatch.h): a
+ * program without one pays no system call for it; one with a handler
+ * (here zcrecv's SIGALRM storm, set with sigaction) pays two per read. */
+Test(core, signals_blocked_only_when_a_handler_is_installed, .timeout = 120)
+{
+	for (int storm = 0; storm <= 1; storm++) {
+		struct tl_proc snd;
+		const char *sa[] = { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL };
+		int port = tl_sender(&snd, sa);
+		char portbuf[16], out[] = "/tmp/zcshim-strace-XXXXXX";
+		close(mkstemp(out));
+		snprintf(portbuf, sizeof(portbuf), "%d", port);
+		const char *ra[] = { "/usr/bin/strace", "-f", "-c", "-e", "trace=rt_sigprocmask", "-o", out,
+				     tl_bin("zcrecv"), "--port", portbuf, "--expect", "64M", "--size", "1M",
+				     storm ? "--signals-us" : NULL, "20000", NULL };
+		struct tl_result r;
+		tl_run(&r, 1, T_LONG, ra, NULL);
+		cr_assert_eq(tl_wait(&snd, 30000), 0);
+		cr_assert(strstr(r.out, " ok"), "%s", r.out);
+		uint64_t calls = total(&r, "zc_calls");
+		long masks = sigprocmask_calls(out);
+		cr_assert_gt(calls, 32, "the mapped path must run: %s", r.json);
+		if (storm)
+			cr_assert_geq(masks, 2 * 32, "with a handler: %ld rt_sigprocmask for %llu zero-copy calls", masks,
+				      (unsigned long long)calls);
+		else
+			cr_assert_lt(masks, 16, "no handler: %ld rt_sigprocmask calls", masks);
+		tl_free(&r);
+	}
+}
+
 Test(config, min_read_from_environment, .timeout = 120)
 {
 	struct tl_result r;

@@ -8,7 +8,7 @@ set -eu
 need="gcc make pkg-config libc6-dev libunwind-dev libseccomp-dev strace"
 case "${1:-build}" in
 build) ;;
-test) need="$need libcriterion-dev curl socat iperf3 openssl python3 valgrind" ;;
+test) need="$need g++ libcriterion-dev curl socat iperf3 openssl python3 valgrind" ;;
 fuzz) need="$need clang libclang-rt-dev" ;;
 *) echo "usage: deps.sh build|test|fuzz" >&2; exit 2 ;;
 esac

@@ -1,0 +1,32 @@
+/*
+ * sigwatch.h - does the program handle any asynchronous signal?
+ *
+ * The part of a mapped read that holds the fd's lock and a window must not
+ * be left by a siglongjmp out of a signal handler (zcread.c).  Blocking
+ * signals around it costs two system calls per read, which on a VM with
+ * costly system calls is a tenth of the mapped path.  A program that has
+ * installed no handler for any asynchronous signal cannot jump out of
+ * anything, so the shim blocks signals only once one is installed: it
+ * watches sigaction, signal and sigset (hooked), and at start-up reads the
+ * dispositions already in place.  A handler installed by a raw
+ * rt_sigaction system call is beyond what it can see (README).
+ */
+#ifndef ZCSHIM_SIGWATCH_H
+#define ZCSHIM_SIGWATCH_H
+
+#include <signal.h>
+
+/* Reads the current dispositions (once, at start-up). */
+void sgw_init(void);
+/* A disposition is being set: note it if it is a handler. */
+void sgw_note(int sig, const struct sigaction *act);
+/* 1 if signals must be blocked around the locked part of a read. */
+static inline int sgw_guard(void)
+{
+	extern int sgw_handled;
+	return __atomic_load_n(&sgw_handled, __ATOMIC_RELAXED);
+}
+/* The signals to block there: all but the synchronous faults. */
+extern sigset_t sgw_async;
+
+#endif
