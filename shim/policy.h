@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "fdtable.h"
+#include "segfmt.h"
 
 #define ZCP_MAP (-1)
 
@@ -35,5 +36,19 @@ void zcp_configure(size_t min_read);
  * total: bytes the caller asked for; cmsg_read: a recvmsg. */
 int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read);
 void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o);
+
+/* zcp_learn for a pass-through read below ZCSHIM_MIN_READ, with a test in
+ * front for its usual case, where nothing would change: the little-data
+ * streak already saturated (or already broken) and no head offset to
+ * forget.  The rule itself stays in zcp_learn. */
+static inline void zcp_learn_small(struct fdt_entry *e, ssize_t r, int peek)
+{
+	uint8_t l = FDT_GET(e->hints.little);
+	int small = r >= 0 && r < 2 * 4096;
+	if ((small ? l == 2 : l == 0) && !FDT_GET(e->hints.head_off))
+		return;
+	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = peek, .inq = UINT32_MAX };
+	zcp_learn(e, &o);
+}
 
 #endif

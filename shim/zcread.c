@@ -614,8 +614,7 @@ static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
 	struct zst_delta d = { 0, 0, 0, -1, 0, 0 };
 	ssize_t r = passthrough(rq, e, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
-	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = !!(rq->flags & MSG_PEEK) };
-	zcp_learn(e, &o);
+	zcp_learn_small(e, r, !!(rq->flags & MSG_PEEK));
 	zcr_account(rq->fd, e, &d);
 	return r;
 }
