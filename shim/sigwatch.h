@@ -7,8 +7,10 @@
  * costly system calls is a tenth of the mapped path.  A program that has
  * installed no handler for any asynchronous signal cannot jump out of
  * anything, so the shim blocks signals only once one is installed: it
- * watches sigaction, signal and sigset (hooked), and at start-up reads the
- * dispositions already in place.  A handler installed by a raw
+ * watches sigaction, signal and sigset (hooked), and before the first read
+ * that would need it reads the dispositions already in place (handlers a
+ * sanitizer runtime or a library set before the hooks were bound; the
+ * SigCgt line of /proc/self/status, once, paid only by processes that map).  A handler installed by a raw
  * rt_sigaction system call is beyond what it can see (README).
  */
 #ifndef ZCSHIM_SIGWATCH_H
@@ -16,15 +18,19 @@
 
 #include <signal.h>
 
-/* Reads the current dispositions (once, at start-up). */
+/* Sets up sgw_async (start-up; no system call). */
 void sgw_init(void);
 /* A disposition is being set: note it if it is a handler. */
 void sgw_note(int sig, const struct sigaction *act);
+/* Reads the dispositions in place; returns sgw_handled. */
+int sgw_scan(void);
 /* 1 if signals must be blocked around the locked part of a read. */
 static inline int sgw_guard(void)
 {
-	extern int sgw_handled;
-	return __atomic_load_n(&sgw_handled, __ATOMIC_RELAXED);
+	extern int sgw_handled, sgw_scanned;
+	if (__atomic_load_n(&sgw_handled, __ATOMIC_RELAXED))
+		return 1;
+	return __atomic_load_n(&sgw_scanned, __ATOMIC_RELAXED) ? 0 : sgw_scan();
 }
 /* The signals to block there: all but the synchronous faults. */
 extern sigset_t sgw_async;
