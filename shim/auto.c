@@ -4,25 +4,34 @@
  * Every figure is a hint shared by all threads without a lock (a hook may
  * run in a signal handler): relaxed atomics, and a lost update costs one
  * sample.  Each kind keeps its last RING samples (CPU ns and bytes of one
- * read); the estimate is their sum of ns over their sum of bytes, so a
- * short read's fixed costs weigh by its bytes, not as a whole read's, and
- * the first read (fresh buffers fault on first touch) is never timed.
+ * read of 32 KiB or more, without a page fault); the estimate is the
+ * median of their rates.  The first read and the first mapped read (it
+ * makes a window) are never timed.
  */
 #define _GNU_SOURCE
 #include "auto.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "zfmt.h"
 
 #define RING 8
-#define FEW 1           /* samples of each kind before a clear verdict */
-#define ENOUGH 3        /* samples of each kind before any verdict */
+#define FEW 3           /* samples of each kind before a clear verdict */
+#define ENOUGH 5        /* samples of each kind before a close verdict */
 #define CLEAR_PCT 150   /* one path this much dearer than the other: clear */
 #define MARGIN_PCT 2    /* switch only when the other path wins by this */
 #define BUDGET_PPM 5000 /* samples of the dearer path: <= 0.5% more CPU */
 #define EVERY_MIN 16
 #define EVERY_MAX 4096
 #define FRESH_EVERY 64  /* the chosen path is timed this often */
+#define SAMPLE_MIN (32u << 10) /* shorter reads are all fixed cost: not timed */
 
 struct ring {
 	uint64_t ns[RING], bytes[RING];
@@ -34,6 +43,8 @@ static uint64_t fixed_map, fixed_copy;	/* injected costs, ns/MiB */
 static struct ring rmap, rcopy;
 static int verdict;
 static uint32_t map_warm;	/* the first mapped sample also made a window: dropped */
+static uint32_t measured_map, measured_copy;	/* real samples (not injected, not the prior) */
+static int prior;
 static uint32_t every = EVERY_MIN;
 static uint64_t reads;
 
@@ -49,19 +60,29 @@ int zca_mode(void)
 	return mode;
 }
 
-/* CPU ns per MiB over the ring's samples (0: none); injected costs stand
- * in for measured ones once a sample was taken. */
+/* CPU ns per MiB: the median of the ring's per-read rates (0: none), so
+ * one read that also paid for the socket's backlog, or ran while the
+ * sender had the CPU's cache, does not decide; injected costs stand in for
+ * measured ones once a sample was taken. */
 static uint64_t ring_rate(const struct ring *r)
 {
 	uint32_t n = __atomic_load_n(&r->n, __ATOMIC_RELAXED);
 	if (n && (fixed_map || fixed_copy))
 		return r == &rmap ? fixed_map : fixed_copy;
-	unsigned __int128 ns = 0, bytes = 0;
-	for (uint32_t i = 0; i < n && i < RING; i++) {
-		ns += __atomic_load_n(&r->ns[i], __ATOMIC_RELAXED);
-		bytes += __atomic_load_n(&r->bytes[i], __ATOMIC_RELAXED);
+	uint64_t v[RING];
+	if (n > RING)
+		n = RING;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t b = __atomic_load_n(&r->bytes[i], __ATOMIC_RELAXED);
+		v[i] = b ? (uint64_t)((unsigned __int128)__atomic_load_n(&r->ns[i], __ATOMIC_RELAXED) * (1u << 20) / b) : 0;
 	}
-	return bytes ? (uint64_t)(ns * (1u << 20) / bytes) : 0;
+	for (uint32_t i = 1; i < n; i++)	/* insertion sort: at most RING values */
+		for (uint32_t j = i; j && v[j - 1] > v[j]; j--) {
+			uint64_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return !n ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int zca_verdict(const struct zca_est *e)
@@ -124,25 +145,39 @@ int zca_choose(void)
 	return v == 1 ? ZCA_GO_MAP : ZCA_GO_COPY;
 }
 
-uint64_t zca_clock(void)
+void zca_mark(struct zca_mark *m)
 {
+	/* CPU from the thread clock (precise: it brings the running thread's
+	 * time up to date; getrusage's can lag by a tick), faults from
+	 * getrusage. */
+	struct rusage ru;
 	struct timespec t;
 	int saved = errno;
+	getrusage(RUSAGE_THREAD, &ru);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	errno = saved;
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec + 1;	/* never 0 */
+	m->cpu_ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+	m->faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
 }
 
-void zca_sampled(int choice, uint64_t token, uint64_t bytes)
+void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
 {
 	int map = choice == ZCA_SAMPLE_MAP;
 	uint64_t fixed = map ? fixed_map : fixed_copy, ns;
-	if (!bytes || (map && !__atomic_exchange_n(&map_warm, 1, __ATOMIC_RELAXED)))
+	/* A read that brought little is mostly its call and wake-up, whatever
+	 * the path: it says nothing about the cost per byte. */
+	if (bytes < SAMPLE_MIN || (map && !__atomic_exchange_n(&map_warm, 1, __ATOMIC_RELAXED)))
 		return;
-	if (fixed_map || fixed_copy)	/* injected: ns per MiB */
+	if (fixed_map || fixed_copy) {	/* injected: ns per MiB */
 		ns = (uint64_t)((unsigned __int128)fixed * bytes >> 20);
-	else
-		ns = zca_clock() - token;
+	} else {
+		struct zca_mark now;
+		zca_mark(&now);
+		if (now.faults != before->faults)
+			return;
+		ns = now.cpu_ns - before->cpu_ns;
+		__atomic_add_fetch(map ? &measured_map : &measured_copy, 1, __ATOMIC_RELAXED);
+	}
 	struct ring *r = map ? &rmap : &rcopy;
 	uint32_t i = __atomic_fetch_add(&r->n, 1, __ATOMIC_RELAXED) % RING;
 	__atomic_store_n(&r->ns[i], ns, __ATOMIC_RELAXED);
@@ -160,4 +195,79 @@ void zca_view(struct zca_view *v)
 	v->verdict = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
 	v->map_ns_per_mb = ring_rate(&rmap);
 	v->copy_ns_per_mb = ring_rate(&rcopy);
+	v->prior = prior;
+}
+
+/* ---- the host's estimates between processes -------------------------- */
+
+#define HOST_FILE "/auto-host"
+
+static int boot_id(char *out, size_t cap)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = syscall(SYS_read, fd, out, cap - 1);
+	syscall(SYS_close, fd);
+	if (n < 32)
+		return -1;
+	out[n] = 0;
+	out[strcspn(out, "\n")] = 0;
+	return 0;
+}
+
+static void seed(struct ring *r, uint64_t ns_per_mb)
+{
+	for (uint32_t i = 0; i < FEW; i++) {
+		r->ns[i] = ns_per_mb;
+		r->bytes[i] = 1u << 20;
+	}
+	r->n = FEW;
+}
+
+void zca_load(const char *dir)
+{
+	char path[512], buf[256], id[64], fid[64];
+	unsigned long long m, c;
+	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || boot_id(id, sizeof(id)))
+		return;
+	zfmtf(path, sizeof(path), "%s" HOST_FILE, dir);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	ssize_t n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if (sscanf(buf, "zcshim-auto 1 %63s %llu %llu", fid, &m, &c) != 3 || strcmp(fid, id) || !m || !c)
+		return;
+	seed(&rmap, m);
+	seed(&rcopy, c);
+	map_warm = 1;
+	prior = 1;
+	struct zca_est e;
+	estimate(&e);
+	verdict = zca_verdict(&e);
+	e.verdict = verdict;
+	every = zca_sample_every(&e);
+}
+
+void zca_save(const char *dir)
+{
+	char path[512], tmp[512], id[64], line[256];
+	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || measured_map < FEW || measured_copy < FEW ||
+	    boot_id(id, sizeof(id)))
+		return;
+	int len = (int)zfmtf(line, sizeof(line), "zcshim-auto 1 %s %llu %llu\n", id,
+			(unsigned long long)ring_rate(&rmap), (unsigned long long)ring_rate(&rcopy));
+	zfmtf(path, sizeof(path), "%s" HOST_FILE, dir);
+	zfmtf(tmp, sizeof(tmp), "%s" HOST_FILE ".%d", dir, (int)syscall(SYS_getpid));
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	int ok = len > 0 && syscall(SYS_write, fd, line, (size_t)len) == len;
+	syscall(SYS_close, fd);
+	if (!ok || syscall(SYS_rename, tmp, path))
+		syscall(SYS_unlink, tmp);
 }

@@ -6,14 +6,16 @@
  * bare metal mapping usually wins for large reads; in a VM with shadow
  * page tables every freshly mapped page costs a trap) and on the traffic.
  * In auto mode the shim times a sample of reads of each kind (thread CPU
- * time, system time included, per byte delivered), keeps a decaying
+ * time, system time included, per byte delivered, reads of 32 KiB or
+ * more: below that a read is mostly its call and wake-up), keeps a decaying
  * estimate of both costs for the process, and sends each read that could
  * map down the cheaper path.  Reads of the other kind still run now and
  * then, fewer the more they cost, so a change in the traffic or the host
  * is noticed at a bounded price (at most ~0.5% of the CPU of the chosen
  * path).  ZCSHIM_MODE=map (the default) maps whenever it can.
  *
- * The estimates are process-wide (they are a property of the host); what
+ * The estimates are process-wide (they are a property of the host, and
+ * are kept for the next process: zca_load/zca_save); what
  * maps on each fd is still the fd's own business (policy.c).  Only reads
  * the policy would map are considered: small reads and options the mapped
  * path cannot honour pass through as in map mode.
@@ -38,6 +40,7 @@ struct zca_view {
 	int mode;               /* enum zca_mode */
 	int verdict;            /* 0 not yet, 1 map, 2 copy */
 	uint64_t map_ns_per_mb, copy_ns_per_mb;   /* CPU per MiB; 0: no sample yet */
+	int prior;              /* started from the host's saved estimates */
 };
 
 /* mode, and costs to use instead of measured ones (ns per MiB, both 0:
@@ -46,10 +49,25 @@ void zca_configure(int mode, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb);
 int zca_mode(void);
 /* For a read the policy would map: which way, and whether to time it. */
 int zca_choose(void);
-/* A timed read: token from zca_clock() before it, its bytes after. */
-uint64_t zca_clock(void);
-void zca_sampled(int choice, uint64_t token, uint64_t bytes);
+/* A timed read: zca_mark() before it, zca_sampled() with its bytes after.
+ * The thread's CPU clock and its page faults (two system calls): a read
+ * that faulted in the caller's fresh buffer is not timed (the fault would
+ * be charged to whichever way happened to touch the page first). */
+struct zca_mark {
+	uint64_t cpu_ns;
+	uint64_t faults;
+};
+void zca_mark(struct zca_mark *m);
+void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes);
 void zca_view(struct zca_view *v);
+
+/* The host's estimates, kept between processes in dir/auto-host (this
+ * boot only): a new process starts from them instead of learning, so
+ * short-lived programs pay no learning samples.  Real samples replace
+ * them as they come.  zca_save writes what this process measured (at
+ * least two samples of each way). */
+void zca_load(const char *dir);
+void zca_save(const char *dir);
 
 /* The decision itself, pure, for the unit tests: given the estimates,
  * the verdict (1 map, 2 copy, 0 not enough samples yet) and how many

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "init.h"
+#include "auto.h"
 #include "callsite.h"
 #include "config.h"
 #include "fdtable.h"
@@ -70,6 +71,12 @@ static uint32_t start_modules(void)
 	if (cfg.callsites && cs_init())
 		cfg.callsites = 0;
 	zst_init(&cfg);
+	zca_load(zst_dir());
+	if (cfg.mode == ZCA_AUTO) {
+		struct zca_view v;
+		zca_view(&v);
+		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
+	}
 	pthread_atfork(NULL, NULL, at_fork_child);
 	return ZCI_DONE;
 }
@@ -106,6 +113,7 @@ __attribute__((destructor)) static void zcshim_dtor(void)
 {
 	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE) {
 		int saved = errno;
+		zca_save(zst_dir());
 		zst_exit();
 		errno = saved;
 	}

@@ -25,6 +25,7 @@ static struct zcs_header boot;          /* counts land here until zst_init runs 
 static struct zcs_header *seg = &boot;
 static size_t seg_size;
 static char seg_path[ZCFG_PATH_MAX + 64];
+static char seg_dir[ZCFG_PATH_MAX];
 static int seg_is_file;
 static const struct zcfg *seg_cfg;
 
@@ -171,6 +172,7 @@ static int create_file(size_t size, void **out)
 	}
 	if ((r = statdir_check(dir, uid, 1)) < 0)
 		return r;
+	zfmtf(seg_dir, sizeof(seg_dir), "%s", dir);
 	int pid = (int)syscall(SYS_getpid);
 	for (int n = 0; n < 1000; n++) {
 		zfmtf(seg_path, sizeof(seg_path), "%s/%d-%d" ZCS_SEG_SUFFIX, dir, pid, n);
@@ -352,9 +354,15 @@ void zst_set_kernel(int supported)
 	__atomic_store_n(&seg->kernel_zc, supported ? 1u : 2u, __ATOMIC_RELAXED);
 }
 
-void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
+const char *zst_dir(void)
+{
+	return seg_is_file && seg_dir[0] ? seg_dir : NULL;
+}
+
+void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb, int prior)
 {
 	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&h->auto_prior, (uint32_t)prior, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->mode, (uint32_t)mode, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->auto_verdict, (uint32_t)verdict, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->auto_map_ns_per_mb, map_ns_per_mb, __ATOMIC_RELAXED);

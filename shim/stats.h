@@ -39,7 +39,10 @@ void zst_release(uint32_t idx);
 void zst_account(uint32_t slot1, const struct zst_delta *d);
 void zst_set_kernel(int supported);
 /* ZCSHIM_MODE=auto's state, for zcstat. */
-void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb);
+void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb, int prior);
+/* The per-user stats directory in use (NULL: no file segment, e.g. secure
+ * mode): auto.c keeps the host's estimates there. */
+const char *zst_dir(void);
 /* The call-site table (NULL, *n = 0 when call sites are off). */
 struct zcs_callsite *zst_callsites(uint32_t *n);
 void zst_callsite_dropped(void);

@@ -564,7 +564,9 @@ static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, 
 {
 	int choice = zca_choose();
 	int timed = choice == ZCA_SAMPLE_MAP || choice == ZCA_SAMPLE_COPY;
-	uint64_t t0 = timed ? zca_clock() : 0;
+	struct zca_mark m0;
+	if (timed)
+		zca_mark(&m0);
 	ssize_t r;
 	if (choice == ZCA_GO_COPY || choice == ZCA_SAMPLE_COPY)
 		r = passthrough(rq, e, total, o->reason = ZCS_R_AUTO, d);
@@ -572,10 +574,10 @@ static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, 
 		r = map_read(rq, e, total, d, o);
 	if (timed && r > 0) {
 		int saved = errno;
-		zca_sampled(choice, t0, (uint64_t)r);
+		zca_sampled(choice, &m0, (uint64_t)r);
 		struct zca_view v;
 		zca_view(&v);
-		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb);
+		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
 		errno = saved;
 	}
 	return r;

@@ -108,20 +108,23 @@ Test(config, mode_and_injected_costs)
 	cr_assert_eq(zcfg_parse_costs("99999999999999:1", &m, &k), -EINVAL);
 }
 
-/* The verdict from estimates: clear after one sample of each, close calls
- * only after three, and a margin against flapping. */
+/* The verdict from estimates: clear after three samples of each, close
+ * calls only after five, and a margin against flapping. */
 Test(auto_mode, verdict_from_estimates)
 {
-	struct zca_est e = { .map_ns = 100, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
-			     .map_samples = 1, .copy_samples = 1, .verdict = 0 };
-	cr_assert_eq(zca_verdict(&e), 0, "a tie after one sample each: keep learning");
+	struct zca_est e = { .map_ns = 160, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
+			     .map_samples = 2, .copy_samples = 3, .verdict = 0 };
+	cr_assert_eq(zca_verdict(&e), 0, "two mapped samples are not enough, however clear");
+	e.map_samples = 3;
+	e.map_ns = 100;
+	cr_assert_eq(zca_verdict(&e), 0, "a tie after three samples each: keep learning");
 	e.map_ns = 160;
 	cr_assert_eq(zca_verdict(&e), 2, "mapping 1.6x dearer: copy at once");
 	e.map_ns = 60;
 	cr_assert_eq(zca_verdict(&e), 1, "copying 1.67x dearer: map at once");
 	e.map_ns = 97;
-	cr_assert_eq(zca_verdict(&e), 0, "close: not before three samples each");
-	e.map_samples = e.copy_samples = 3;
+	cr_assert_eq(zca_verdict(&e), 0, "close: not before five samples each");
+	e.map_samples = e.copy_samples = 5;
 	cr_assert_eq(zca_verdict(&e), 1, "3%% cheaper mapped: map");
 	e.verdict = 1;
 	e.map_ns = 101;
@@ -157,7 +160,9 @@ static int run_reads(int n, int *mapped_reads, int *timed)
 		*mapped_reads += c == ZCA_GO_MAP || c == ZCA_SAMPLE_MAP;
 		if (c == ZCA_SAMPLE_MAP || c == ZCA_SAMPLE_COPY) {
 			(*timed)++;
-			zca_sampled(c, zca_clock(), 1u << 20);
+			struct zca_mark m0;
+			zca_mark(&m0);
+			zca_sampled(c, &m0, 1u << 20);
 		}
 	}
 	struct zca_view v;
@@ -170,8 +175,8 @@ Test(auto_mode, copies_where_mapping_costs_more)
 	int m, t;
 	zca_configure(ZCA_AUTO, 3000000, 1000000);
 	cr_assert_eq(run_reads(10000, &m, &t), 2);
-	/* warm-up, one dropped and one kept mapped sample, then one in 400 */
-	cr_assert_leq(m, 2 + 10000 / 400 + 1, "%d mapped reads", m);
+	/* warm-up, one dropped and three kept mapped samples, then one in 400 */
+	cr_assert_leq(m, 4 + 10000 / 400 + 1, "%d mapped reads", m);
 	cr_assert_geq(m, 10000 / 400, "still samples the mapped path: %d", m);
 	struct zca_view v;
 	zca_view(&v);
@@ -191,8 +196,8 @@ Test(auto_mode, close_costs_need_three_samples_each)
 {
 	int m, t;
 	zca_configure(ZCA_AUTO, 970000, 1000000);
-	cr_assert_eq(run_reads(4, &m, &t), 0, "learning after 4 reads");
-	cr_assert_eq(run_reads(20, &m, &t), 1, "3%% cheaper mapped: map after enough samples");
+	cr_assert_eq(run_reads(8, &m, &t), 0, "learning after 8 reads");
+	cr_assert_eq(run_reads(30, &m, &t), 1, "3%% cheaper mapped: map after enough samples");
 }
 
 Test(auto_mode, within_the_margin_copying_stays)

@@ -2,9 +2,9 @@
  * zcfloor - the floor under the shim's mapped path: what the kernel's
  * page-table work (and one copy) costs on this machine, with no shim.
  *
- *   zcfloor --port P [--size 1M] [--touch none|copy|sum] [--window 2M]
+ *   zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]
  *
- * Connects to 127.0.0.1:P and receives until EOF with bare
+ * Connects to ADDR:P (127.0.0.1 by default) and receives until EOF with bare
  * TCP_ZEROCOPY_RECEIVE calls through the shim's own window code
  * (shim/zcwin.c: the same 2 MiB-aligned window ring, TLB_CLEAN_HINT, zap
  * once per trip round the ring), asking for --size bytes per call as a
@@ -48,12 +48,11 @@ static size_t parse_size(const char *s)
 	return v;
 }
 
-static int connect_to(int port)
+static int connect_to(const char *host, int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		return -1;
 	return fd;
 }
@@ -104,15 +103,17 @@ static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int c
 int main(int argc, char **argv)
 {
 	int port = 0, copy = 0;
+	const char *host = "127.0.0.1";
 	size_t size = 1u << 20, window = 2u << 20;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
+		else if (!strcmp(a, "--host") && v) host = v, i++;
 		else if (!strcmp(a, "--size") && v) size = parse_size(v), i++;
 		else if (!strcmp(a, "--window") && v) window = parse_size(v), i++;
 		else if (!strcmp(a, "--touch") && v) copy = !strcmp(v, "copy") ? 1 : !strcmp(v, "sum") ? 2 : 0, i++;
 		else {
-			fprintf(stderr, "usage: zcfloor --port P [--size 1M] [--touch none|copy|sum] [--window 2M]\n");
+			fprintf(stderr, "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n");
 			return 2;
 		}
 	}
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zcfloor: no TCP_ZEROCOPY_RECEIVE here\n");
 		return 1;
 	}
-	int fd = connect_to(port);
+	int fd = connect_to(host, port);
 	struct zcw_win *w = zcw_acquire();
 	uint8_t *buf = malloc(size);
 	if (fd < 0 || !w || !buf) {

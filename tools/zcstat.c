@@ -389,9 +389,10 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			(unsigned long long)h->window_size, (unsigned long long)h->min_read,
 			(unsigned long long)h->slots_recycled, h->mode == 1 ? "auto" : "map");
 		if (h->mode == 1)
-			fprintf(f, "\"auto\":{\"verdict\":\"%s\",\"map_ns_per_mib\":%llu,\"copy_ns_per_mib\":%llu},",
+			fprintf(f, "\"auto\":{\"verdict\":\"%s\",\"map_ns_per_mib\":%llu,\"copy_ns_per_mib\":%llu,"
+				   "\"from_host_estimates\":%s},",
 				verdict_name(h->auto_verdict), (unsigned long long)h->auto_map_ns_per_mb,
-				(unsigned long long)h->auto_copy_ns_per_mb);
+				(unsigned long long)h->auto_copy_ns_per_mb, h->auto_prior ? "true" : "false");
 		fprintf(f, "\"totals\":");
 		json_counters(f, &pv[i].totals, 1);
 		fprintf(f, ",\"fds\":[");
