@@ -44,7 +44,7 @@ SHIM_SAN = $(if $(TSAN_MODE),-fsanitize=thread)
 # callgrind: 284 -> 186 instructions per 4 KiB pass-through read).
 SHIM_LTO = $(if $(SANITIZE),,-flto=auto)
 SHIM_CFLAGS = $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing $(SHIM_SAN) $(SHIM_LTO)
-TOOL_CFLAGS = $(CFLAGS_BASE) $(SAN_FLAGS)
+TOOL_CFLAGS = $(CFLAGS_BASE) $(SAN_FLAGS) -DZCSHIM_MULTIARCH='"$(MULTIARCH)"'
 # The Criterion runners cannot run under ThreadSanitizer (their arena
 # collides with its memory layout): with SANITIZE=thread only the shim and
 # the programs the runners drive are instrumented.  The runners are told
@@ -95,7 +95,7 @@ $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/he
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
-TESTS = test_units test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_apps test_robust test_faults
+TESTS = test_units test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_apps test_robust test_faults test_install
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
@@ -110,9 +110,9 @@ SOAK_SECONDS ?= 600
 
 BENCH_ARGS ?=
 
-.PHONY: FORCE all deps deps-test deps-fuzz demo test fuzz bench soak tsan check-symbols install uninstall clean helpers tests
+.PHONY: FORCE all deps deps-test deps-fuzz demo test fuzz bench soak tsan check-symbols install uninstall clean helpers tests deb
 
-all: $(LIB) $(BUILD)/zcstat $(BUILD)/zcsink
+all: $(LIB) $(BUILD)/zcstat $(BUILD)/zcsink $(BUILD)/zcshim
 
 # Objects depend on the flags they were built with: a changed SANITIZE,
 # CFLAGS or compiler rebuilds them.
@@ -151,9 +151,19 @@ $(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
 $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^
 
-# zcsink: the in-place API's tool, linked with the library beside it.
-$(BUILD)/zcsink: $(BUILD)/tobj/tools/zcsink.o $(COMMON_OBJ) $(LIB)
-	$(CC) $(SAN_FLAGS) -o $@ $(BUILD)/tobj/tools/zcsink.o $(COMMON_OBJ) -L$(BUILD) -lzcshim -Wl,-rpath,'$$ORIGIN'
+# zcsink: the in-place API's tool.  It carries the shim's objects itself
+# (the API, and hooks that serve only zcsink), so it needs no run-time
+# search path to find the library wherever it is installed.
+$(BUILD)/zcsink: $(BUILD)/tobj/tools/zcsink.o $(SHIM_OBJ) $(COMMON_OBJ)
+	$(CC) $(SAN_FLAGS) $(SHIM_SAN) $(SHIM_LTO) -O2 -o $@ $(BUILD)/tobj/tools/zcsink.o $(SHIM_OBJ) \
+	    $(filter-out $(BUILD)/tobj/common/segfmt.o $(BUILD)/tobj/common/statdir.o $(BUILD)/tobj/common/kzc.o $(BUILD)/tobj/common/zfmt.o,$(COMMON_OBJ)) -ldl -pthread
+
+# zcshim: the launcher (a shell script; the multiarch directory filled in).
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+$(BUILD)/zcshim: tools/zcshim.in
+	@mkdir -p $(dir $@)
+	sed 's|@MULTIARCH@|$(MULTIARCH)|g' $< > $@
+	chmod 0755 $@
 
 # The benchmark's floor: bare zero-copy receive through the shim's own
 # window code (tools/zcfloor.c), no hooks.
@@ -225,24 +235,38 @@ test: deps-test
 	@$(MAKE) --no-print-directory check-symbols
 	@ZCSHIM_SANITIZE_RUN="$(SANITIZE)" sh tests/run.sh $(BUILD) $(TESTS)
 
+# Install layout: PREFIX/bin, PREFIX/lib/zcshim (LIBDIR: the Debian
+# package uses /usr/lib/<multiarch>/zcshim), headers and pkg-config file
+# for the in-place API.
+LIBDIR ?= $(PREFIX)/lib/zcshim
+PCDIR ?= $(PREFIX)/lib/pkgconfig
+INSTALLED = $(DESTDIR)$(LIBDIR)/libzcshim.so $(DESTDIR)$(PREFIX)/bin/zcstat $(DESTDIR)$(PREFIX)/bin/zcsink \
+            $(DESTDIR)$(PREFIX)/bin/zcshim $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1 \
+            $(DESTDIR)$(PREFIX)/share/man/man1/zcsink.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcshim.1 \
+            $(DESTDIR)$(PREFIX)/include/zcshim.h $(DESTDIR)$(PCDIR)/zcshim.pc
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/zcshim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/zcshim/libzcshim.so
-	install -m 0755 $(BUILD)/zcstat $(DESTDIR)$(PREFIX)/bin/zcstat
-	$(CC) $(SAN_FLAGS) -o $(DESTDIR)$(PREFIX)/bin/zcsink $(BUILD)/tobj/tools/zcsink.o $(COMMON_OBJ) \
-	    -L$(BUILD) -lzcshim -Wl,-rpath,$(PREFIX)/lib/zcshim
-	install -m 0644 docs/zcstat.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1
-	install -m 0644 docs/zcsink.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcsink.1
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PCDIR)
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libzcshim.so
+	install -m 0755 $(BUILD)/zcstat $(BUILD)/zcsink $(BUILD)/zcshim $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/zcstat.1 docs/zcsink.1 docs/zcshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 include/zcshim.h $(DESTDIR)$(PREFIX)/include/zcshim.h
-	sed 's|@PREFIX@|$(PREFIX)|' zcshim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zcshim.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' zcshim.pc.in > $(DESTDIR)$(PCDIR)/zcshim.pc
+	chmod 0644 $(DESTDIR)$(PCDIR)/zcshim.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/zcshim/libzcshim.so $(DESTDIR)$(PREFIX)/bin/zcstat \
-	      $(DESTDIR)$(PREFIX)/bin/zcsink $(DESTDIR)$(PREFIX)/share/man/man1/zcstat.1 \
-	      $(DESTDIR)$(PREFIX)/share/man/man1/zcsink.1 $(DESTDIR)$(PREFIX)/include/zcshim.h \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/zcshim.pc
-	-rmdir $(DESTDIR)$(PREFIX)/lib/zcshim
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
+
+# The Debian packages (zcshim, zcshim-dev), built from a copy of the tree
+# so that dpkg-buildpackage writes them into build/deb/, then lintian.
+deb:
+	@sh tools/deps.sh deb
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf $(BUILD)

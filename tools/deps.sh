@@ -2,6 +2,7 @@
 # deps.sh - install the Debian packages zcshim needs, only those missing.
 #   sh tools/deps.sh build   compiler, make, headers the library and helpers use
 #   sh tools/deps.sh test    build + Criterion and what the tests run
+#   sh tools/deps.sh deb     build + the Debian packaging tools
 # Runs apt-get (as root, or through sudo) only when something is missing,
 # so a machine that has everything pays one dpkg query.
 set -eu
@@ -10,7 +11,8 @@ case "${1:-build}" in
 build) ;;
 test) need="$need g++ libcriterion-dev curl socat iperf3 openssl python3 valgrind" ;;
 fuzz) need="$need clang libclang-rt-dev" ;;
-*) echo "usage: deps.sh build|test|fuzz" >&2; exit 2 ;;
+deb) need="$need debhelper dpkg-dev lintian git fakeroot" ;;
+*) echo "usage: deps.sh build|test|fuzz|deb" >&2; exit 2 ;;
 esac
 missing=""
 for p in $need; do

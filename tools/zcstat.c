@@ -13,7 +13,8 @@
  *       one snapshot in the run-and-report schema; -d shows deltas.
  *
  * The library is found through $ZCSHIM_LIB, else beside this binary, else
- * in ../lib/zcshim/ relative to it.  Statistics segments are read from
+ * in ../lib/zcshim/ or ../lib/<multiarch>/zcshim/ (the Debian package)
+ * relative to it.  Statistics segments are read from
  * $ZCSHIM_STATS_DIR or the per-user default directory; only the caller's
  * own segments are read (any, for root), and every segment is validated
  * before use (tools/segread.c).
@@ -74,8 +75,12 @@ static int find_lib(char *out, size_t cap)
 	self[n] = 0;
 	char *slash = strrchr(self, '/');
 	*slash = 0;
-	const char *tries[] = { "%s/libzcshim.so", "%s/../lib/zcshim/libzcshim.so" };
-	for (int i = 0; i < 2; i++) {
+#ifndef ZCSHIM_MULTIARCH
+#define ZCSHIM_MULTIARCH ""
+#endif
+	const char *tries[] = { "%s/libzcshim.so", "%s/../lib/zcshim/libzcshim.so",
+				"%s/../lib/" ZCSHIM_MULTIARCH "/zcshim/libzcshim.so" };
+	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		char p[PATH_MAX + 64];
 		snprintf(p, sizeof(p), tries[i], self);
 		if (!access(p, R_OK) && realpath(p, out))
