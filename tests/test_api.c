@@ -127,33 +127,31 @@ Test(api, reset_after_data, .timeout = 60)
 	}
 }
 
+/* zcapi SCENARIO against a MSG_ZEROCOPY sender of BYTES at MSS 4108 (none
+ * when bytes is NULL): its output must contain want. */
+static void expect_lines(const char *bytes, const char *scenario, const char *want)
+{
+	const char *sa[] = { "--bytes", bytes, "--mode", "zerocopy", "--mss", "4108", NULL };
+	const char *args[] = { scenario, NULL };
+	struct tl_result r;
+	drive(&r, 0, 0, bytes ? sa : NULL, args);
+	cr_assert(strstr(r.out, want), "%s", r.out);
+	tl_free(&r);
+}
+
 Test(api, second_thread_gets_ebusy_until_release, .timeout = 60)
 {
-	const char *sa[] = { "--bytes", "8M", "--mode", "zerocopy", "--mss", "4108", NULL };
-	const char *args[] = { "busy", NULL };
-	struct tl_result r;
-	drive(&r, 0, 0, sa, args);
-	cr_assert(strstr(r.out, "second thread while lent: EBUSY\nsecond thread after release: ok\n"), "%s", r.out);
-	tl_free(&r);
+	expect_lines("8M", "busy", "second thread while lent: EBUSY\nsecond thread after release: ok\n");
 }
 
 Test(api, forked_child_keeps_its_view, .timeout = 60)
 {
-	const char *sa[] = { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL };
-	const char *args[] = { "fork", NULL };
-	struct tl_result r;
-	drive(&r, 0, 0, sa, args);
-	cr_assert(strstr(r.out, "child saw its lent bytes unchanged\nparent bytes=67108864\n"), "%s", r.out);
-	tl_free(&r);
+	expect_lines("64M", "fork", "child saw its lent bytes unchanged\nparent bytes=67108864\n");
 }
 
 Test(api, close_while_lent_peer_sees_fin_at_once, .timeout = 60)
 {
-	const char *args[] = { "close", NULL };
-	struct tl_result r;
-	drive(&r, 0, 0, NULL, args);
-	cr_assert(strstr(r.out, "peer after close: closed"), "%s", r.out);
-	tl_free(&r);
+	expect_lines(NULL, "close", "peer after close: closed");
 }
 
 /* 1,000 fds borrowing at once: resident lent pages stay within the

@@ -112,28 +112,29 @@ Test(config, mode_and_injected_costs)
  * calls only after five, and a margin against flapping. */
 Test(auto_mode, verdict_from_estimates)
 {
-	struct zca_est e = { .map_ns = 160, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
-			     .map_samples = 2, .copy_samples = 3, .verdict = 0 };
-	cr_assert_eq(zca_verdict(&e), 0, "two mapped samples are not enough, however clear");
-	e.map_samples = 3;
-	e.map_ns = 100;
-	cr_assert_eq(zca_verdict(&e), 0, "a tie after three samples each: keep learning");
-	e.map_ns = 160;
-	cr_assert_eq(zca_verdict(&e), 2, "mapping 1.6x dearer: copy at once");
-	e.map_ns = 60;
-	cr_assert_eq(zca_verdict(&e), 1, "copying 1.67x dearer: map at once");
-	e.map_ns = 97;
-	cr_assert_eq(zca_verdict(&e), 0, "close: not before five samples each");
-	e.map_samples = e.copy_samples = 5;
-	cr_assert_eq(zca_verdict(&e), 1, "3%% cheaper mapped: map");
-	e.verdict = 1;
-	e.map_ns = 101;
-	cr_assert_eq(zca_verdict(&e), 1, "mapping, 1%% dearer: inside the margin, stay");
-	e.map_ns = 103;
-	cr_assert_eq(zca_verdict(&e), 2, "3%% dearer: switch");
-	e.verdict = 2;
-	e.map_ns = 99;
-	cr_assert_eq(zca_verdict(&e), 2, "copying, mapping 1%% cheaper: stay");
+	static const struct {
+		uint64_t map_ns;        /* copy costs 100 */
+		uint32_t samples;       /* mapped samples; copied: max(3, this) */
+		int before, after;
+		const char *why;
+	} rows[] = {
+		{ 160, 2, 0, 0, "two mapped samples are not enough, however clear" },
+		{ 100, 3, 0, 0, "a tie after three samples each: keep learning" },
+		{ 160, 3, 0, 2, "mapping 1.6x dearer: copy at once" },
+		{ 60, 3, 0, 1, "copying 1.67x dearer: map at once" },
+		{ 97, 3, 0, 0, "close: not before five samples each" },
+		{ 97, 5, 0, 1, "3% cheaper mapped: map" },
+		{ 101, 5, 1, 1, "mapping, 1% dearer: inside the margin, stay" },
+		{ 103, 5, 1, 2, "3% dearer: switch" },
+		{ 99, 5, 2, 2, "copying, mapping 1% cheaper: stay" },
+	};
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct zca_est e = { .map_ns = rows[i].map_ns, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
+				     .map_samples = rows[i].samples,
+				     .copy_samples = rows[i].samples > 3 ? rows[i].samples : 3,
+				     .verdict = rows[i].before };
+		cr_assert_eq(zca_verdict(&e), rows[i].after, "%s", rows[i].why);
+	}
 }
 
 /* Samples of the path not chosen cost at most 0.5% of the chosen one's. */
