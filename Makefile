@@ -59,7 +59,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/pending.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c $(COMMON_SRC)
+           shim/pending.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c shim/sighooks.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -83,11 +83,18 @@ $(BUILD)/libzcfault.so: tests/helpers/zcfault.c
 
 # The shim itself under ASan+UBSan, for the test that preloads it behind
 # libasan (the documented order: LD_PRELOAD="libasan.so libzcshim-asan.so").
-$(BUILD)/libzcshim-asan.so: $(SHIM_SRC) shim/libzcshim.map
+# The hooks a sanitizer runtime calls while it starts are never instrumented.
+EARLY_HOOKS = shim/maphooks.c shim/sighooks.c
+$(BUILD)/early-hooks.o: $(EARLY_HOOKS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -Icommon -r -nostdlib -o $@ $(EARLY_HOOKS)
+
+$(BUILD)/libzcshim-asan.so: $(SHIM_SRC) shim/libzcshim.map $(BUILD)/early-hooks.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 \
 	    -fsanitize=address,undefined -fno-omit-frame-pointer -shared \
-	    -Wl,--version-script=shim/libzcshim.map -Icommon -Iinclude -o $@ $(SHIM_SRC) -ldl -pthread
+	    -Wl,--version-script=shim/libzcshim.map -Icommon -Iinclude -o $@ \
+	    $(filter-out $(EARLY_HOOKS),$(SHIM_SRC)) $(BUILD)/early-hooks.o -ldl -pthread
 
 # The stress program is built with ASan and UBSan; under the shim it needs
 # ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
@@ -127,9 +134,9 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) $(CFLAGS) -Icommon -Iinclude -c $< -o $@
 
-# The mapping hooks run inside a sanitizer runtime's own start-up: never
-# instrumented (see shim/maphooks.c).
-$(BUILD)/obj/shim/maphooks.o: shim/maphooks.c $(FLAGS_STAMP)
+# The mapping hooks and sigaction run inside a sanitizer runtime's own
+# start-up: never instrumented (see shim/maphooks.c, shim/sighooks.c).
+$(BUILD)/obj/shim/maphooks.o $(BUILD)/obj/shim/sighooks.o: $(BUILD)/obj/shim/%.o: shim/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden $(CFLAGS) -Icommon -c $< -o $@
 
@@ -196,9 +203,10 @@ $(BUILD)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.
 
 # The shim built with TSan too, preloaded behind libtsan, so that TSan sees
 # its own synchronisation (an uninstrumented shim's atomics are invisible).
-$(BUILD)/libzcshim-tsan.so: $(SHIM_SRC) shim/libzcshim.map
+$(BUILD)/libzcshim-tsan.so: $(SHIM_SRC) shim/libzcshim.map $(BUILD)/early-hooks.o
 	$(CC) $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing -O1 -fsanitize=thread \
-	    -shared -Wl,--version-script=shim/libzcshim.map -Icommon -Iinclude -o $@ $(SHIM_SRC) -ldl -pthread
+	    -shared -Wl,--version-script=shim/libzcshim.map -Icommon -Iinclude -o $@ \
+	    $(filter-out $(EARLY_HOOKS),$(SHIM_SRC)) $(BUILD)/early-hooks.o -ldl -pthread
 
 tsan: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/zcstress-tsan $(BUILD)/zcrecv-tsan $(BUILD)/zcecho-tsan \

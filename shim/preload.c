@@ -267,12 +267,6 @@ static void note_handler(int sig, sighandler_t h)
 	sgw_note(sig, &a);
 }
 
-static int do_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	sgw_note(sig, act);	/* before: a signal may arrive the moment it is set */
-	return libc_sigaction(sig, act, old);
-}
-
 static sighandler_t do_signal(int sig, sighandler_t h)
 {
 	note_handler(sig, h);
@@ -298,7 +292,6 @@ EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return do_accept4
 EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags) { return do_accept4(fd, a, al, flags); }
 EXPORT int close(int fd) { return do_close(fd); }
 EXPORT int close_range(unsigned lo, unsigned hi, int flags) { return do_close_range(lo, hi, flags); }
-EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) { return do_sigaction(sig, act, old); }
 EXPORT sighandler_t signal(int sig, sighandler_t h) { return do_signal(sig, h); }
 EXPORT sighandler_t sigset(int sig, sighandler_t h) { return do_sigset(sig, h); }
 EXPORT int dup(int fd) { return do_dup(fd); }

@@ -20,14 +20,6 @@ static int synchronous(int sig)
 	       sig == SIGSYS;
 }
 
-void sgw_note(int sig, const struct sigaction *act)
-{
-	if (!act || synchronous(sig))
-		return;
-	if ((act->sa_flags & SA_SIGINFO) || (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN))
-		__atomic_store_n(&sgw_handled, 1, __ATOMIC_RELAXED);
-}
-
 /* The kernel's struct for rt_sigaction: handler, flags, restorer, mask. */
 struct ksigaction {
 	void *handler;

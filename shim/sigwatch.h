@@ -20,8 +20,17 @@
 
 /* Sets up sgw_async (start-up; no system call). */
 void sgw_init(void);
-/* A disposition is being set: note it if it is a handler. */
-void sgw_note(int sig, const struct sigaction *act);
+/* A disposition is being set: note it if it is a handler.  Inline and
+ * plain: sighooks.c (never sanitizer-instrumented) calls it. */
+static inline void sgw_note(int sig, const struct sigaction *act)
+{
+	extern int sgw_handled;
+	if (!act || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP ||
+	    sig == SIGSYS)
+		return;
+	if ((act->sa_flags & SA_SIGINFO) || (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN))
+		__atomic_store_n(&sgw_handled, 1, __ATOMIC_RELAXED);
+}
 /* Reads the dispositions in place; returns sgw_handled. */
 int sgw_scan(void);
 /* 1 if signals must be blocked around the locked part of a read. */
