@@ -67,7 +67,7 @@ LIB      = $(BUILD)/libzcshim.so
 # shim's pure modules (configuration parser, stats segment writer, logger).
 TOOL_COMMON_SRC = common/segread.c $(COMMON_SRC)
 COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
-TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c
+TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c tools/zcprom.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff
@@ -152,7 +152,7 @@ $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	$(CC) -shared $(SHIM_SAN) $(SHIM_LTO) -O2 -Wl,--version-script=shim/libzcshim.map -Wl,-z,now -Wl,-z,relro \
 	    -o $@ $(SHIM_OBJ) -ldl -pthread
 
-$(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(COMMON_OBJ)
+$(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(BUILD)/tobj/tools/zcprom.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^
 
 $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)

@@ -15,6 +15,7 @@
 
 #include "auto.h"
 #include "config.h"
+#include "zcprom.h"
 #include "stats.h"
 #include "log.h"
 #include "segread.h"
@@ -206,6 +207,87 @@ Test(auto_mode, within_the_margin_copying_stays)
 	int m, t;
 	zca_configure(ZCA_AUTO, 990000, 1000000);
 	cr_assert_eq(run_reads(40, &m, &t), 2, "1%% cheaper mapped is not worth a switch");
+}
+
+/* The exposition: stable names, HELP/TYPE lines, escaped labels, copied
+ * bytes by reason, and bounded series. */
+static char *expose(struct prom_proc *p, size_t n, const struct prom_state *st)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	prom_write(f, p, n, st, 1);
+	fclose(f);
+	return buf;
+}
+
+Test(prometheus, exposition_names_labels_and_reasons)
+{
+	struct prom_proc p[2] = { { .pid = 7, .start = 1, .command = "curl -o \"x\"\\y" },
+				  { .pid = 9, .start = 1, .command = "nginx" } };
+	p[0].c.reads = 3;
+	p[0].c.bytes_mapped = 1000;
+	p[0].c.bytes_copied = 300;
+	p[0].c.fb_bytes[ZCS_R_SMALL] = 200;
+	p[1].c.bytes_mapped = 5000;
+	char *out = expose(p, 2, NULL);
+	cr_assert(strstr(out, "# TYPE zcshim_bytes_mapped_total counter\n"), "%s", out);
+	cr_assert(strstr(out, "zcshim_processes 2\n"), "%s", out);
+	cr_assert(strstr(out, "zcshim_kernel_zerocopy 1\n"), "%s", out);
+	cr_assert(strstr(out, "zcshim_bytes_mapped_total{pid=\"7\",command=\"curl -o \\\"x\\\"\\\\y\"} 1000\n"), "%s", out);
+	cr_assert(strstr(out, "zcshim_bytes_copied_total{pid=\"7\",command=\"curl -o \\\"x\\\"\\\\y\",reason=\"small_read\"} 200\n"), "%s", out);
+	cr_assert(strstr(out, ",reason=\"none\"} 100\n"), "the unattributed rest: %s", out);
+	cr_assert(strstr(out, "zcshim_bytes_mapped_total{pid=\"9\"") < strstr(out, "zcshim_bytes_mapped_total{pid=\"7\""),
+		  "biggest first: %s", out);
+	free(out);
+}
+
+Test(prometheus, series_are_bounded)
+{
+	struct prom_proc p[PROM_MAX_PROCS + 10];
+	memset(p, 0, sizeof(p));
+	for (int i = 0; i < PROM_MAX_PROCS + 10; i++) {
+		p[i].pid = 100 + i;
+		snprintf(p[i].command, sizeof(p[i].command), "p%d", i);
+		p[i].c.bytes_mapped = (uint64_t)(1000 + i);
+	}
+	char *out = expose(p, PROM_MAX_PROCS + 10, NULL);
+	int series = 0;
+	for (const char *q = out; (q = strstr(q, "\nzcshim_bytes_mapped_total{")); q++)
+		series++;
+	cr_assert_eq(series, PROM_MAX_PROCS + 1, "%d series", series);
+	uint64_t other = 0;
+	for (int i = 0; i < 10; i++)
+		other += (uint64_t)(1000 + i);	/* the ten smallest */
+	char want[128];
+	snprintf(want, sizeof(want), "zcshim_bytes_mapped_total{pid=\"other\",command=\"other\"} %llu\n",
+		 (unsigned long long)other);
+	cr_assert(strstr(out, want), "%s", out);
+	free(out);
+}
+
+/* An exporter that runs on: a process that ends moves into "exited", so
+ * the host's totals never go down. */
+Test(prometheus, exited_processes_fold_into_totals)
+{
+	struct prom_state st = { 0 };
+	struct prom_proc a = { .pid = 5, .start = 10, .command = "a" }, b = { .pid = 6, .start = 11, .command = "b" };
+	a.c.bytes_mapped = 100;
+	b.c.bytes_mapped = 40;
+	struct prom_proc both[2] = { a, b };
+	prom_fold(&st, both, 2);
+	cr_assert_eq(st.exited.bytes_mapped, 0);
+	a.c.bytes_mapped = 150;	/* a read more, b ended */
+	prom_fold(&st, &a, 1);
+	cr_assert_eq(st.exited.bytes_mapped, 40);
+	struct prom_proc reused = { .pid = 5, .start = 99, .command = "c" };	/* pid 5 reused */
+	prom_fold(&st, &reused, 1);
+	cr_assert_eq(st.exited.bytes_mapped, 190, "a's last count moves too: %llu",
+		     (unsigned long long)st.exited.bytes_mapped);
+	char *out = expose(&reused, 1, &st);
+	cr_assert(strstr(out, "zcshim_bytes_mapped_total{pid=\"exited\",command=\"exited\"} 190\n"), "%s", out);
+	free(out);
+	free(st.seen);
 }
 
 Test(log, formatter_is_bounded_and_correct)

@@ -389,3 +389,136 @@ Test(auto_mode, text_report_says_whether_zero_copy_pays, .timeout = 90)
 		free(err);
 	}
 }
+
+/* ---- Prometheus ---------------------------------------------------------- */
+
+/* The value of zcshim_bytes_mapped_total for pid in an exposition (labels
+ * in any order: node_exporter sorts them). */
+static unsigned long long prom_mapped(const char *text, int pid)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "pid=\"%d\"", pid);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '\n'), *brace = strchr(l, '}'), *pidl = strstr(l, want);
+		if (strncmp(l, "zcshim_bytes_mapped_total{", 26) || !brace || !pidl || (end && pidl > end))
+			continue;
+		return (unsigned long long)(strtod(brace + 2, NULL) + 0.5);	/* node_exporter writes 3.1e+07 */
+	}
+	cr_assert_fail("no series for pid %d: %.3000s", pid, text);
+	return 0;
+}
+
+/* bytes_mapped of pid in zcstat -l --json. */
+static unsigned long long json_mapped(int pid)
+{
+	int st;
+	const char *lj[] = { "-l", "--json", NULL };
+	char *out = zcstat(&st, NULL, lj), key[32];
+	snprintf(key, sizeof(key), "\"pid\":%d,", pid);
+	const char *p = strstr(out, key);
+	cr_assert(p, "%s", out);
+	unsigned long long v = tl_json_u64(p, "\"totals\":", "bytes_mapped");
+	free(out);
+	return v;
+}
+
+Test(prometheus, list_matches_json_and_promtool_accepts_it, .timeout = 90)
+{
+	private_dir();
+	struct held h;
+	hold(&h);
+	int st;
+	const char *lp[] = { "-l", "--prometheus", NULL };
+	char *out = zcstat(&st, NULL, lp);
+	cr_assert_eq(st, 0);
+	cr_assert(strstr(out, "# TYPE zcshim_bytes_mapped_total counter"), "%s", out);
+	cr_assert(strstr(out, "zcshim_processes 1\n"), "%s", out);
+	unsigned long long m = prom_mapped(out, h.pid);
+	cr_assert_gt(m, 16u << 20, "%s", out);
+	cr_assert_eq(m, json_mapped(h.pid));
+	char path[] = "/tmp/zcshim-prom-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_eq(write(fd, out, strlen(out)), (ssize_t)strlen(out));
+	close(fd);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	cr_assert_eq(system(cmd), 0, "promtool rejects: %s", out);
+	unlink(path);
+	free(out);
+	release(&h);
+	cleanup_dir();
+}
+
+/* The TCP port pid listens on (from /proc), or 0. */
+static int listening_port(int pid)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp", pid);
+	FILE *f = fopen(path, "r");
+	char line[512];
+	int port = 0;
+	while (f && fgets(line, sizeof(line), f) && !port) {
+		unsigned lport, state;
+		unsigned long inode;
+		if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*s %*s %*s %*s %*s %lu", &lport, &state, &inode) != 3 ||
+		    state != 0x0A)
+			continue;
+		for (int fdn = 0; fdn < 64 && !port; fdn++) {
+			char want[64];
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fdn);
+			ssize_t n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = 0;
+			snprintf(want, sizeof(want), "socket:[%lu]", inode);
+			if (!strcmp(link, want))
+				port = (int)lport;
+		}
+	}
+	if (f)
+		fclose(f);
+	return port;
+}
+
+/* zcstat export writes the textfile; node_exporter's textfile collector
+ * serves it on /metrics with the values zcstat's JSON shows. */
+Test(prometheus, node_exporter_serves_the_export, .timeout = 120)
+{
+	private_dir();
+	struct held h;
+	hold(&h);
+	char textdir[128];
+	snprintf(textdir, sizeof(textdir), "%s/textfile", dir);
+	cr_assert_eq(mkdir(textdir, 0700), 0);
+	int st;
+	const char *ex[] = { "export", "--textfile", textdir, "-i", "0.1", "-c", "1", NULL };
+	free(zcstat(&st, NULL, ex));
+	cr_assert_eq(st, 0);
+	char flag[160];
+	snprintf(flag, sizeof(flag), "--collector.textfile.directory=%s", textdir);
+	const char *ne[] = { "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", "/usr/bin/prometheus-node-exporter",
+			     "--web.listen-address=127.0.0.1:0", "--collector.disable-defaults",
+			     "--collector.textfile", flag, NULL };
+	struct tl_proc node;
+	tl_spawn(&node, ne, NULL, 0);
+	char line[1024];
+	int listening = 0;
+	while (!listening && tl_readline(&node, line, sizeof(line), 30000) == 0)
+		listening = strstr(line, "Listening on") != NULL;
+	cr_assert(listening, "node_exporter did not start");
+	int port = listening_port(node.pid);
+	cr_assert_gt(port, 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "curl -sf http://127.0.0.1:%d/metrics", port);
+	FILE *p = popen(cmd, "r");
+	static char metrics[1 << 20];
+	size_t n = fread(metrics, 1, sizeof(metrics) - 1, p);
+	metrics[n] = 0;
+	cr_assert_eq(pclose(p), 0, "curl failed");
+	const char *ours = strstr(metrics, "zcshim_");
+	cr_assert(ours, "no zcshim metrics served: %s", strstr(metrics, "node_textfile") ? strstr(metrics, "node_textfile") : metrics);
+	cr_assert_eq(prom_mapped(ours, h.pid), json_mapped(h.pid), "%.2000s", ours);
+	tl_kill(&node);
+	release(&h);
+	cleanup_dir();
+}

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "segread.h"
+#include "zcprom.h"
 #include "statdir.h"
 #include "kzc.h"
 
@@ -44,7 +45,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: zcstat [--json] [-o FILE] -- CMD [ARGS...]\n"
-		   "       zcstat -l [--json]\n"
+		   "       zcstat -l [--json | --prometheus]\n"
+		   "       zcstat export --textfile DIR [-i SECS] [-c COUNT]\n"
 		   "       zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]\n"
 		   "  Run CMD under the zcshim preload and report, when it exits, how many\n"
 		   "  received TCP bytes were mapped (zero-copy) and how many copied;\n"
@@ -53,7 +55,10 @@ static void usage(FILE *f)
 		   "  -o FILE    write the report to FILE instead of stderr\n"
 		   "  -i SECS    refresh interval for -p (default 1)\n"
 		   "  -c COUNT   number of refreshes for -p (default: until it exits)\n"
-		   "  -d         show per-interval deltas instead of totals\n");
+		   "  -d         show per-interval deltas instead of totals\n"
+		   "  --prometheus  -l in the Prometheus text format\n"
+		   "  export     write that to DIR/zcshim.prom every SECS (node_exporter's\n"
+		   "             textfile collector), exited processes kept in the totals\n");
 }
 
 /* ---- finding things -------------------------------------------------- */
@@ -563,14 +568,69 @@ static void free_list(struct seglist *l)
 	l->n = l->cap = 0;
 }
 
-static int list_mode(int json)
+/* The live processes as the Prometheus writer wants them. */
+static struct prom_proc *prom_procs(const struct seglist *l)
+{
+	struct prom_proc *p = calloc(l->n ? l->n : 1, sizeof(*p));
+	for (size_t i = 0; i < l->n; i++) {
+		p[i].pid = l->v[i].h->pid;
+		p[i].start = l->v[i].h->start_time;
+		seg_str(p[i].command, sizeof(p[i].command), l->v[i].h->command, sizeof(l->v[i].h->command));
+		seg_totals(&l->v[i], &p[i].c);
+	}
+	return p;
+}
+
+static int prom_kernel(const struct seglist *l)
+{
+	return l->n ? kernel_state(l) : probe_kernel();
+}
+
+/* zcstat export --textfile DIR: the exposition written to DIR/zcshim.prom
+ * (write, then rename: node_exporter never reads half a file) every SECS,
+ * COUNT times (0: until killed), exited processes folded into totals. */
+static int export_mode(const char *textdir, double interval, long count)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 64];
+	if (stats_dir(dir, sizeof(dir)))
+		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
+	snprintf(final, sizeof(final), "%s/zcshim.prom", textdir);
+	snprintf(tmp, sizeof(tmp), "%s/.zcshim.prom.%d", textdir, (int)getpid());
+	struct prom_state st = { 0 };
+	for (long k = 0; !count || k < count; k++) {
+		struct seglist l = { 0 };
+		collect_live(dir, &l, 0);
+		struct prom_proc *p = prom_procs(&l);
+		prom_fold(&st, p, l.n);
+		FILE *f = fopen(tmp, "w");
+		if (!f)
+			return fprintf(stderr, "zcstat: %s: %s\n", tmp, strerror(errno)), 1;
+		prom_write(f, p, l.n, &st, prom_kernel(&l));
+		if (fclose(f) || rename(tmp, final))
+			return fprintf(stderr, "zcstat: %s: %s\n", final, strerror(errno)), unlink(tmp), 1;
+		free(p);
+		free_list(&l);
+		if (!count || k + 1 < count) {
+			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(st.seen);
+	return 0;
+}
+
+static int list_mode(int json, int prometheus)
 {
 	char dir[PATH_MAX];
 	if (stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	struct seglist l = { 0 };
 	collect_live(dir, &l, 0);
-	if (json) {
+	if (prometheus) {
+		struct prom_proc *p = prom_procs(&l);
+		prom_write(stdout, p, l.n, NULL, prom_kernel(&l));
+		free(p);
+	} else if (json) {
 		report(stdout, &l, 1);
 	} else {
 		printf("%7s %-32s %7s %11s %11s %8s\n", "PID", "COMMAND", "TCP_FDS", "MAPPED_MiB", "COPIED_MiB",
@@ -738,7 +798,8 @@ static int run_and_report(char **cmd, int json, const char *outpath)
 
 int main(int argc, char **argv)
 {
-	int json = 0, list = 0, deltas = 0, pid = 0, i;
+	int json = 0, list = 0, deltas = 0, pid = 0, prometheus = 0, i;
+	const char *textfile = NULL;
 	long count = 0;
 	double interval = 1.0;
 	const char *out = NULL;
@@ -753,6 +814,12 @@ int main(int argc, char **argv)
 			out = v, i++;
 		} else if (!strcmp(a, "-l")) {
 			list = 1;
+		} else if (!strcmp(a, "--prometheus")) {
+			prometheus = 1;
+		} else if (i == 1 && !strcmp(a, "export")) {
+			continue;
+		} else if (!strcmp(a, "--textfile") && v) {
+			textfile = v, i++;
 		} else if (!strcmp(a, "-d")) {
 			deltas = 1;
 		} else if (!strcmp(a, "-p") && v) {
@@ -771,8 +838,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (textfile) {
+		if (interval < 0.05 || interval > 3600 || count < 0) {
+			fprintf(stderr, "zcstat: -i takes 0.05 to 3600 seconds\n");
+			return 2;
+		}
+		return export_mode(textfile, interval, count);
+	}
 	if (list)
-		return list_mode(json);
+		return list_mode(json, prometheus);
 	if (pid > 0) {
 		if (interval < 0.05 || interval > 3600) {
 			fprintf(stderr, "zcstat: -i takes 0.05 to 3600 seconds\n");
