@@ -124,8 +124,8 @@ static void forget(int fd)
 
 /* ---- one borrow ------------------------------------------------------ */
 
-/* The copy path: one kernel copy into the fd's buffer. */
-static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, int flags, struct zst_delta *d)
+/* The fd's copy buffer, mapped on first need.  0 or -ENOMEM. */
+static int ensure_buf(struct lend *l)
 {
 	if (!l->buf) {
 		void *p = mmap(NULL, COPY_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -133,6 +133,14 @@ static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, in
 			return -ENOMEM;
 		l->buf = p;
 	}
+	return 0;
+}
+
+/* The copy path: one kernel copy into the fd's buffer. */
+static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, int flags, struct zst_delta *d)
+{
+	if (ensure_buf(l))
+		return -ENOMEM;
 	size_t n = max < COPY_BUF ? max : COPY_BUF;
 	int token = fdt_consume_begin(fdt_get(fd));
 	ssize_t r = libc_recvfrom(fd, l->buf, n, flags, NULL, NULL);
@@ -196,14 +204,18 @@ static size_t plan(struct lend *l, size_t max)
 	return len;
 }
 
-/* recv()'s own wait for data: 1 data queued, else the answer. */
-static ssize_t wait_data(int fd, size_t max, int flags)
+/* recv()'s own wait for data: 1 data queued, else the answer.  The peek
+ * names the fd's copy buffer, though with MSG_TRUNC the kernel writes
+ * nothing: tools like ASan and valgrind cannot know that. */
+static ssize_t wait_data(int fd, struct lend *l, size_t max, int flags)
 {
 	int err = pend_take(fd);
 	if (err)
 		return -err;
-	char c;
-	ssize_t p = libc_recvfrom(fd, &c, max, MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT), NULL, NULL);
+	if (ensure_buf(l))
+		return -ENOMEM;
+	ssize_t p = libc_recvfrom(fd, l->buf, max < COPY_BUF ? max : COPY_BUF, MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT),
+				  NULL, NULL);
 	if (p < 0)
 		return -errno;
 	if (p == 0) {
@@ -242,7 +254,7 @@ static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const voi
 		if (zc.recv_skip_hint || (zc.inq && zc.inq != UINT32_MAX))
 			return copy_in(fd, l, data, zc.recv_skip_hint && zc.recv_skip_hint < max ? zc.recv_skip_hint : max,
 				       flags, d);	/* unmappable run, or an urgent mark */
-		ssize_t w = wait_data(fd, max, flags);
+		ssize_t w = wait_data(fd, l, max, flags);
 		if (w <= 0)
 			return w;
 	}
