@@ -3,7 +3,7 @@
  *
  * The input is a segment file image.  It goes through exactly what zcstat
  * does with a file it found: validation (seg_view_mem), then building and
- * printing both report formats.  zcstat.c is compiled into this target
+ * printing both report formats and the Prometheus exposition.  zcstat.c is compiled into this target
  * with its main renamed, so the fuzzed code is the shipped code.
  * Run by `make fuzz` (bounded by FUZZ_SECONDS); seeds are made from real
  * segments at run time.
@@ -29,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct seglist l = { &v, 1, 1 };
 		report(devnull, &l, 0);
 		report(devnull, &l, 1);
+		struct prom_proc *p = prom_procs(&l);
+		prom_write(devnull, p, l.n, NULL, 1);
+		free(p);
 	}
 	free(img);
 	return 0;
