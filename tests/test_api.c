@@ -37,8 +37,12 @@ static void drive(struct tl_result *r, int plain, int counted, const char *const
 	/* Counted: under zcstat (the library is linked into zcapi anyway).
 	 * --plain: the library's hooks switched off (ZCSHIM_DISABLE), so recv
 	 * is plain libc's. */
-	const char *off[] = { "ZCSHIM_DISABLE=1", NULL };
-	tl_run(r, counted, 120000, argv, plain ? off : NULL);
+#ifdef ZCSHIM_SANITIZE_THREAD
+	const char *off[] = { "ZCSHIM_DISABLE=1", "ZCAPI_NO_RESTART_ROW=1", NULL }, *on[] = { "ZCAPI_NO_RESTART_ROW=1", NULL };
+#else
+	const char *off[] = { "ZCSHIM_DISABLE=1", NULL }, **on = NULL;
+#endif
+	tl_run(r, counted, 120000, argv, plain ? off : on);
 	if (send_args)
 		tl_wait(&snd, 30000);
 	cr_assert_eq(r->status, 0, "zcapi %s failed: %s", args[0], r->out);

@@ -244,11 +244,18 @@ static int waits(void)
 	setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	arm(0, 0, b);
 	say("signal without SA_RESTART", get(a, &p, 65536, 0));
-	arm(1, 1, b);	/* the handler sends a byte: the restarted call gets it */
-	ssize_t n = get(a, &p, 65536, 0);
-	say("signal with SA_RESTART", n);
-	if (n == 1)
-		printf("  byte %s\n", *(const char *)p == 'x' ? "right" : "WRONG");
+	/* The handler sends a byte: the restarted call gets it.  Skipped under
+	 * ThreadSanitizer (ZCAPI_NO_RESTART_ROW), which defers the handler
+	 * until the restarted call returns: plain recv hangs there too. */
+	if (getenv("ZCAPI_NO_RESTART_ROW")) {
+		printf("signal with SA_RESTART: skipped\n");
+	} else {
+		arm(1, 1, b);
+		ssize_t n = get(a, &p, 65536, 0);
+		say("signal with SA_RESTART", n);
+		if (n == 1)
+			printf("  byte %s\n", *(const char *)p == 'x' ? "right" : "WRONG");
+	}
 	say("max 0", get(a, &p, 0, 0));
 	say("bad flags (MSG_PEEK)", plain ? (errno = EINVAL, -1) : get(a, &p, 4096, MSG_PEEK));
 	say("data NULL", plain ? (errno = EFAULT, -1) : zcshim_recv(a, NULL, 4096, 0));
