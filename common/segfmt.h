@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define ZCS_MAGIC "ZCSHIMSG"
-#define ZCS_VERSION 3
+#define ZCS_VERSION 4
 #define ZCS_SESSION_LEN 48
 #define ZCS_COMMAND_LEN 200
 #define ZCS_SEG_SUFFIX ".zcs"
@@ -55,6 +55,9 @@ struct zcs_counters {
 				 * bytes_mapped / bytes_probed is the share of
 				 * the traffic that could be mapped */
 	uint64_t api_calls;     /* zcshim_recv() calls (also counted in reads) */
+	uint64_t skip_runs;     /* unmappable runs the kernel reported (recv_skip_hint)
+				 * and the shim took: fb_bytes[ZCS_R_UNMAPPABLE] /
+				 * skip_runs is their typical size (zcstat doctor) */
 	uint64_t fb_reads[ZCS_R_COUNT]; /* calls with unmapped bytes, by reason */
 	uint64_t fb_bytes[ZCS_R_COUNT]; /* unmapped bytes, by reason */
 };

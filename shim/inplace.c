@@ -251,6 +251,7 @@ static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const voi
 			d->mapped = zc.length;
 			return (ssize_t)zc.length;
 		}
+		d->skip_runs += zc.recv_skip_hint != 0;
 		if (zc.recv_skip_hint || (zc.inq && zc.inq != UINT32_MAX))
 			return copy_in(fd, l, data, zc.recv_skip_hint && zc.recv_skip_hint < max ? zc.recv_skip_hint : max,
 				       flags, d);	/* unmappable run, or an urgent mark */
@@ -291,7 +292,7 @@ EXPORT ssize_t zcshim_recv(int fd, const void **data, size_t max, int flags)
 	}
 	int saved = errno;
 	give_back(l);
-	struct zst_delta d = { 0, 0, 0, -1, 1, 1 };
+	struct zst_delta d = { .reason = -1, .probed = 1, .api = 1 };
 	ssize_t r = max ? borrow(fd, l, data, max, flags, &d) : 0;
 	if (!max)
 		*data = l->buf;

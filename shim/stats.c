@@ -324,6 +324,8 @@ static void add_counts(struct zcs_counters *c, const struct zst_delta *d)
 		ADD1(c->bytes_probed, d->mapped + d->copied);
 	if (d->api)
 		ADD1(c->api_calls, 1);
+	if (d->skip_runs)
+		ADD1(c->skip_runs, d->skip_runs);
 	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
 		ADD1(c->fb_reads[d->reason], 1);
 		ADD1(c->fb_bytes[d->reason], d->copied);

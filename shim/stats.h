@@ -26,6 +26,7 @@ struct zst_delta {
 	int reason;             /* why copied bytes were not mapped; -1 none */
 	int probed;             /* the read took the mapped path */
 	int api;                /* a zcshim_recv() call */
+	uint32_t skip_runs;     /* unmappable runs taken (see zcs_counters) */
 };
 
 /* Creates (or, in a fork child, re-creates) the segment.  0 or -errno;

@@ -319,6 +319,9 @@ static int one_call(struct rd *s, struct zcw_win *w)
 		s->guessed = 0;
 	s->d->mapped += mapped;
 	s->d->copied += copied;
+	/* A run is counted where it starts to be taken: by the copybuf behind
+	 * mapped pages, or at the head of the queue. */
+	s->d->skip_runs += copied || (!mapped && zc.recv_skip_hint);
 	s->skip_behind |= mapped && zc.recv_skip_hint > copied;
 	s->clean |= mapped == map;
 	if (mapped + copied)
@@ -598,7 +601,7 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 
 static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct zst_delta d = { 0, 0, 0, -1, 0, 0 };
+	struct zst_delta d = { .reason = -1 };
 	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
 	int saved = errno;
 	ssize_t r = serve(rq, e, &d, &o);
@@ -614,7 +617,7 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
  * without its set-up, which cost as much as the rest together. */
 static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct zst_delta d = { 0, 0, 0, -1, 0, 0 };
+	struct zst_delta d = { .reason = -1 };
 	ssize_t r = passthrough(rq, e, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
 	zcp_learn_small(e, r, !!(rq->flags & MSG_PEEK));
 	zcr_account(rq->fd, e, &d);
