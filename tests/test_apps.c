@@ -81,7 +81,12 @@ Test(apps, curl_512M_from_zerocopy_http_sender, .timeout = 240)
 	snprintf(s, sizeof(s), "timeout 120 curl -sS --fail http://127.0.0.1:%d/ | $ZCRECV --fd 0 --expect 512M", port);
 	struct twice t;
 	run_twice(&t, s, "bytes=536870912 ok");
-	cr_assert_geq(mapped_pct(t.shim.json, "curl"), 90.0);
+	/* At the default MSS one page per GSO unit cannot map.  Through curl
+	 * the units are smaller than zcsend's own (zcstat doctor on this VM:
+	 * one unmappable run every ~36 KiB mapped, 90.5% of the mapped path's
+	 * bytes, vs ~94% with 64 KiB units), and the HTTP headers come first
+	 * in small reads: 85% holds with room, 0% (nothing mapped) fails. */
+	cr_assert_geq(mapped_pct(t.shim.json, "curl"), 85.0);
 	cr_assert_eq(tl_wait(&snd, 30000), 0);
 	tl_free(&t.plain);
 	tl_free(&t.shim);
