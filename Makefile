@@ -102,7 +102,7 @@ $(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/he
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
-TESTS = test_units test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_apps test_robust test_faults test_install
+TESTS = test_units test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_doctor test_apps test_robust test_faults test_install
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 EXPORTS = read __read_chk readv recv __recv_chk recvfrom __recvfrom_chk recvmsg \
@@ -152,8 +152,10 @@ $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	$(CC) -shared $(SHIM_SAN) $(SHIM_LTO) -O2 -Wl,--version-script=shim/libzcshim.map -Wl,-z,now -Wl,-z,relro \
 	    -o $@ $(SHIM_OBJ) -ldl -pthread
 
-$(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(BUILD)/tobj/tools/zcprom.o $(COMMON_OBJ)
-	$(CC) $(SAN_FLAGS) -o $@ $^
+# zcstat doctor reads rtnetlink and ethtool netlink through libmnl.
+DOCTOR_OBJ = $(BUILD)/tobj/tools/zcdoctor.o $(BUILD)/tobj/tools/znl.o $(BUILD)/tobj/tools/zccost.o
+$(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(BUILD)/tobj/tools/zcprom.o $(DOCTOR_OBJ) $(COMMON_OBJ)
+	$(CC) $(SAN_FLAGS) -o $@ $^ -lmnl -pthread
 
 $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^

@@ -11,6 +11,8 @@
  *   zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]
  *       A per-fd table of PID refreshed every SECS, like top; --json prints
  *       one snapshot in the run-and-report schema; -d shows deltas.
+ *   zcstat doctor [-p PID | -- CMD...] [--peer HOST] [--json]
+ *       What stands between the traffic and 100% mapped (zcdoctor.c).
  *
  * The library is found through $ZCSHIM_LIB, else beside this binary, else
  * in ../lib/zcshim/ or ../lib/<multiarch>/zcshim/ (the Debian package)
@@ -20,6 +22,7 @@
  * before use (tools/segread.c).
  */
 #define _GNU_SOURCE
+#include "zcstat.h"
 #include "segread.h"
 #include "zcprom.h"
 #include "statdir.h"
@@ -48,6 +51,7 @@ static void usage(FILE *f)
 		   "       zcstat -l [--json | --prometheus]\n"
 		   "       zcstat export --textfile DIR [-i SECS] [-c COUNT]\n"
 		   "       zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]\n"
+		   "       zcstat doctor [-p PID | -- CMD [ARGS...]] [--peer HOST] [--json] [--no-selftest]\n"
 		   "  Run CMD under the zcshim preload and report, when it exits, how many\n"
 		   "  received TCP bytes were mapped (zero-copy) and how many copied;\n"
 		   "  or show processes running the shim now (-l), or one of them live (-p).\n"
@@ -58,7 +62,8 @@ static void usage(FILE *f)
 		   "  -d         show per-interval deltas instead of totals\n"
 		   "  --prometheus  -l in the Prometheus text format\n"
 		   "  export     write that to DIR/zcshim.prom every SECS (node_exporter's\n"
-		   "             textfile collector), exited processes kept in the totals\n");
+		   "             textfile collector), exited processes kept in the totals\n"
+		   "  doctor     what stands between the traffic and 100%% mapped (zcstat doctor -h)\n");
 }
 
 /* ---- finding things -------------------------------------------------- */
@@ -96,7 +101,7 @@ static int find_lib(char *out, size_t cap)
 	return -1;
 }
 
-static int stats_dir(char *out, size_t cap)
+int zcstat_stats_dir(char *out, size_t cap)
 {
 	const char *env = getenv("ZCSHIM_STATS_DIR");
 	if (env && *env) {
@@ -108,11 +113,6 @@ static int stats_dir(char *out, size_t cap)
 }
 
 /* ---- collecting segments --------------------------------------------- */
-
-struct seglist {
-	struct segview *v;
-	size_t n, cap;
-};
 
 static int cmp_seg(const void *a, const void *b)
 {
@@ -168,6 +168,7 @@ static void sum(struct zcs_counters *t, const struct zcs_counters *c)
 	t->zc_calls += c->zc_calls;
 	t->bytes_probed += c->bytes_probed;
 	t->api_calls += c->api_calls;
+	t->skip_runs += c->skip_runs;
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		t->fb_reads[i] += c->fb_reads[i];
 		t->fb_bytes[i] += c->fb_bytes[i];
@@ -247,11 +248,13 @@ static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 	if (braces)
 		fputc('{', f);
 	fprintf(f, "\"reads\":%llu,\"bytes_mapped\":%llu,\"bytes_copied\":%llu,\"zc_calls\":%llu,"
-		   "\"mapped_pct\":%.2f,\"bytes_probed\":%llu,\"mappable_pct\":%.2f,\"api_calls\":%llu,\"fallback\":{",
+		   "\"mapped_pct\":%.2f,\"bytes_probed\":%llu,\"mappable_pct\":%.2f,\"api_calls\":%llu,"
+		   "\"skip_runs\":%llu,\"fallback\":{",
 		(unsigned long long)c->reads, (unsigned long long)c->bytes_mapped,
 		(unsigned long long)c->bytes_copied, (unsigned long long)c->zc_calls,
 		pct(c->bytes_mapped, c->bytes_mapped + c->bytes_copied), (unsigned long long)c->bytes_probed,
-		pct(c->bytes_mapped, c->bytes_probed), (unsigned long long)c->api_calls);
+		pct(c->bytes_mapped, c->bytes_probed), (unsigned long long)c->api_calls,
+		(unsigned long long)c->skip_runs);
 	int first = 1;
 	for (int i = 0; i < ZCS_R_COUNT; i++) {
 		if (!c->fb_reads[i] && !c->fb_bytes[i])
@@ -535,7 +538,7 @@ static int session_owner(const char *session)
 
 /* Live segments only; dead ones are removed unless a running zcstat --
  * CMD is still to collect them. */
-static void collect_live(const char *dir, struct seglist *out, int pid)
+void zcstat_collect_live(const char *dir, struct seglist *out, int pid)
 {
 	struct seglist all = { 0 };
 	collect(dir, NULL, &all);
@@ -559,7 +562,7 @@ static void collect_live(const char *dir, struct seglist *out, int pid)
 	free(all.v);
 }
 
-static void free_list(struct seglist *l)
+void zcstat_free_list(struct seglist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		seg_close(&l->v[i]);
@@ -592,14 +595,14 @@ static int prom_kernel(const struct seglist *l)
 static int export_mode(const char *textdir, double interval, long count)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 64];
-	if (stats_dir(dir, sizeof(dir)))
+	if (zcstat_stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	snprintf(final, sizeof(final), "%s/zcshim.prom", textdir);
 	snprintf(tmp, sizeof(tmp), "%s/.zcshim.prom.%d", textdir, (int)getpid());
 	struct prom_state st = { 0 };
 	for (long k = 0; !count || k < count; k++) {
 		struct seglist l = { 0 };
-		collect_live(dir, &l, 0);
+		zcstat_collect_live(dir, &l, 0);
 		struct prom_proc *p = prom_procs(&l);
 		prom_fold(&st, p, l.n);
 		FILE *f = fopen(tmp, "w");
@@ -609,7 +612,7 @@ static int export_mode(const char *textdir, double interval, long count)
 		if (fclose(f) || rename(tmp, final))
 			return fprintf(stderr, "zcstat: %s: %s\n", final, strerror(errno)), unlink(tmp), 1;
 		free(p);
-		free_list(&l);
+		zcstat_free_list(&l);
 		if (!count || k + 1 < count) {
 			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
 			nanosleep(&ts, NULL);
@@ -622,10 +625,10 @@ static int export_mode(const char *textdir, double interval, long count)
 static int list_mode(int json, int prometheus)
 {
 	char dir[PATH_MAX];
-	if (stats_dir(dir, sizeof(dir)))
+	if (zcstat_stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	struct seglist l = { 0 };
-	collect_live(dir, &l, 0);
+	zcstat_collect_live(dir, &l, 0);
 	if (prometheus) {
 		struct prom_proc *p = prom_procs(&l);
 		prom_write(stdout, p, l.n, NULL, prom_kernel(&l));
@@ -653,7 +656,7 @@ static int list_mode(int json, int prometheus)
 		if (!l.n)
 			printf("(no live process is running the shim)\n");
 	}
-	free_list(&l);
+	zcstat_free_list(&l);
 	return 0;
 }
 
@@ -667,17 +670,17 @@ static double now_s(void)
 static int top_mode(int pid, double interval, long count, int deltas, int json)
 {
 	char dir[PATH_MAX];
-	if (stats_dir(dir, sizeof(dir)))
+	if (zcstat_stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	struct seglist l = { 0 };
-	collect_live(dir, &l, pid);
+	zcstat_collect_live(dir, &l, pid);
 	if (!l.n) {
 		fprintf(stderr, "zcstat: no live process %d running the shim (or not yours)\n", pid);
 		return 1;
 	}
 	if (json) {
 		report(stdout, &l, 1);
-		free_list(&l);
+		zcstat_free_list(&l);
 		return 0;
 	}
 	const struct segview *v = &l.v[l.n - 1];	/* the current image, if it exec'd */
@@ -724,18 +727,18 @@ static int top_mode(int pid, double interval, long count, int deltas, int json)
 		free(pv.rows);
 	}
 	free(prev);
-	free_list(&l);
+	zcstat_free_list(&l);
 	return 0;
 }
 
 /* ---- run mode -------------------------------------------------------- */
 
-static int run_and_report(char **cmd, int json, const char *outpath)
+int zcstat_run(char **cmd, const char *const extra_env[], struct seglist *out, int *code)
 {
 	char lib[PATH_MAX], dir[PATH_MAX], session[48];
 	if (find_lib(lib, sizeof(lib)))
 		return 127;
-	if (stats_dir(dir, sizeof(dir))) {
+	if (zcstat_stats_dir(dir, sizeof(dir))) {
 		fprintf(stderr, "zcstat: no statistics directory (no /dev/shm and no XDG_RUNTIME_DIR)\n");
 		return 127;
 	}
@@ -754,6 +757,8 @@ static int run_and_report(char **cmd, int json, const char *outpath)
 	setenv("LD_PRELOAD", preload, 1);
 	setenv("ZCSHIM_SESSION", session, 1);
 	free(preload);
+	for (size_t i = 0; extra_env && extra_env[i]; i++)
+		putenv((char *)extra_env[i]);
 
 	/* Like time(1): the terminal's signals go to CMD; we wait and report. */
 	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
@@ -774,10 +779,31 @@ static int run_and_report(char **cmd, int json, const char *outpath)
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	unsetenv("LD_PRELOAD");
+	collect(dir, session, out);
+	return 0;
+}
 
+void zcstat_run_done(struct seglist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		/* Collected: remove the files of processes that are gone. */
+		if (!seg_live(&l->v[i]))
+			unlink(l->v[i].path);
+		seg_close(&l->v[i]);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int run_and_report(char **cmd, int json, const char *outpath)
+{
 	struct seglist l = { 0 };
-	collect(dir, session, &l);
+	int code;
+	if (zcstat_run(cmd, NULL, &l, &code))
+		return 127;
 	FILE *f = stderr;
 	if (outpath && !(f = fopen(outpath, "w"))) {
 		fprintf(stderr, "zcstat: %s: %s\n", outpath, strerror(errno));
@@ -786,13 +812,7 @@ static int run_and_report(char **cmd, int json, const char *outpath)
 	report(f, &l, json);
 	if (f != stderr)
 		fclose(f);
-	for (size_t i = 0; i < l.n; i++) {
-		/* Collected: remove the files of processes that are gone. */
-		if (!seg_live(&l.v[i]))
-			unlink(l.v[i].path);
-		seg_close(&l.v[i]);
-	}
-	free(l.v);
+	zcstat_run_done(&l);
 	return code;
 }
 
@@ -803,6 +823,8 @@ int main(int argc, char **argv)
 	long count = 0;
 	double interval = 1.0;
 	const char *out = NULL;
+	if (argc > 1 && !strcmp(argv[1], "doctor"))
+		return doctor_main(argc - 1, argv + 1);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--")) {
