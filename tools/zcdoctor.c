@@ -36,7 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -368,8 +371,56 @@ static void traffic_verdict(const char *id, const char *who, const struct zcs_co
 	     (unsigned long long)run, (unsigned long long)every);
 }
 
-static void check_batches(int pid, const struct zcs_counters *t, uint64_t window)
+/* SO_RCVBUF and the receive MSS of a live process's socket, through a
+ * copy of its fd (pidfd_getfd, Linux 5.6, ptrace permission over pid).
+ * 0 or -errno. */
+static int peer_socket_facts(int pid, int fd, int *rcvbuf, int *rcv_mss)
 {
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), r = 0;
+	if (pfd < 0)
+		return -errno;
+	int s = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	if (s < 0) {
+		r = -errno;
+	} else {
+		struct tcp_info ti = { 0 };
+		socklen_t l = sizeof(*rcvbuf), tl = sizeof(ti);
+		if (getsockopt(s, SOL_SOCKET, SO_RCVBUF, rcvbuf, &l) || getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl))
+			r = -errno;
+		*rcv_mss = (int)ti.tcpi_rcv_mss;
+		close(s);
+	}
+	close(pfd);
+	return r;
+}
+
+/* For a live process: the receive buffer of its busiest open socket. */
+static void socket_facts(const struct segview *v, char *out, size_t cap)
+{
+	const struct zcs_slot *best = NULL;
+	out[0] = 0;
+	for (uint32_t s = 0; s < v->nslots; s++) {
+		const struct zcs_slot *sl = &v->slots[s];
+		if (sl->state == ZCS_SLOT_OPEN && seg_fd_open(v->h->pid, sl->fd, (unsigned long long)sl->inode) == 1 &&
+		    (!best || sl->c.bytes_mapped + sl->c.bytes_copied > best->c.bytes_mapped + best->c.bytes_copied))
+			best = sl;
+	}
+	if (!best)
+		return;
+	int rcvbuf = 0, mss = 0, r = peer_socket_facts(v->h->pid, best->fd, &rcvbuf, &mss);
+	if (r)
+		snprintf(out, cap, "; fd %d's SO_RCVBUF unknown (%s)", best->fd, strerror(-r));
+	else
+		snprintf(out, cap, "; fd %d: SO_RCVBUF %d, receive MSS %d", best->fd, rcvbuf, mss);
+}
+
+static void check_batches(const struct segview *v, const struct zcs_counters *t, int live)
+{
+	int pid = v->h->pid;
+	uint64_t window = v->h->window_size;
+	char sock[128] = "";
+	if (live)
+		socket_facts(v, sock, sizeof(sock));
 	if (!t->zc_calls || !t->bytes_mapped)
 		return;
 	long rmem[3] = { 0, 0, 0 };
@@ -379,8 +430,8 @@ static void check_batches(int pid, const struct zcs_counters *t, uint64_t window
 	snprintf(id, sizeof(id), "traffic.%d.batch", pid);
 	int small = batch < 65536 && rmem[2] < (long)(4 * window);
 	struct check *c = add(id, small ? ST_WARN : ST_OK, "%llu bytes mapped per TCP_ZEROCOPY_RECEIVE call on average "
-			      "(window %llu); net.ipv4.tcp_rmem = %ld %ld %ld", (unsigned long long)batch,
-			      (unsigned long long)window, rmem[0], rmem[1], rmem[2]);
+			      "(window %llu); net.ipv4.tcp_rmem = %ld %ld %ld%s", (unsigned long long)batch,
+			      (unsigned long long)window, rmem[0], rmem[1], rmem[2], sock);
 	if (small)
 		ADVISE(c, "a larger receive buffer lets more queue per call: sysctl -w net.ipv4.tcp_rmem='4096 131072 %llu'",
 		       (unsigned long long)(8 * window));
@@ -415,7 +466,7 @@ static int busy_slot(const struct zcs_slot *sl)
 
 /* Per process: the whole, and (when several fds carried traffic) the
  * first 8 of them. */
-static void check_traffic(const struct seglist *l)
+static void check_traffic(const struct seglist *l, int live)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct segview *v = &l->v[i];
@@ -439,7 +490,7 @@ static void check_traffic(const struct seglist *l)
 			traffic_verdict(id, who, &sl->c, v->h->min_read);
 			shown++;
 		}
-		check_batches(v->h->pid, &t, v->h->window_size);
+		check_batches(v, &t, live);
 		check_callsites(v);
 	}
 }
@@ -633,7 +684,7 @@ int doctor_main(int argc, char **argv)
 	npeers = peers_of(&l, peers, npeers, MAX_PEERS);
 	for (int k = 0; k < npeers; k++)
 		check_path(&peers[k]);
-	check_traffic(&l);
+	check_traffic(&l, !ran);
 	check_cost(&l, selftest, kernel_ok);
 	print(stdout, json);
 	if (ran)
