@@ -242,6 +242,53 @@ Test(doctor, small_reads_are_traced_to_their_call_site)
 	free(out);
 }
 
+/* A live process (-p): its traffic, its peer's path, and its socket's
+ * receive buffer, which must be what ss(8) reports for that socket. */
+Test(doctor, live_process_and_its_socket)
+{
+	struct tl_proc snd, app;
+	const char *sa[] = { "--bytes", "32M", "--mode", "zerocopy", "--mss", "4108", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16], line[64], pidbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *a[] = { tl_bin("zcstat"), "--", tl_bin("zclife"), "hold", portbuf, NULL };
+	const char *env[] = { direnv, NULL };
+	tl_spawn(&app, a, env, 1);
+	int pid = 0;
+	cr_assert_eq(tl_readline(&app, line, sizeof(line), 30000), 0);
+	cr_assert_eq(sscanf(line, "ready %d", &pid), 1, "%s", line);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	const char *args[] = { "--no-selftest", "-p", pidbuf, NULL };
+	char *out = doctor(NULL, args), id[64];
+	snprintf(id, sizeof(id), "traffic.%d", pid);
+	char *t = check_of(out, id, 0), *b = NULL;
+	cr_assert(t, "%s", out);
+	cr_assert_geq(num_of(t, "mapped_pct"), 99.0, "%s", t);
+	cr_assert(check_of(out, "path.127.0.0.1.pages", 0), "the peer's path: %s", out);
+	snprintf(id, sizeof(id), "traffic.%d.batch", pid);
+	b = check_of(out, id, 0);
+	cr_assert(b, "%s", out);
+	if (geteuid() == 0) {	/* pidfd_getfd needs ptrace rights over it */
+		char cmd[160], ss[512] = "";
+		snprintf(cmd, sizeof(cmd), "ss -tmnH dport = :%d", port);
+		FILE *f = popen(cmd, "r");
+		size_t n = f ? fread(ss, 1, sizeof(ss) - 1, f) : 0;
+		ss[n] = 0;
+		if (f)
+			pclose(f);
+		const char *rb = strstr(ss, ",rb");
+		cr_assert(rb, "ss: %s", ss);
+		cr_assert_eq((long)num_of(b, "rcvbuf"), strtol(rb + 3, NULL, 10), "%s vs ss: %s", b, ss);
+	}
+	free(t);
+	free(b);
+	free(out);
+	close(app.in);
+	app.in = -1;
+	cr_assert_eq(tl_wait(&app, 30000), 0);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+}
+
 /* ---- veth paths in namespaces ---------------------------------------- */
 
 static char ns_a[32], ns_b[32], ip_bin[128];

@@ -394,11 +394,12 @@ static int peer_socket_facts(int pid, int fd, int *rcvbuf, int *rcv_mss)
 	return r;
 }
 
-/* For a live process: the receive buffer of its busiest open socket. */
-static void socket_facts(const struct segview *v, char *out, size_t cap)
+/* For a live process: the receive buffer of its busiest open socket, as
+ * words for the fact and JSON members for the data (both "" if none). */
+static void socket_facts(const struct segview *v, char *out, size_t cap, char *data, size_t dcap)
 {
 	const struct zcs_slot *best = NULL;
-	out[0] = 0;
+	out[0] = data[0] = 0;
 	for (uint32_t s = 0; s < v->nslots; s++) {
 		const struct zcs_slot *sl = &v->slots[s];
 		if (sl->state == ZCS_SLOT_OPEN && seg_fd_open(v->h->pid, sl->fd, (unsigned long long)sl->inode) == 1 &&
@@ -408,19 +409,21 @@ static void socket_facts(const struct segview *v, char *out, size_t cap)
 	if (!best)
 		return;
 	int rcvbuf = 0, mss = 0, r = peer_socket_facts(v->h->pid, best->fd, &rcvbuf, &mss);
-	if (r)
+	if (r) {
 		snprintf(out, cap, "; fd %d's SO_RCVBUF unknown (%s)", best->fd, strerror(-r));
-	else
-		snprintf(out, cap, "; fd %d: SO_RCVBUF %d, receive MSS %d", best->fd, rcvbuf, mss);
+		return;
+	}
+	snprintf(out, cap, "; fd %d: SO_RCVBUF %d, receive MSS %d", best->fd, rcvbuf, mss);
+	snprintf(data, dcap, ",\"fd\":%d,\"rcvbuf\":%d,\"rcv_mss\":%d", best->fd, rcvbuf, mss);
 }
 
 static void check_batches(const struct segview *v, const struct zcs_counters *t, int live)
 {
 	int pid = v->h->pid;
 	uint64_t window = v->h->window_size;
-	char sock[128] = "";
+	char sock[128] = "", sockdata[96] = "";
 	if (live)
-		socket_facts(v, sock, sizeof(sock));
+		socket_facts(v, sock, sizeof(sock), sockdata, sizeof(sockdata));
 	if (!t->zc_calls || !t->bytes_mapped)
 		return;
 	long rmem[3] = { 0, 0, 0 };
@@ -435,7 +438,7 @@ static void check_batches(const struct segview *v, const struct zcs_counters *t,
 	if (small)
 		ADVISE(c, "a larger receive buffer lets more queue per call: sysctl -w net.ipv4.tcp_rmem='4096 131072 %llu'",
 		       (unsigned long long)(8 * window));
-	DATA(c, "\"bytes_per_call\":%llu,\"rmem_max\":%ld", (unsigned long long)batch, rmem[2]);
+	DATA(c, "\"bytes_per_call\":%llu,\"rmem_max\":%ld%s", (unsigned long long)batch, rmem[2], sockdata);
 }
 
 static void check_callsites(const struct segview *v)
