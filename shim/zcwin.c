@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -196,6 +197,19 @@ static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, ui
 	return getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &len) ? -errno : 0;
 }
 
+/* Nothing mapped, copied or to skip, yet data queued.  At an urgent mark
+ * the kernel answers so every time; elsewhere it is a passing state (seen
+ * on loopback about once per 256 MiB, a GSO unit queued) and the same call
+ * made again maps.  1 when it is worth asking once more: not at the mark
+ * (SIOCATMARK, a raw call: nothing of libc's on this path). */
+static int stalled(int fd, const struct tcp_zerocopy_receive *zc)
+{
+	int at = 1;
+	if (zc->length || zc->copybuf_len > 0 || zc->recv_skip_hint || !zc->inq || kinfo.optlen < KZC_LEN_ERR)
+		return 0;
+	return syscall(SYS_ioctl, fd, SIOCATMARK, &at) == 0 && !at;
+}
+
 int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
 		struct tcp_zerocopy_receive *zc, const uint8_t **data)
 {
@@ -214,6 +228,8 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 		at = w->addr;
 		r = call(fd, at, map_len, cb, cb_len, 0, zc);
 	}
+	if (!r && stalled(fd, zc))
+		r = call(fd, at, map_len, cb, cb_len, TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT, zc);
 	if (r)
 		return r;
 	w->next += zc->length;	/* a page multiple */
