@@ -29,40 +29,7 @@ static char seg_dir[ZCFG_PATH_MAX];
 static int seg_is_file;
 static const struct zcfg *seg_cfg;
 
-/* glibc >= 2.32 keeps this true until the process first creates a thread
- * (and again in a fork child).  Weak: absent on older glibc. */
-extern char __libc_single_threaded __attribute__((weak));
-
-/* Counter adds.  Readers (zcstat) only load whole aligned words, so the
- * only hazard is two writers: another thread, or a signal handler of the
- * same thread.  In a single-threaded process an x86-64 add to memory is
- * one instruction, which no signal can split: the lock prefix, which
- * costs more than the rest of a pass-through read's accounting, is only
- * needed once there are threads. */
-static inline int single_threaded(void)
-{
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	return &__libc_single_threaded && __atomic_load_n(&__libc_single_threaded, __ATOMIC_RELAXED);
-#else
-	return 0;
-#endif
-}
-
-static inline void add_u64(uint64_t *p, uint64_t v, int single)
-{
-#if defined(__x86_64__)
-	if (single) {
-		__asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(v));
-		return;
-	}
-#else
-	(void)single;
-#endif
-	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
-}
-
-#define ADD(field, v) add_u64(&(field), (v), single_threaded())
-#define ADD1(field, v) add_u64(&(field), (v), single)
+#define ADD(field, v) zst_add_u64(&(field), (v), zst_single_threaded())
 
 static struct zcs_slot *slot_at(uint32_t idx)
 {
@@ -310,33 +277,12 @@ void zst_release(uint32_t idx)
 	__atomic_compare_exchange_n(&s->state, &st, ZCS_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-static void add_counts(struct zcs_counters *c, const struct zst_delta *d)
-{
-	int single = single_threaded();
-	ADD1(c->reads, 1);
-	if (d->mapped)
-		ADD1(c->bytes_mapped, d->mapped);
-	if (d->copied)
-		ADD1(c->bytes_copied, d->copied);
-	if (d->zc_calls)
-		ADD1(c->zc_calls, d->zc_calls);
-	if (d->probed)
-		ADD1(c->bytes_probed, d->mapped + d->copied);
-	if (d->api)
-		ADD1(c->api_calls, 1);
-	if (d->skip_runs)
-		ADD1(c->skip_runs, d->skip_runs);
-	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
-		ADD1(c->fb_reads[d->reason], 1);
-		ADD1(c->fb_bytes[d->reason], d->copied);
-	}
-}
 
-void zst_account(uint32_t slot1, const struct zst_delta *d)
+struct zcs_counters *zst_counters(uint32_t slot1)
 {
 	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
 	struct zcs_slot *s = slot1 ? slot_at(slot1 - 1) : NULL;
-	add_counts(s ? &s->c : &h->overflow.c, d);
+	return s ? &s->c : &h->overflow.c;
 }
 
 struct zcs_callsite *zst_callsites(uint32_t *n)

@@ -36,8 +36,73 @@ int zst_init(const struct zcfg *cfg);
 uint32_t zst_claim(int fd);
 /* Marks a slot closed; its counts stay visible. */
 void zst_release(uint32_t idx);
+/* The counters of a slot (index + 1, 0 = overflow). */
+struct zcs_counters *zst_counters(uint32_t slot1);
+
+/* glibc >= 2.32 keeps this true until the process first creates a thread
+ * (and again in a fork child).  Weak: absent on older glibc. */
+extern char __libc_single_threaded __attribute__((weak));
+
+/* Counter adds.  Readers (zcstat) only load whole aligned words, so the
+ * only hazard is two writers: another thread, or a signal handler of the
+ * same thread.  In a single-threaded process an x86-64 add to memory is
+ * one instruction, which no signal can split: the lock prefix, which
+ * costs more than the rest of a pass-through read's accounting, is only
+ * needed once there are threads. */
+static inline int zst_single_threaded(void)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	return &__libc_single_threaded && __atomic_load_n(&__libc_single_threaded, __ATOMIC_RELAXED);
+#else
+	return 0;
+#endif
+}
+
+static inline void zst_add_u64(uint64_t *p, uint64_t v, int single)
+{
+#if defined(__x86_64__)
+	if (single) {
+		__asm__ __volatile__("addq %1, %0" : "+m"(*p) : "er"(v));
+		return;
+	}
+#else
+	(void)single;
+#endif
+	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+#define ZST_ADD1(field, v) zst_add_u64(&(field), (v), single)
+
+/* Adds one receive call's figures to c.  Inline, so that where the delta
+ * is built the fields a path never sets cost nothing (a pass-through read
+ * sets two of eight). */
+static inline __attribute__((always_inline)) void zst_add(struct zcs_counters *c, const struct zst_delta *d)
+{
+	int single = zst_single_threaded();
+	ZST_ADD1(c->reads, 1);
+	if (d->mapped)
+		ZST_ADD1(c->bytes_mapped, d->mapped);
+	if (d->copied)
+		ZST_ADD1(c->bytes_copied, d->copied);
+	if (d->zc_calls)
+		ZST_ADD1(c->zc_calls, d->zc_calls);
+	if (d->probed)
+		ZST_ADD1(c->bytes_probed, d->mapped + d->copied);
+	if (d->api)
+		ZST_ADD1(c->api_calls, 1);
+	if (d->skip_runs)
+		ZST_ADD1(c->skip_runs, d->skip_runs);
+	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
+		ZST_ADD1(c->fb_reads[d->reason], 1);
+		ZST_ADD1(c->fb_bytes[d->reason], d->copied);
+	}
+}
+
 /* Adds one receive call's figures to slot (index + 1, 0 = overflow). */
-void zst_account(uint32_t slot1, const struct zst_delta *d);
+static inline __attribute__((always_inline)) void zst_account(uint32_t slot1, const struct zst_delta *d)
+{
+	zst_add(zst_counters(slot1), d);
+}
 void zst_set_kernel(int supported);
 /* ZCSHIM_MODE=auto's state, for zcstat. */
 void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb, int prior);
