@@ -122,10 +122,8 @@ static void opts_store(struct fdt_entry *e, const struct fdt_opts *o)
 	FDT_SET(e->opts.lowat, o->lowat);
 }
 
-int fdt_kind(int fd, struct fdt_entry *e)
+int fdt_classify(int fd, struct fdt_entry *e)
 {
-	if (!e)
-		return FDT_OTHER;
 	uint32_t k = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE);
 	if (k != FDT_UNKNOWN)
 		return (int)k;

@@ -65,8 +65,17 @@ struct fdt_entry {
 int fdt_init(void);
 /* Entry for fd, or NULL when fd is negative or beyond the table. */
 struct fdt_entry *fdt_get(int fd);
-/* Entry kind, classifying UNKNOWN fds (one getsockopt).  NULL entry: OTHER. */
-int fdt_kind(int fd, struct fdt_entry *e);
+/* Classifies an UNKNOWN fd (one getsockopt); its kind. */
+int fdt_classify(int fd, struct fdt_entry *e);
+/* Entry kind, classifying UNKNOWN fds.  NULL entry: OTHER.  Inline: every
+ * hooked call asks, and all but the first find the answer stored. */
+static inline int fdt_kind(int fd, struct fdt_entry *e)
+{
+	if (!e)
+		return FDT_OTHER;
+	uint32_t k = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE);
+	return __builtin_expect(k != FDT_UNKNOWN, 1) ? (int)k : fdt_classify(fd, e);
+}
 /* Kernel view: 1 if fd is an AF_INET/AF_INET6 SOCK_STREAM TCP socket. */
 int fdt_is_tcp(int fd);
 
