@@ -8,6 +8,11 @@
  *                      successful calls (the kernel never sees it: no data
  *                      is consumed, as with a real early failure)
  *   ZCFAULT_MMAP=ENOMEM  read-only shared mmaps (socket windows) fail
+ *   ZCFAULT_STALL=N    every Nth TCP_ZEROCOPY_RECEIVE answers "nothing
+ *                      mapped, nothing to skip" with the data still queued
+ *                      (inq from SIOCINQ), as the kernel now and then does
+ *                      on loopback away from any urgent mark; the kernel
+ *                      is not asked, so nothing is consumed
  * Nothing else changes, and zcstat itself is left alone.  Test-only; never
  * part of the shim.
  */
@@ -18,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <stddef.h>
 
 static int err_of(const char *s)
 {
@@ -37,7 +46,21 @@ __attribute__((visibility("default"))) int getsockopt(int fd, int level, int nam
 	static long calls;
 	if (!real)
 		*(void **)&real = dlsym(RTLD_NEXT, "getsockopt");
-	if (level == IPPROTO_TCP && name == 35 /* TCP_ZEROCOPY_RECEIVE */) {
+	if (level == IPPROTO_TCP && name == TCP_ZEROCOPY_RECEIVE && getenv("ZCFAULT_STALL")) {
+		static long n;
+		struct tcp_zerocopy_receive *zc = val;
+		int inq = 0;
+		if (__atomic_add_fetch(&n, 1, __ATOMIC_RELAXED) % atol(getenv("ZCFAULT_STALL")) == 0 &&
+		    *len >= offsetof(struct tcp_zerocopy_receive, err) && !ioctl(fd, SIOCINQ, &inq) && inq > 0) {
+			zc->length = 0;
+			zc->recv_skip_hint = 0;
+			zc->inq = (unsigned)inq;
+			if (*len >= offsetof(struct tcp_zerocopy_receive, flags))
+				zc->copybuf_len = 0;
+			return 0;
+		}
+	}
+	if (level == IPPROTO_TCP && name == TCP_ZEROCOPY_RECEIVE) {
 		int e = err_of(getenv("ZCFAULT_ERRNO"));
 		const char *after = getenv("ZCFAULT_AFTER");
 		if (e && __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED) > (after ? atol(after) : 0)) {
