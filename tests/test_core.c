@@ -163,16 +163,18 @@ Test(auto_mode, maps_when_mapping_is_cheaper, .timeout = 120)
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
 	const char *env[] = { "ZCSHIM_MODE=auto", "ZCSHIM_AUTO_COSTS=300000:1000000", NULL };
 	transfer(&r, "64M", sa, NULL, env);
-	/* What took the mapped path mapped; what did not is the copy samples
-	 * (one read in hundreds: its bytes depend on how full those reads
-	 * happened to be, so the share is bounded loosely). */
+	/* What took the mapped path mapped; what did not is the copy samples,
+	 * whose bytes depend on how full those reads happened to be: their
+	 * number is bounded, the mapped share only loosely. */
 	uint64_t m = total(&r, "bytes_mapped"), probed = total(&r, "bytes_probed");
 	cr_assert_geq(100 * m, 99 * probed, "mapped %llu of %llu probed: %s", (unsigned long long)m,
 		      (unsigned long long)probed, r.json);
 	cr_assert_geq(100 * m, 85 * 64 * MiB, "mostly mapped: %s", r.json);
 	uint64_t samples = tl_json_u64(r.json, "\"auto_copy\":", "reads");
 	samples = samples == UINT64_MAX ? 0 : samples;	/* none taken */
-	cr_assert_leq(samples, total(&r, "reads") / 16 + 1, "copy samples, not copying: %s", r.json);
+	/* Learning takes three copy samples (and the process's first read,
+	 * never timed); then one in 16 at most. */
+	cr_assert_leq(samples, 4 + total(&r, "reads") / 16 + 1, "copy samples, not copying: %s", r.json);
 	cr_assert(strstr(r.json, "\"mode\":\"auto\""), "%s", r.json);
 	cr_assert(strstr(r.json, "\"verdict\":\"map\""), "%s", r.json);
 	cr_assert_eq(tl_json_u64(r.json, "\"auto\":", "map_ns_per_mib"), 300000);
