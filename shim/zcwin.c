@@ -219,17 +219,18 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 		w->next = 0;
 	}
 	uint8_t *at = w->addr + w->next;
-	int r = call(fd, at, map_len, cb, cb_len, TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT, zc);
+	uint32_t flags = TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
+	int r = call(fd, at, map_len, cb, cb_len, flags, zc);
 	if (r == -EINVAL || r == -EBUSY) {
 		/* A kernel that dislikes the hint or found the range in use:
 		 * zap it and ask again the plain way (nothing was taken). */
 		madvise(w->addr, w->size, MADV_DONTNEED);
 		w->next = 0;
 		at = w->addr;
-		r = call(fd, at, map_len, cb, cb_len, 0, zc);
+		r = call(fd, at, map_len, cb, cb_len, flags = 0, zc);
 	}
 	if (!r && stalled(fd, zc))
-		r = call(fd, at, map_len, cb, cb_len, TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT, zc);
+		r = call(fd, at, map_len, cb, cb_len, flags, zc);	/* the same question again */
 	if (r)
 		return r;
 	w->next += zc->length;	/* a page multiple */
