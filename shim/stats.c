@@ -277,7 +277,6 @@ void zst_release(uint32_t idx)
 	__atomic_compare_exchange_n(&s->state, &st, ZCS_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-
 struct zcs_counters *zst_counters(uint32_t slot1)
 {
 	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);

@@ -71,30 +71,28 @@ static inline void zst_add_u64(uint64_t *p, uint64_t v, int single)
 	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
-#define ZST_ADD1(field, v) zst_add_u64(&(field), (v), single)
-
 /* Adds one receive call's figures to c.  Inline, so that where the delta
  * is built the fields a path never sets cost nothing (a pass-through read
  * sets two of eight). */
 static inline __attribute__((always_inline)) void zst_add(struct zcs_counters *c, const struct zst_delta *d)
 {
 	int single = zst_single_threaded();
-	ZST_ADD1(c->reads, 1);
+	zst_add_u64(&c->reads, 1, single);
 	if (d->mapped)
-		ZST_ADD1(c->bytes_mapped, d->mapped);
+		zst_add_u64(&c->bytes_mapped, d->mapped, single);
 	if (d->copied)
-		ZST_ADD1(c->bytes_copied, d->copied);
+		zst_add_u64(&c->bytes_copied, d->copied, single);
 	if (d->zc_calls)
-		ZST_ADD1(c->zc_calls, d->zc_calls);
+		zst_add_u64(&c->zc_calls, d->zc_calls, single);
 	if (d->probed)
-		ZST_ADD1(c->bytes_probed, d->mapped + d->copied);
+		zst_add_u64(&c->bytes_probed, d->mapped + d->copied, single);
 	if (d->api)
-		ZST_ADD1(c->api_calls, 1);
+		zst_add_u64(&c->api_calls, 1, single);
 	if (d->skip_runs)
-		ZST_ADD1(c->skip_runs, d->skip_runs);
+		zst_add_u64(&c->skip_runs, d->skip_runs, single);
 	if (d->reason >= 0 && d->reason < ZCS_R_COUNT) {
-		ZST_ADD1(c->fb_reads[d->reason], 1);
-		ZST_ADD1(c->fb_bytes[d->reason], d->copied);
+		zst_add_u64(&c->fb_reads[d->reason], 1, single);
+		zst_add_u64(&c->fb_bytes[d->reason], d->copied, single);
 	}
 }
 
