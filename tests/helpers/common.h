@@ -48,6 +48,9 @@ static inline uint64_t parse_size(const char *s)
 /* Address for listen/connect: 127.0.0.1 unless a helper was told otherwise
  * (--bind / --host, for runs between two hosts). */
 static const char *helper_addr = "127.0.0.1";
+/* SO_RCVBUF for connect_loopback's socket, set before connect so the
+ * window scale covers it (0: the kernel's default). */
+static int helper_rcvbuf;
 
 /* A listening TCP socket on helper_addr, port 0 (the kernel picks). */
 static inline int listen_loopback(int mss, int *port)
@@ -77,6 +80,10 @@ static inline int connect_loopback(int port, int mss)
 		die("socket: %s", strerror(errno));
 	if (mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
 		die("TCP_MAXSEG %d: %s", mss, strerror(errno));
+	/* FORCE passes net.core.rmem_max where the caller may (CAP_NET_ADMIN). */
+	if (helper_rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &helper_rcvbuf, sizeof(helper_rcvbuf)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &helper_rcvbuf, sizeof(helper_rcvbuf)))
+		die("SO_RCVBUF %d: %s", helper_rcvbuf, strerror(errno));
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	if (inet_pton(AF_INET, helper_addr, &a.sin_addr) != 1)
 		die("bad IPv4 address %s", helper_addr);
@@ -140,6 +147,21 @@ static inline int count_fds(void)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* Reads exactly n bytes unless EOF or an error comes first: what it got. */
+static inline size_t read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, (char *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
 }
 
 static inline void write_all(int fd, const void *p, size_t n)

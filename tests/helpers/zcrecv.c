@@ -22,7 +22,18 @@
  * checked from offset 0, and prints the peak RssFile it saw.
  * --http sends a GET and skips the response headers; --skip-headers only
  * skips them (an HTTP response arriving on a pipe).  --no-check skips the
- * content check (benchmarks: measure the receive, not the check).  The shim is not
+ * content check (benchmarks: measure the receive, not the check).
+ * --pull N (against `zcsend --pull`): asks for N bytes at a time, waits
+ * until they are all queued on the socket (or the stream has ended), then
+ * reads them, and prints the thread CPU time the reading took
+ * ("drain_ns=T"): the receiver's own cost, with no sender work landing on
+ * its CPU meanwhile (zcbench's queued rows).  The receive buffer is made
+ * large enough for N (SO_RCVBUFFORCE where allowed).  --ab (with --pull):
+ * alternates blocks of reads (256K a block) between the hooked call and a
+ * raw syscall(SYS_read), which no hook sees, and prints the thread CPU
+ * time per byte of each ("ab_hooked_ns=T ab_hooked_bytes=B ab_raw_ns=..
+ * ab_raw_bytes=.."): the same stream, the same moment, in one process, so
+ * drift and the VM's noise fall on both alike.  The shim is not
  * linked in: run it under LD_PRELOAD or zcstat.
  */
 #define _GNU_SOURCE
@@ -35,6 +46,9 @@
 #include <sys/time.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/uio.h>
 
 /* The symbol fortified builds call; declared here so this file can call
@@ -87,8 +101,37 @@ static void cap_address_space(long extra_mb)
 	setrlimit(RLIMIT_AS, &rl);
 }
 
+static uint64_t thread_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* --pull: asks for n more bytes and returns once they are queued, or once
+ * the peer's FIN is (the stream's last, shorter request).  It sleeps in
+ * poll with SO_RCVLOWAT at n, not spinning on FIONREAD, whose socket lock
+ * would pull the sender's packet processing onto this CPU. */
+static void request_and_wait(int fd, uint32_t n)
+{
+	int lowat = (int)n, one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		die("SO_RCVLOWAT: %s", strerror(errno));
+	uint32_t req = htonl(n);
+	write_all(fd, &req, sizeof(req));
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			die("poll: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+}
+
+static int ab_raw;	/* --ab: this block bypasses every hook */
+
 static ssize_t do_recv(int fd, uint8_t *buf, size_t n)
 {
+	if (ab_raw)
+		return syscall(SYS_read, fd, buf, n);
 	struct iovec v[64];
 	size_t per = n / (size_t)iovn, at = 0;
 	for (int i = 0; i < iovn; i++) {
@@ -305,7 +348,8 @@ int main(int argc, char **argv)
 {
 	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0, nconns = 0, use_epoll = 0, restart = 1, fill = 0;
 	long storm_us = 0, as_mb = 0;
-	uint64_t expect = 0, off = 0;
+	uint64_t expect = 0, off = 0, pull = 0, drain_ns = 0;
+	int ab = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
@@ -320,6 +364,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--waitall")) waitall = 1;
 		else if (!strcmp(a, "--http")) http = 1;
 		else if (!strcmp(a, "--no-check")) nocheck = 1;
+		else if (!strcmp(a, "--pull") && v) pull = parse_size(v), i++;
+		else if (!strcmp(a, "--ab")) ab = 1;
 		else if (!strcmp(a, "--skip-headers")) http = 2;
 		else if (!strcmp(a, "--conns") && v) nconns = atoi(v), i++;
 		else if (!strcmp(a, "--epoll")) use_epoll = 1;
@@ -341,16 +387,19 @@ int main(int argc, char **argv)
 		} else {
 			die("usage: zcrecv (--port P | --fd N) [--api A] [--size N] [--iov K] [--mss N] "
 			    "[--waitall] [--threads T [--mixed]] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check] "
-			    "[--conns N --epoll]");
+			    "[--conns N --epoll] [--pull N [--ab]]");
 		}
 	}
 	if (iovn < 1 || iovn > 64)
 		die("--iov must be 1..64");
 	if (use_epoll && nconns > 0)
 		return many(port, nconns, expect);
+	if (pull > UINT32_MAX / 4 || (pull && fd >= 0) || (ab && !pull))
+		die("--pull takes up to 1G, on a connection of its own");
 	if (fd < 0) {
 		if (!port)
 			die("need --port or --fd");
+		helper_rcvbuf = (int)(pull * 2);	/* the kernel doubles it again */
 		fd = connect_loopback(port, mss);
 	}
 	if (http)
@@ -367,8 +416,30 @@ int main(int argc, char **argv)
 	uint8_t *buf = malloc(rsize);
 	if (!buf)
 		die("malloc");
-	uint64_t at = off;
+	uint64_t at = off, burst_end = UINT64_MAX, t0 = 0, block_at = 0;
+	uint64_t ab_ns[2] = { 0, 0 }, ab_bytes[2] = { 0, 0 };
+	uint64_t block = rsize >= (256u << 10) ? rsize : (256u << 10) / rsize * rsize;
 	for (;;) {
+		if (ab && pull && (at >= burst_end || at - block_at >= block)) {
+			uint64_t t = thread_ns();	/* a block ends */
+			ab_ns[ab_raw] += t - t0;
+			ab_bytes[ab_raw] += at - block_at;
+			drain_ns += t - t0;
+			ab_raw = !ab_raw;
+			block_at = at;
+			t0 = t;
+		} else if (pull && at >= burst_end) {
+			drain_ns += thread_ns() - t0;
+		}
+		if (pull && at >= burst_end)
+			burst_end = UINT64_MAX;
+		if (pull && burst_end == UINT64_MAX) {
+			request_and_wait(fd, (uint32_t)pull);
+			burst_end = at + pull;
+			block_at = at;
+			ab_raw = ab && !ab_raw;	/* bursts start each way in turn */
+			t0 = thread_ns();
+		}
 		ssize_t r = do_recv(fd, buf, rsize);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -386,6 +457,12 @@ int main(int argc, char **argv)
 		at += (uint64_t)r;
 	}
 	uint64_t got = at - off;
+	if (pull)
+		printf("drain_ns=%llu ", (unsigned long long)(drain_ns + thread_ns() - t0));
+	if (ab)
+		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
+		       (unsigned long long)ab_ns[0], (unsigned long long)ab_bytes[0], (unsigned long long)ab_ns[1],
+		       (unsigned long long)ab_bytes[1]);
 	if (expect && got != expect) {
 		printf("bytes=%llu expected=%llu\n", (unsigned long long)got, (unsigned long long)expect);
 		return 1;

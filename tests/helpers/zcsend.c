@@ -7,10 +7,13 @@
  * loopback's copy into fresh pages, is mappable by the receiver), then
  * ends the connection: FIN (default: then it waits for the peer's close and,
  * with a single connection, prints "PEER_CLOSED"), RST (--rst), or holds it
- * open until stdin reaches EOF (--hold).
+ * open until stdin reaches EOF (--hold).  --pull sends only what the peer
+ * asks for: it reads a 4-byte request (network order: a byte count), sends
+ * that much of the stream, and reads the next (zcbench's queued rows: the
+ * receiver asks, waits until the bytes are queued, then drains them).
  *
  *   zcsend [--bytes 256M] [--mode plain|zerocopy] [--mss 4108] [--chunk 256K]
- *          [--conns 1] [--http] [--rst] [--hold] [--serve-forever]
+ *          [--conns 1] [--http] [--rst] [--hold] [--serve-forever] [--pull]
  *   zcsend --stdout [--bytes N]     (writes the stream to stdout, for files)
  * --bind ADDR listens on ADDR instead of 127.0.0.1 (a sender for another host).
  *
@@ -36,7 +39,7 @@
 
 struct opts {
 	uint64_t bytes;
-	int zerocopy, mss, http, rst, hold, forever, conns, to_stdout;
+	int zerocopy, mss, http, rst, hold, forever, conns, to_stdout, pull;
 	size_t chunk;
 };
 
@@ -76,6 +79,17 @@ static int reap(int fd, struct zc_state *z, int block)
 	}
 }
 
+/* --pull: the end of what the peer has asked for so far, after reading
+ * its next request (unchanged at EOF: the sender stops there). */
+static uint64_t next_grant(int fd, uint64_t granted, uint64_t end)
+{
+	uint32_t req;
+	if (read_full(fd, &req, sizeof(req)) != sizeof(req))
+		return granted;
+	granted += ntohl(req);
+	return granted < end ? granted : end;
+}
+
 static void send_stream(int fd, const struct opts *o)
 {
 	size_t ringsz = o->chunk * RING;
@@ -92,8 +106,10 @@ static void send_stream(int fd, const struct opts *o)
 	uint8_t *slotbuf[RING];
 	for (unsigned i = 0; i < RING; i++)
 		slotbuf[i] = ring + (size_t)i * o->chunk;
-	uint64_t off = 0;
+	uint64_t off = 0, granted = o->pull ? 0 : o->bytes;
 	for (unsigned n = 0; off < o->bytes; n++) {
+		if (off == granted && (granted = next_grant(fd, granted, o->bytes)) == off)
+			break;
 		unsigned s = n % RING;
 		uint8_t *buf = slotbuf[s];
 		while (o->zerocopy && z.pending[s] > 0) {
@@ -109,7 +125,7 @@ static void send_stream(int fd, const struct opts *o)
 				z.pending[s] = 0;
 			}
 		}
-		size_t len = o->bytes - off < o->chunk ? (size_t)(o->bytes - off) : o->chunk;
+		size_t len = granted - off < o->chunk ? (size_t)(granted - off) : o->chunk;
 		pat_fill(buf, off, len);
 		size_t done = 0;
 		while (done < len) {
@@ -207,10 +223,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--rst")) o.rst = 1;
 		else if (!strcmp(a, "--hold")) o.hold = 1;
 		else if (!strcmp(a, "--serve-forever")) o.forever = 1;
+		else if (!strcmp(a, "--pull")) o.pull = 1;
 		else if (!strcmp(a, "--stdout")) o.to_stdout = 1;
 		else if (!strcmp(a, "--bind") && v) helper_addr = v, i++;
 		else die("usage: zcsend [--bytes N] [--mode plain|zerocopy] [--mss N] [--chunk N] "
-			 "[--conns N] [--http] [--rst] [--hold] [--serve-forever] | zcsend --stdout [--bytes N]");
+			 "[--conns N] [--http] [--rst] [--hold] [--serve-forever] [--pull] | zcsend --stdout [--bytes N]");
 	}
 	if (o.chunk < 4096 || o.chunk % 4096)
 		die("--chunk must be a multiple of 4096");
