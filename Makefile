@@ -71,13 +71,17 @@ TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff
-HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcapi $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcshim-asan.so
+HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcapi $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcseen.so $(BUILD)/libzcshim-asan.so
 
 # The in-place API's test driver links the library, as an application would.
 $(BUILD)/zcapi: $(BUILD)/tobj/tests/helpers/zcapi.o $(LIB)
 	$(CC) $(SAN_FLAGS) -o $@ $< -L$(BUILD) -lzcshim -Wl,-rpath,'$$ORIGIN' -pthread
 
 $(BUILD)/libzcfault.so: tests/helpers/zcfault.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -ldl
+
+$(BUILD)/libzcseen.so: tests/helpers/zcseen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -ldl
 

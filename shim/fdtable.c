@@ -32,8 +32,9 @@
 
 static void readers_init(void);
 
-static struct fdt_entry *table;
-static unsigned table_len;
+struct fdt_table fdt_tab;
+#define table fdt_tab.entries
+#define table_len fdt_tab.len
 static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
 static int tcp_open;		/* entries of kind TCP right now */
 
@@ -56,13 +57,6 @@ int fdt_init(void)
 	table_len = n;
 	readers_init();
 	return 0;
-}
-
-struct fdt_entry *fdt_get(int fd)
-{
-	if (fd < 0 || (unsigned)fd >= table_len || !table)
-		return NULL;
-	return &table[fd];
 }
 
 static void touch(int fd)
@@ -172,6 +166,8 @@ static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o)
 	if (hook)
 		hook((int)(e - table));
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
+	/* After the slot: a reader caching ctr re-checks the slot (zcread.c). */
+	__atomic_store_n(&e->ctr, NULL, __ATOMIC_RELEASE);
 	if (slot)
 		zst_release(slot - 1);
 	fdt_hints_clear(&e->hints);
@@ -354,10 +350,8 @@ static void readers_init(void)
 	reader_key_ok = !pthread_key_create(&reader_key, reader_exit);
 }
 
-int fdt_consume_begin(struct fdt_entry *e)
+int fdt_consume_begin_mt(struct fdt_entry *e)
 {
-	if (__builtin_expect(__libc_single_threaded, 1) || !e)
-		return 0;
 	undo_registration();	/* left by a siglongjmp out of the last one */
 	if (!exit_armed && reader_key_ok) {
 		int saved = errno;
@@ -373,10 +367,9 @@ int fdt_consume_begin(struct fdt_entry *e)
 	return 1;
 }
 
-void fdt_consume_end(int token)
+void fdt_consume_end_mt(void)
 {
-	if (token)
-		undo_registration();
+	undo_registration();
 }
 
 void fdt_after_fork_child(void)
@@ -385,6 +378,7 @@ void fdt_after_fork_child(void)
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
 		FDT_SET(table[fd].lock, 0);
 		FDT_SET(table[fd].slot, 0);
+		FDT_SET(table[fd].ctr, NULL);
 		FDT_SET(table[fd].readers, 0);
 	}
 	consuming = NULL;

@@ -14,6 +14,8 @@
 #define ZCSHIM_FDTABLE_H
 
 #include <stdint.h>
+#include <stddef.h>
+#include <sys/single_threaded.h>
 
 enum fdt_kind { FDT_UNKNOWN = 0, FDT_OTHER = 1, FDT_TCP = 2 };
 
@@ -49,7 +51,12 @@ struct fdt_opts {
 	int32_t lowat;          /* SO_RCVLOWAT as the kernel holds it (>= 1) */
 };
 
-struct fdt_entry {
+struct zcs_counters;
+
+/* One cache line an entry: a pass-through read touches only its own. */
+struct __attribute__((aligned(64))) fdt_entry {
+	struct zcs_counters *ctr; /* the counters of its stats slot, once claimed
+				   * (NULL: not yet); atomic, cleared after slot */
 	uint32_t kind;          /* enum fdt_kind; atomic */
 	uint32_t lock;          /* 0 free, 1 held: one mapped-path read at a time */
 	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
@@ -64,7 +71,20 @@ struct fdt_entry {
 /* Allocates the table; 0 or -errno.  Called once from init. */
 int fdt_init(void);
 /* Entry for fd, or NULL when fd is negative or beyond the table. */
-struct fdt_entry *fdt_get(int fd);
+/* The table: a plain array indexed by fd (after redis's ae.c), reserved
+ * at start-up.  Its lookup is inline: every hooked call makes one. */
+struct fdt_table {
+	struct fdt_entry *entries;
+	unsigned len;
+};
+extern struct fdt_table fdt_tab;
+
+static inline struct fdt_entry *fdt_get(int fd)
+{
+	if ((unsigned)fd >= fdt_tab.len || !fdt_tab.entries)
+		return NULL;	/* a negative fd wraps above len */
+	return &fdt_tab.entries[fd];
+}
 /* Classifies an UNKNOWN fd (one getsockopt); its kind. */
 int fdt_classify(int fd, struct fdt_entry *e);
 /* Entry kind, classifying UNKNOWN fds.  NULL entry: OTHER.  Inline: every
@@ -123,8 +143,19 @@ int fdt_others_consuming(struct fdt_entry *e);
  * progress.  A registration left by a siglongjmp out of the call is undone
  * at the thread's next consume_begin, one left by a cancellation when the
  * thread exits.  consume_end takes what consume_begin returned. */
-int fdt_consume_begin(struct fdt_entry *e);
-void fdt_consume_end(int token);
+int fdt_consume_begin_mt(struct fdt_entry *e);
+void fdt_consume_end_mt(void);
+static inline int fdt_consume_begin(struct fdt_entry *e)
+{
+	if (__builtin_expect(__libc_single_threaded, 1) || !e)
+		return 0;
+	return fdt_consume_begin_mt(e);
+}
+static inline void fdt_consume_end(int token)
+{
+	if (token)
+		fdt_consume_end_mt();
+}
 
 /* hook(fd) runs whenever fd starts meaning something else (close, dup
  * over, reuse), before the entry is reset (inplace.c: lent pages go). */

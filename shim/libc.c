@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,6 +17,17 @@
 #endif
 
 struct libc_symbols libc_sym;
+int libc_direct;
+
+/* 1 if p is a function of the C library itself. */
+static int in_libc(void *p)
+{
+	Dl_info i;
+	if (!p || !dladdr(p, &i) || !i.dli_fname)
+		return 0;
+	const char *base = strrchr(i.dli_fname, '/');
+	return !strncmp(base ? base + 1 : i.dli_fname, "libc.so", 7);
+}
 
 void libc_resolve(void)
 {
@@ -52,6 +64,9 @@ void libc_resolve(void)
 	RESOLVE(signal);
 	RESOLVE(sigset);
 #undef RESOLVE
+#if defined(__x86_64__)
+	libc_direct = in_libc(libc_sym._libc_read.obj) && in_libc(libc_sym._libc_recvfrom.obj);
+#endif
 }
 
 #define NEXT(name) libc_sym._libc_##name.f

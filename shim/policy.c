@@ -15,11 +15,11 @@
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
 
-static size_t min_read = 64u << 10;
+size_t zcp_min_read = 64u << 10;
 
 void zcp_configure(size_t m)
 {
-	min_read = m;
+	zcp_min_read = m;
 }
 
 static int kernel_ok(void)
@@ -39,7 +39,7 @@ int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read)
 	uint32_t opts = FDT_GET(e->opts.flags);
 	if (flags & ~OK_FLAGS)
 		return ZCS_R_FLAGS;	/* MSG_PEEK, MSG_OOB, MSG_TRUNC...: the kernel's own */
-	if (total == 0 || total < min_read)
+	if (zcp_small(total))
 		return ZCS_R_SMALL;
 	/* Options the mapped path cannot honour: the peek offset moves with
 	 * reads, repair mode refuses them, inline urgent data stops them at

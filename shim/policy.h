@@ -32,6 +32,13 @@ struct zcp_outcome {
 };
 
 void zcp_configure(size_t min_read);
+/* Reads of fewer bytes than ZCSHIM_MIN_READ (or none) pass straight to
+ * the real call.  Inline: the hooks ask it before anything else. */
+extern size_t zcp_min_read;
+static inline int zcp_small(size_t total)
+{
+	return total == 0 || total < zcp_min_read;
+}
 /* ZCP_MAP, or the zcs_reason for passing the read to the real call.
  * total: bytes the caller asked for; cmsg_read: a recvmsg. */
 int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read);

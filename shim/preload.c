@@ -64,6 +64,8 @@ static ssize_t do_read(int fd, void *buf, size_t n)
 	struct fdt_entry *e = ours(fd);
 	if (!e)
 		return libc_read(fd, buf, n);
+	if (zcr_small(n, 0))
+		return ret(zcr_small_read(fd, e, buf, n, 0, 0));
 	struct iovec one = { buf, n };
 	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .iov = &one, .iovcnt = 1 };
 	return ret(zcr_read(&rq, e));
@@ -90,6 +92,8 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	struct fdt_entry *e = ours(fd);
 	if (!e)
 		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
+	if (!from && zcr_small(n, flags))
+		return ret(zcr_small_read(fd, e, buf, n, flags, 1));
 	struct iovec one = { buf, n };
 	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };

@@ -1,6 +1,6 @@
 /*
  * stats.c - see stats.h.  Runs at init, in fork children and at exit; the
- * hot path only calls zst_account (relaxed atomic adds).
+ * hot path only calls zst_add (relaxed atomic adds).
  */
 #define _GNU_SOURCE
 #include "stats.h"

@@ -71,12 +71,13 @@ static inline void zst_add_u64(uint64_t *p, uint64_t v, int single)
 	__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
-/* Adds one receive call's figures to c.  Inline, so that where the delta
- * is built the fields a path never sets cost nothing (a pass-through read
- * sets two of eight). */
-static inline __attribute__((always_inline)) void zst_add(struct zcs_counters *c, const struct zst_delta *d)
+/* Adds one receive call's figures to c, single: zst_single_threaded(),
+ * as the caller read it.  Inline, so that where the delta is built the
+ * fields a path never sets cost nothing (a pass-through read sets two of
+ * eight). */
+static inline __attribute__((always_inline)) void zst_add_as(struct zcs_counters *c, const struct zst_delta *d,
+							     int single)
 {
-	int single = zst_single_threaded();
 	zst_add_u64(&c->reads, 1, single);
 	if (d->mapped)
 		zst_add_u64(&c->bytes_mapped, d->mapped, single);
@@ -96,11 +97,11 @@ static inline __attribute__((always_inline)) void zst_add(struct zcs_counters *c
 	}
 }
 
-/* Adds one receive call's figures to slot (index + 1, 0 = overflow). */
-static inline __attribute__((always_inline)) void zst_account(uint32_t slot1, const struct zst_delta *d)
+static inline __attribute__((always_inline)) void zst_add(struct zcs_counters *c, const struct zst_delta *d)
 {
-	zst_add(zst_counters(slot1), d);
+	zst_add_as(c, d, zst_single_threaded());
 }
+
 void zst_set_kernel(int supported);
 /* ZCSHIM_MODE=auto's state, for zcstat. */
 void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb, int prior);

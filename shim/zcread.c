@@ -63,11 +63,8 @@
 #define TAIL_IOV 64
 #define CB_RESERVE (8u << 10)
 
-static size_t min_read = ZCFG_DEFAULT_MIN_READ;
-
 void zcr_configure(const struct zcfg *cfg)
 {
-	min_read = cfg->min_read;
 	zcp_configure(cfg->min_read);
 	zca_configure(cfg->mode, cfg->auto_map_cost, cfg->auto_copy_cost);
 	sgw_init();
@@ -510,10 +507,10 @@ static ssize_t mapped_read(struct rd *s)
 /* ---- accounting and the entry point ---------------------------------- */
 
 /* The fd's stats slot + 1, claimed on its first read (0: none). */
-static inline uint32_t fd_slot(int fd, struct fdt_entry *e)
+static uint32_t fd_slot(int fd, struct fdt_entry *e)
 {
 	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
-	if (__builtin_expect(!slot, 0)) {
+	if (!slot) {
 		int saved = errno;
 		uint32_t mine = zst_claim(fd), z = 0;
 		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -524,21 +521,28 @@ static inline uint32_t fd_slot(int fd, struct fdt_entry *e)
 	return slot;
 }
 
-/* Inlined where the delta is built, so the fields a path never sets cost
- * nothing (a pass-through read sets two of eight). */
-static inline __attribute__((always_inline)) void account(int fd, struct fdt_entry *e, const struct zst_delta *d)
+struct zcs_counters *zcr_counters_slow(int fd, struct fdt_entry *e)
 {
-	zst_account(fd_slot(fd, e), d);
-	if (__builtin_expect(cs_enabled(), 0) && d->copied) {
-		int saved = errno;
-		cs_record(d->reason, d->copied);
-		errno = saved;
-	}
+	uint32_t slot = fd_slot(fd, e);
+	struct zcs_counters *c = zst_counters(slot), *cached = c;
+	if (!slot)
+		return c;	/* the overflow block: claim again next time */
+	__atomic_store_n(&e->ctr, c, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->slot, __ATOMIC_SEQ_CST) != slot)
+		__atomic_compare_exchange_n(&e->ctr, &cached, NULL, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	return c;
+}
+
+void zcr_record_site(const struct zst_delta *d)
+{
+	int saved = errno;
+	cs_record(d->reason, d->copied);
+	errno = saved;
 }
 
 void zcr_account(int fd, struct fdt_entry *e, const struct zst_delta *d)
 {
-	account(fd, e, d);
+	zcr_count(fd, e, d);
 }
 
 /* The mapped path for a read the policy sends there. */
@@ -619,22 +623,24 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 	return r;
 }
 
-/* The common pass-through, one buffer below ZCSHIM_MIN_READ: what the
- * general path does for it (same result, errno, counters and call sites),
- * without its set-up, which cost as much as the rest together. */
-static ssize_t small_read(const struct zcr_req *rq, struct fdt_entry *e)
+/* Where a small read ended unusually: an error (-errno), or EOF, where
+ * the socket error an earlier mapped-path call was handed comes first. */
+ssize_t zcr_small_unusual(int fd, struct fdt_entry *e, ssize_t r, int err)
 {
+	if (r < 0)
+		r = -err;
+	else if ((err = pend_take(fd)))
+		r = -err;
 	struct zst_delta d = { .reason = -1 };
-	ssize_t r = passthrough(rq, e, rq->iov[0].iov_len, ZCS_R_SMALL, &d);
-	zcp_learn_small(e, r, !!(rq->flags & MSG_PEEK));
-	account(rq->fd, e, &d);
+	zcp_learn_small(e, r, 0);
+	zcr_count(fd, e, &d);
 	return r;
 }
 
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e)
 {
-	if ((rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !(rq->flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL)))) &&
-	    rq->iov[0].iov_len && rq->iov[0].iov_len < min_read)
-		return small_read(rq, e);
+	if (zcr_is_small(rq))
+		return zcr_small_read(rq->fd, e, rq->iov[0].iov_base, rq->iov[0].iov_len, rq->flags,
+				      rq->op == ZCR_RECVFROM);
 	return general_read(rq, e);
 }

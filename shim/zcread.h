@@ -12,12 +12,18 @@
 #ifndef ZCSHIM_ZCREAD_H
 #define ZCSHIM_ZCREAD_H
 
+#include <errno.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
 #include "config.h"
+#include "callsite.h"
 #include "fdtable.h"
+#include "libc.h"
+#include "policy.h"
+#include "stats.h"
 
 enum zcr_op { ZCR_READ, ZCR_READV, ZCR_RECVFROM, ZCR_RECVMSG };
 
@@ -33,6 +39,86 @@ struct zcr_req {
 };
 
 void zcr_configure(const struct zcfg *cfg);
+
+/* A read the shim passes straight through: read(), or recv() with no
+ * flag but MSG_DONTWAIT and MSG_NOSIGNAL, of 1 to ZCSHIM_MIN_READ - 1
+ * bytes.  The hooks serve it with zcr_small_read, the entry that skips
+ * describing the request (most of a pass-through read's own cost). */
+static inline int zcr_small(size_t n, int flags)
+{
+	return n && zcp_small(n) && !(flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+static inline int zcr_is_small(const struct zcr_req *rq)
+{
+	return (rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !rq->from)) &&
+	       zcr_small(rq->iov[0].iov_len, rq->flags);
+}
+
+/* ---- inline, for the hooks: the pass-through read and its accounting -- */
+
+/* Out of line halves of what follows (zcread.c). */
+struct zcs_counters *zcr_counters_slow(int fd, struct fdt_entry *e);
+ssize_t zcr_small_unusual(int fd, struct fdt_entry *e, ssize_t r, int err);
+void zcr_record_site(const struct zst_delta *d);
+
+/* The fd's counters, found through its stats slot on first use, then
+ * cached in its entry: after a system call the shim's data has often left
+ * the L1 cache, and slot -> segment -> counters was a chain of misses.  A
+ * reset clears ctr after the slot; zcr_counters_slow re-reads the slot
+ * after caching and undoes a cache that raced with it. */
+static inline struct zcs_counters *zcr_counters(int fd, struct fdt_entry *e)
+{
+	struct zcs_counters *c = __atomic_load_n(&e->ctr, __ATOMIC_ACQUIRE);
+	return __builtin_expect(c != NULL, 1) ? c : zcr_counters_slow(fd, e);
+}
+
+/* One call's figures into fd's counters and, for unmapped bytes, its call
+ * site.  Inline where the delta is built, so the fields a path never sets
+ * cost nothing (a pass-through read sets two of eight). */
+static inline __attribute__((always_inline)) void zcr_count_as(int fd, struct fdt_entry *e,
+								const struct zst_delta *d, int single)
+{
+	zst_add_as(zcr_counters(fd, e), d, single);
+	if (__builtin_expect(cs_enabled(), 0) && d->copied)
+		zcr_record_site(d);
+}
+
+static inline __attribute__((always_inline)) void zcr_count(int fd, struct fdt_entry *e, const struct zst_delta *d)
+{
+	zcr_count_as(fd, e, d, zst_single_threaded());
+}
+
+/* Serves a zcr_small read: recv through recvfrom(fd, buf, n, flags, NULL,
+ * NULL), else read().  Inline in the exported hook, so that the system
+ * call is made in the hook's own frame (libc.h: after a system call every
+ * frame returned through costs a misprediction; a forwarding library with
+ * 0, 1 and 2 frames measured 0.998, 1.010 and 1.014x plain recv() CPU). */
+static inline __attribute__((always_inline)) ssize_t zcr_small_read(int fd, struct fdt_entry *e, void *buf,
+								    size_t n, int flags, int recv)
+{
+	/* Read once: no other thread can start one meanwhile. */
+	int single = zst_single_threaded();
+	ssize_t r;
+	int err = 0;
+	if (single && libc_direct) {
+		pthread_testcancel();	/* as libc's read would, before taking data */
+		r = recv ? libc_sys_recv(fd, buf, n, flags) : libc_sys_read(fd, buf, n);
+		if (__builtin_expect(r <= 0, 0))
+			return zcr_small_unusual(fd, e, r < 0 ? -1 : 0, (int)-r);
+	} else {
+		int token = single ? 0 : fdt_consume_begin(e);
+		r = recv ? libc_recvfrom(fd, buf, n, flags, NULL, NULL) : libc_read(fd, buf, n);
+		if (r < 0)
+			err = errno;
+		fdt_consume_end(token);
+		if (__builtin_expect(r <= 0, 0))
+			return zcr_small_unusual(fd, e, r, err);
+	}
+	zcp_learn_small(e, r, 0);
+	struct zst_delta d = { .copied = (uint64_t)r, .reason = ZCS_R_SMALL };
+	zcr_count_as(fd, e, &d, single);
+	return r;
+}
 /* e: the fd's entry, kind TCP.  Returns bytes or -errno; errno untouched. */
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e);
 struct zst_delta;

@@ -91,6 +91,7 @@ ROW(urgent_waitall, 1, 120)
 /* 2, 9. a pending cancel acts before data is taken; siglongjmp out of a
  * blocked read leaves no lock or guard behind */
 ROW(cancel, 0, 120)
+ROW(self_cancel, 0, 120)
 ROW(longjmp, 1, 120)
 /* 3. SO_PEEK_OFF */
 ROW(peekoff, 0, 120)

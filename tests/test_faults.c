@@ -135,6 +135,31 @@ Test(faults, zerocopy_call_stalls_without_an_urgent_mark, .timeout = 180)
 	free(log);
 }
 
+/* Another library that interposes read after the shim (zcstat puts the
+ * shim first, then LD_PRELOAD's) must still see every read the shim
+ * passes through: the shim makes the pass-through system call itself only
+ * when the next read is libc's own. */
+Test(faults, an_interposer_behind_the_shim_sees_every_read, .timeout = 120)
+{
+	char abs[512], seen[600], out[] = "/tmp/zcseen-XXXXXX", outenv[64];
+	cr_assert(realpath(tl_bin("libzcseen.so"), abs));
+	snprintf(seen, sizeof(seen), "LD_PRELOAD=%s", abs);
+	close(mkstemp(out));
+	snprintf(outenv, sizeof(outenv), "ZCSEEN_OUT=%s", out);
+	const char *env[] = { seen, outenv, NULL };
+	const char *args[] = { "--expect", "16M", "--size", "4096", NULL };
+	char *log;
+	char *json = both("16M", 0, args, env, "bytes=16777216 ok", &log);
+	char *count = read_log(out);
+	uint64_t reads = tl_json_u64(json, "\"totals\":", "reads");
+	cr_assert_geq(reads, 4096, "%s", json);
+	cr_assert_eq(strtoull(count, NULL, 10), reads, "the interposer saw %s of the %llu reads: %s", count,
+		     (unsigned long long)reads, json);
+	free(count);
+	free(json);
+	free(log);
+}
+
 static void storm(int restart)
 {
 	const char *args[] = { "--expect", "256M", "--signals-us", "100", restart ? NULL : "--no-restart", NULL };

@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/single_threaded.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -294,6 +295,28 @@ static int sc_cancel(void)
 	printf("reader cancelled: %s, its read %s\n", ret == PTHREAD_CANCELED ? "yes" : "no",
 	       rd.r == -2 ? "never returned" : "returned");
 	got("next reader", read(p.rx, rd.buf, rd.len), rd.buf);
+	return 0;
+}
+
+/* A single-threaded program that cancels itself (deferred) is cancelled
+ * at its next read, before any data is taken: libc's read acts on the
+ * pending cancel, and so must the shim's pass-through read, which makes
+ * the system call itself when the process has one thread.  Printed with a
+ * raw write: printf's write is a cancellation point too. */
+static int sc_self_cancel(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(8 * KB);
+	send_n(&p, 8 * KB);
+	wait_arrived(&p, 0);
+	got("single-threaded, before", read(p.rx, b, 1000), b);
+	printf("%s\n", __libc_single_threaded ? "one thread" : "threads");
+	fflush(stdout);
+	pthread_cancel(pthread_self());
+	static const char msg[] = "cancel requested\n";
+	if (syscall(SYS_write, 1, msg, sizeof(msg) - 1) < 0)
+		return 1;
+	got("read after the cancel (must not return)", read(p.rx, b, 1000), b);
 	return 0;
 }
 
@@ -948,7 +971,7 @@ static int sc_random(const char *seed)
 
 static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "urgent", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
-	{ "cancel", sc_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
+	{ "cancel", sc_cancel }, { "self_cancel", sc_self_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
 	{ "badptr", sc_badptr }, { "short", sc_short }, { "lowat", sc_lowat },
 	{ "waitall_timeo", sc_waitall_timeo }, { "waitall_restart", NULL }, { "waitall_eintr", NULL },
 	{ "rcvtimeo", sc_rcvtimeo_empty }, { "repair", sc_repair }, { "beyond", sc_beyond },
