@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autohost.h"
 #include "zfmt.h"
 
 #define RING 8
@@ -47,6 +48,8 @@ static uint32_t measured_map, measured_copy;	/* real samples (not injected, not 
 static int prior;
 static uint32_t every = EVERY_MIN;
 static uint64_t reads;
+static uint64_t released_ns, released_bytes;	/* window releases (zca_released) */
+static uint64_t prior_release;			/* ns per MiB, from the host's estimates */
 
 void zca_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
 {
@@ -83,6 +86,37 @@ static uint64_t ring_rate(const struct ring *r)
 			v[j - 1] = t;
 		}
 	return !n ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+uint64_t zca_thread_ns(void)
+{
+	struct timespec t;
+	int saved = errno;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	errno = saved;
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void zca_released(uint64_t ns, uint64_t bytes)
+{
+	__atomic_add_fetch(&released_ns, ns, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&released_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/* Releasing mapped pages, ns per MiB mapped: measured, else the prior's. */
+static uint64_t release_rate(void)
+{
+	uint64_t b = __atomic_load_n(&released_bytes, __ATOMIC_RELAXED);
+	if (!b)
+		return prior_release;
+	return (uint64_t)((unsigned __int128)__atomic_load_n(&released_ns, __ATOMIC_RELAXED) * (1u << 20) / b);
+}
+
+/* Mapping's full cost per MiB: the sampled reads plus their release. */
+static uint64_t map_rate(void)
+{
+	uint64_t r = ring_rate(&rmap);
+	return r && !fixed_map ? r + release_rate() : r;
 }
 
 int zca_verdict(const struct zca_est *e)
@@ -123,7 +157,7 @@ static void estimate(struct zca_est *e)
 {
 	e->map_samples = __atomic_load_n(&rmap.n, __ATOMIC_RELAXED);
 	e->copy_samples = __atomic_load_n(&rcopy.n, __ATOMIC_RELAXED);
-	e->map_ns = ring_rate(&rmap);
+	e->map_ns = map_rate();
 	e->copy_ns = ring_rate(&rcopy);
 	e->map_bytes = e->copy_bytes = 1u << 20;	/* the rates are per MiB */
 	e->verdict = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
@@ -158,6 +192,7 @@ void zca_mark(struct zca_mark *m)
 	errno = saved;
 	m->cpu_ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 	m->faults = (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+	m->released_ns = __atomic_load_n(&released_ns, __ATOMIC_RELAXED);
 }
 
 void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
@@ -175,7 +210,10 @@ void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
 		zca_mark(&now);
 		if (now.faults != before->faults)
 			return;
+		/* A release inside the sample is counted apart (zca_released). */
+		uint64_t rel = now.released_ns - before->released_ns;
 		ns = now.cpu_ns - before->cpu_ns;
+		ns = ns > rel ? ns - rel : 0;
 		__atomic_add_fetch(map ? &measured_map : &measured_copy, 1, __ATOMIC_RELAXED);
 	}
 	struct ring *r = map ? &rmap : &rcopy;
@@ -193,14 +231,13 @@ void zca_view(struct zca_view *v)
 {
 	v->mode = mode;
 	v->verdict = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
-	v->map_ns_per_mb = ring_rate(&rmap);
+	v->map_ns_per_mb = map_rate();
 	v->copy_ns_per_mb = ring_rate(&rcopy);
 	v->prior = prior;
 }
 
 /* ---- the host's estimates between processes -------------------------- */
 
-#define HOST_FILE "/auto-host"
 
 static int boot_id(char *out, size_t cap)
 {
@@ -227,11 +264,11 @@ static void seed(struct ring *r, uint64_t ns_per_mb)
 
 void zca_load(const char *dir)
 {
-	char path[512], buf[256], id[64], fid[64];
-	unsigned long long m, c;
+	char path[512], buf[256], id[64];
+	struct autohost h;
 	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || boot_id(id, sizeof(id)))
 		return;
-	zfmtf(path, sizeof(path), "%s" HOST_FILE, dir);
+	zfmtf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return;
@@ -240,10 +277,11 @@ void zca_load(const char *dir)
 	if (n <= 0)
 		return;
 	buf[n] = 0;
-	if (sscanf(buf, "zcshim-auto 1 %63s %llu %llu", fid, &m, &c) != 3 || strcmp(fid, id) || !m || !c)
+	if (autohost_parse(buf, id, &h))
 		return;
-	seed(&rmap, m);
-	seed(&rcopy, c);
+	prior_release = h.release;
+	seed(&rmap, h.map);
+	seed(&rcopy, h.copy);
 	map_warm = 1;
 	prior = 1;
 	struct zca_est e;
@@ -259,10 +297,11 @@ void zca_save(const char *dir)
 	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || measured_map < FEW || measured_copy < FEW ||
 	    boot_id(id, sizeof(id)))
 		return;
-	int len = (int)zfmtf(line, sizeof(line), "zcshim-auto 1 %s %llu %llu\n", id,
-			(unsigned long long)ring_rate(&rmap), (unsigned long long)ring_rate(&rcopy));
-	zfmtf(path, sizeof(path), "%s" HOST_FILE, dir);
-	zfmtf(tmp, sizeof(tmp), "%s" HOST_FILE ".%d", dir, (int)syscall(SYS_getpid));
+	int len = (int)zfmtf(line, sizeof(line), AUTOHOST_FMT, id,
+			(unsigned long long)ring_rate(&rmap), (unsigned long long)ring_rate(&rcopy),
+			(unsigned long long)release_rate());
+	zfmtf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
+	zfmtf(tmp, sizeof(tmp), "%s" AUTOHOST_FILE ".%d", dir, (int)syscall(SYS_getpid));
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "zcwin.h"
 #include "log.h"
+#include "auto.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -181,6 +182,20 @@ void zcw_release(struct zcw_win *w)
 	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 }
 
+/* Unmaps everything the window's last trip mapped, and starts a new trip.
+ * In auto mode the CPU it takes is reported (auto.h: zca_released). */
+static void zap(struct zcw_win *w)
+{
+	uint64_t t0 = 0, bytes = w->next;
+	int timed = bytes && zca_mode() == ZCA_AUTO;
+	if (timed)
+		t0 = zca_thread_ns();
+	madvise(w->addr, w->size, MADV_DONTNEED);
+	if (timed)
+		zca_released(zca_thread_ns() - t0, bytes);
+	w->next = 0;
+}
+
 static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, uint32_t flags, struct tcp_zerocopy_receive *zc)
 {
 	socklen_t len = kinfo.optlen;
@@ -214,9 +229,7 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 		struct tcp_zerocopy_receive *zc, const uint8_t **data)
 {
 	if (w->next + map_len > w->size) {
-		/* Round the ring: unmap everything the last trip mapped. */
-		madvise(w->addr, w->size, MADV_DONTNEED);
-		w->next = 0;
+		zap(w);	/* round the ring */
 	}
 	uint8_t *at = w->addr + w->next;
 	uint32_t flags = TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
@@ -224,8 +237,7 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 	if (r == -EINVAL || r == -EBUSY) {
 		/* A kernel that dislikes the hint or found the range in use:
 		 * zap it and ask again the plain way (nothing was taken). */
-		madvise(w->addr, w->size, MADV_DONTNEED);
-		w->next = 0;
+		zap(w);
 		at = w->addr;
 		r = call(fd, at, map_len, cb, cb_len, flags = 0, zc);
 	}
@@ -246,10 +258,8 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 
 void zcw_settle(struct zcw_win *w)
 {
-	if (w->next >= w->size / 2) {
-		madvise(w->addr, w->size, MADV_DONTNEED);
-		w->next = 0;
-	}
+	if (w->next >= w->size / 2)
+		zap(w);
 }
 
 void zcw_trim(void)
@@ -258,8 +268,7 @@ void zcw_trim(void)
 		struct zcw_win *w = &pool[i];
 		if (!w->addr || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
-		madvise(w->addr, w->size, MADV_DONTNEED);
-		w->next = 0;
+		zap(w);
 		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 	}
 }

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "zcstat.h"
+#include "autohost.h"
 #include "kzc.h"
 #include "statdir.h"
 #include "zccost.h"
@@ -502,8 +503,8 @@ static void check_traffic(const struct seglist *l, int live)
 
 static int saved_estimates(double *map, double *copy)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 16], id[64] = "", fid[64];
-	unsigned long long m, c;
+	char dir[PATH_MAX], path[PATH_MAX + 16], id[64] = "", line[256];
+	struct autohost h;
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
 	if (f) {
 		if (!fgets(id, sizeof(id), f))
@@ -513,14 +514,14 @@ static int saved_estimates(double *map, double *copy)
 	}
 	if (zcstat_stats_dir(dir, sizeof(dir)))
 		return -1;
-	snprintf(path, sizeof(path), "%s/auto-host", dir);
+	snprintf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
 	f = fopen(path, "r");
-	int ok = f && fscanf(f, "zcshim-auto 1 %63s %llu %llu", fid, &m, &c) == 3 && !strcmp(fid, id) && m && c;
+	int ok = f && fgets(line, sizeof(line), f) && !autohost_parse(line, id, &h);
 	if (f)
 		fclose(f);
 	if (!ok)
 		return -1;
-	*map = (double)m / 1e6, *copy = (double)c / 1e6;
+	*map = (double)(h.map + h.release) / 1e6, *copy = (double)h.copy / 1e6;
 	return 0;
 }
 

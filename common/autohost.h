@@ -1,0 +1,34 @@
+/*
+ * autohost.h - ZCSHIM_MODE=auto's estimates for this boot, kept between
+ * processes in the stats directory (shim/auto.c writes them, zcstat doctor
+ * reads them): one line,
+ *     zcshim-auto 2 BOOT_ID MAP COPY RELEASE
+ * CPU ns per MiB: a sampled mapped read, a copied read, and releasing the
+ * mapped pages (version 1 had no RELEASE, and its MAP read low for it).
+ */
+#ifndef ZCSHIM_AUTOHOST_H
+#define ZCSHIM_AUTOHOST_H
+
+#include <stdio.h>
+#include <string.h>
+
+#define AUTOHOST_FILE "/auto-host"
+#define AUTOHOST_FMT "zcshim-auto 2 %s %llu %llu %llu\n"
+
+struct autohost {
+	unsigned long long map, copy, release;
+};
+
+/* 0 and *h if line holds estimates made this boot (boot_id), else -1. */
+static inline int autohost_parse(const char *line, const char *boot_id, struct autohost *h)
+{
+	char fid[64];
+	int version = 0;
+	h->release = 0;
+	if (sscanf(line, "zcshim-auto %d %63s %llu %llu %llu", &version, fid, &h->map, &h->copy, &h->release) < 4 ||
+	    version < 1 || version > 2 || strcmp(fid, boot_id) || !h->map || !h->copy)
+		return -1;
+	return 0;
+}
+
+#endif
