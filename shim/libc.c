@@ -19,14 +19,18 @@
 struct libc_symbols libc_sym;
 int libc_direct;
 
-/* 1 if p is a function of the C library itself. */
-static int in_libc(void *p)
+/* 1 if the next read and recvfrom are the C library's own.  (dladdr
+ * would say so too, at 190,000 instructions a start-up: it walks every
+ * symbol of libc.) */
+static int next_is_libc(void)
 {
-	Dl_info i;
-	if (!p || !dladdr(p, &i) || !i.dli_fname)
+	void *h = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+	if (!h)
 		return 0;
-	const char *base = strrchr(i.dli_fname, '/');
-	return !strncmp(base ? base + 1 : i.dli_fname, "libc.so", 7);
+	int same = libc_sym._libc_read.obj && dlsym(h, "read") == libc_sym._libc_read.obj &&
+		   libc_sym._libc_recvfrom.obj && dlsym(h, "recvfrom") == libc_sym._libc_recvfrom.obj;
+	dlclose(h);
+	return same;
 }
 
 void libc_resolve(void)
@@ -65,7 +69,7 @@ void libc_resolve(void)
 	RESOLVE(sigset);
 #undef RESOLVE
 #if defined(__x86_64__)
-	libc_direct = in_libc(libc_sym._libc_read.obj) && in_libc(libc_sym._libc_recvfrom.obj);
+	libc_direct = next_is_libc();
 #endif
 }
 
