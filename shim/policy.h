@@ -44,17 +44,25 @@ static inline int zcp_small(size_t total)
 int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read);
 void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o);
 
-/* zcp_learn for a pass-through read below ZCSHIM_MIN_READ, with a test in
- * front for its usual case, where nothing would change: the little-data
- * streak already saturated (or already broken) and no head offset to
- * forget.  The rule itself stays in zcp_learn. */
-static inline void zcp_learn_small(struct fdt_entry *e, ssize_t r, int peek)
+/* The reasons zcp_learn reads as news of the traffic (a pass-through read
+ * whose size says whether little data is coming): SMALL, BACKOFF, LITTLE
+ * and AUTO.  zcr_pass_read serves only these. */
+static inline int zcp_traffic_reason(int reason)
+{
+	return reason == ZCS_R_SMALL || reason == ZCS_R_BACKOFF || reason == ZCS_R_LITTLE || reason == ZCS_R_AUTO;
+}
+
+/* zcp_learn for a pass-through read for one of those reasons, with a test
+ * in front for its usual case, where nothing would change: the
+ * little-data streak already saturated (or already broken) and no head
+ * offset to forget.  The rule itself stays in zcp_learn. */
+static inline void zcp_learn_pass(struct fdt_entry *e, ssize_t r, int reason)
 {
 	uint8_t l = FDT_GET(e->hints.little);
 	int small = r >= 0 && r < 2 * 4096;
 	if ((small ? l == 2 : l == 0) && !FDT_GET(e->hints.head_off))
 		return;
-	struct zcp_outcome o = { .reason = ZCS_R_SMALL, .result = r, .peek = peek, .inq = UINT32_MAX };
+	struct zcp_outcome o = { .reason = reason, .result = r, .inq = UINT32_MAX };
 	zcp_learn(e, &o);
 }
 

@@ -65,7 +65,7 @@ static ssize_t do_read(int fd, void *buf, size_t n)
 	if (!e)
 		return libc_read(fd, buf, n);
 	if (zcr_small(n, 0))
-		return ret(zcr_small_read(fd, e, buf, n, 0, 0));
+		return ret(zcr_pass_read(fd, e, buf, n, 0, 0, ZCS_R_SMALL));
 	struct iovec one = { buf, n };
 	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .iov = &one, .iovcnt = 1 };
 	return ret(zcr_read(&rq, e));
@@ -93,7 +93,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	if (!e)
 		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
 	if (!from && zcr_small(n, flags))
-		return ret(zcr_small_read(fd, e, buf, n, flags, 1));
+		return ret(zcr_pass_read(fd, e, buf, n, flags, 1, ZCS_R_SMALL));
 	struct iovec one = { buf, n };
 	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };

@@ -574,9 +574,10 @@ static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, s
 /* ZCSHIM_MODE=auto: the way that measured cheaper, a sample timed now
  * and then (auto.c). */
 static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
-			 struct zcp_outcome *o)
+			 struct zcp_outcome *o, int choice)
 {
-	int choice = zca_choose();
+	if (choice < 0)
+		choice = zca_choose();
 	int timed = choice == ZCA_SAMPLE_MAP || choice == ZCA_SAMPLE_COPY;
 	struct zca_mark m0;
 	if (timed)
@@ -597,25 +598,28 @@ static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, 
 	return r;
 }
 
-static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *d, struct zcp_outcome *o)
+/* decided: zcp_decide's answer when zcr_read already asked (else -1);
+ * choice: zca_choose's likewise. */
+static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *d, struct zcp_outcome *o,
+		     int decided, int choice)
 {
 	size_t total;
 	if (describe(rq, &total))
 		return real_call(rq, e);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
-	o->reason = zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
+	o->reason = decided >= 0 ? decided : zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
 	if (o->reason != ZCP_MAP)
 		return passthrough(rq, e, total, o->reason, d);
 	if (__builtin_expect(zca_mode() == ZCA_AUTO, 0))
-		return auto_read(rq, e, total, d, o);
+		return auto_read(rq, e, total, d, o, choice);
 	return map_read(rq, e, total, d, o);
 }
 
-static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
+static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e, int decided, int choice)
 {
 	struct zst_delta d = { .reason = -1 };
 	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
 	int saved = errno;
-	ssize_t r = serve(rq, e, &d, &o);
+	ssize_t r = serve(rq, e, &d, &o, decided, choice);
 	o.result = r;
 	zcp_learn(e, &o);
 	zcr_account(rq->fd, e, &d);
@@ -623,24 +627,43 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e)
 	return r;
 }
 
-/* Where a small read ended unusually: an error (-errno), or EOF, where
- * the socket error an earlier mapped-path call was handed comes first. */
-ssize_t zcr_small_unusual(int fd, struct fdt_entry *e, ssize_t r, int err)
+/* Where a passed-through read ended unusually: an error (-errno), or EOF,
+ * where the socket error an earlier mapped-path call was handed comes
+ * first. */
+ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason)
 {
 	if (r < 0)
 		r = -err;
 	else if ((err = pend_take(fd)))
 		r = -err;
 	struct zst_delta d = { .reason = -1 };
-	zcp_learn_small(e, r, 0);
+	zcp_learn_pass(e, r, reason);
 	zcr_count(fd, e, &d);
 	return r;
 }
 
+/* One buffer: the policy (and auto) decide first, and a read they pass
+ * through for a traffic reason takes the inline entry, the system call
+ * one frame from the hook; the rest take the general path with the
+ * decision made. */
+static ssize_t simple_read(struct zcr_req *rq, struct fdt_entry *e)
+{
+	void *buf = rq->iov[0].iov_base;
+	size_t n = rq->iov[0].iov_len;
+	int recv = rq->op == ZCR_RECVFROM;
+	if (zcr_small(n, rq->flags))
+		return zcr_pass_read(rq->fd, e, buf, n, rq->flags, recv, ZCS_R_SMALL);
+	int why = zcp_decide(e, rq->flags, n, 0), choice = -1;
+	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = zca_choose()) == ZCA_GO_COPY)
+		why = ZCS_R_AUTO;
+	if (zcp_traffic_reason(why) && n)
+		return zcr_pass_read(rq->fd, e, buf, n, rq->flags, recv, why);
+	return general_read(rq, e, why, choice);
+}
+
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e)
 {
-	if (zcr_is_small(rq))
-		return zcr_small_read(rq->fd, e, rq->iov[0].iov_base, rq->iov[0].iov_len, rq->flags,
-				      rq->op == ZCR_RECVFROM);
-	return general_read(rq, e);
+	if (zcr_is_simple(rq))
+		return simple_read(rq, e);
+	return general_read(rq, e, -1, -1);
 }

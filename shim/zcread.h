@@ -42,23 +42,23 @@ void zcr_configure(const struct zcfg *cfg);
 
 /* A read the shim passes straight through: read(), or recv() with no
  * flag but MSG_DONTWAIT and MSG_NOSIGNAL, of 1 to ZCSHIM_MIN_READ - 1
- * bytes.  The hooks serve it with zcr_small_read, the entry that skips
+ * bytes.  The hooks serve it with zcr_pass_read, the entry that skips
  * describing the request (most of a pass-through read's own cost). */
 static inline int zcr_small(size_t n, int flags)
 {
 	return n && zcp_small(n) && !(flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL));
 }
-static inline int zcr_is_small(const struct zcr_req *rq)
+/* One buffer, no source address: what zcr_pass_read can serve. */
+static inline int zcr_is_simple(const struct zcr_req *rq)
 {
-	return (rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !rq->from)) &&
-	       zcr_small(rq->iov[0].iov_len, rq->flags);
+	return rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !rq->from);
 }
 
 /* ---- inline, for the hooks: the pass-through read and its accounting -- */
 
 /* Out of line halves of what follows (zcread.c). */
 struct zcs_counters *zcr_counters_slow(int fd, struct fdt_entry *e);
-ssize_t zcr_small_unusual(int fd, struct fdt_entry *e, ssize_t r, int err);
+ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason);
 void zcr_record_site(const struct zst_delta *d);
 
 /* The fd's counters, found through its stats slot on first use, then
@@ -88,13 +88,16 @@ static inline __attribute__((always_inline)) void zcr_count(int fd, struct fdt_e
 	zcr_count_as(fd, e, d, zst_single_threaded());
 }
 
-/* Serves a zcr_small read: recv through recvfrom(fd, buf, n, flags, NULL,
- * NULL), else read().  Inline in the exported hook, so that the system
- * call is made in the hook's own frame (libc.h: after a system call every
- * frame returned through costs a misprediction; a forwarding library with
- * 0, 1 and 2 frames measured 0.998, 1.010 and 1.014x plain recv() CPU). */
-static inline __attribute__((always_inline)) ssize_t zcr_small_read(int fd, struct fdt_entry *e, void *buf,
-								    size_t n, int flags, int recv)
+/* Serves a read the shim passes through for a traffic reason
+ * (zcp_traffic_reason: below ZCSHIM_MIN_READ, backing off an unmappable
+ * stream, request/response traffic, auto's choice): recv through
+ * recvfrom(fd, buf, n, flags, NULL, NULL), else read().  Inline in the
+ * exported hook (and in zcr_read), so that the system call is made in the
+ * caller's own frame (libc.h: after a system call every frame returned
+ * through costs a misprediction; a forwarding library with 0, 1 and 2
+ * frames measured 0.998, 1.010 and 1.014x plain recv() CPU). */
+static inline __attribute__((always_inline)) ssize_t zcr_pass_read(int fd, struct fdt_entry *e, void *buf,
+								   size_t n, int flags, int recv, int reason)
 {
 	/* Read once: no other thread can start one meanwhile. */
 	int single = zst_single_threaded();
@@ -104,7 +107,7 @@ static inline __attribute__((always_inline)) ssize_t zcr_small_read(int fd, stru
 		pthread_testcancel();	/* as libc's read would, before taking data */
 		r = recv ? libc_sys_recv(fd, buf, n, flags) : libc_sys_read(fd, buf, n);
 		if (__builtin_expect(r <= 0, 0))
-			return zcr_small_unusual(fd, e, r < 0 ? -1 : 0, (int)-r);
+			return zcr_pass_unusual(fd, e, r < 0 ? -1 : 0, (int)-r, reason);
 	} else {
 		int token = single ? 0 : fdt_consume_begin(e);
 		r = recv ? libc_recvfrom(fd, buf, n, flags, NULL, NULL) : libc_read(fd, buf, n);
@@ -112,10 +115,10 @@ static inline __attribute__((always_inline)) ssize_t zcr_small_read(int fd, stru
 			err = errno;
 		fdt_consume_end(token);
 		if (__builtin_expect(r <= 0, 0))
-			return zcr_small_unusual(fd, e, r, err);
+			return zcr_pass_unusual(fd, e, r, err, reason);
 	}
-	zcp_learn_small(e, r, 0);
-	struct zst_delta d = { .copied = (uint64_t)r, .reason = ZCS_R_SMALL };
+	zcp_learn_pass(e, r, reason);
+	struct zst_delta d = { .copied = (uint64_t)r, .reason = reason };
 	zcr_count_as(fd, e, &d, single);
 	return r;
 }
