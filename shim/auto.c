@@ -88,15 +88,6 @@ static uint64_t ring_rate(const struct ring *r)
 	return !n ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-uint64_t zca_thread_ns(void)
-{
-	struct timespec t;
-	int saved = errno;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	errno = saved;
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 void zca_released(uint64_t ns, uint64_t bytes)
 {
 	__atomic_add_fetch(&released_ns, ns, __ATOMIC_RELAXED);

@@ -65,12 +65,12 @@ void zca_view(struct zca_view *v);
 /* Mapped pages leave a window a whole trip at a time (zcwin.c): one read
  * in many (32 at 64 KiB reads into a 2 MiB window) pays to unmap and free
  * the pages of all of them, which the median of per-read samples never
- * sees.  The window reports each such release in auto mode (ns: the
- * thread CPU it took; bytes: what that trip had mapped), and the map cost
- * is the sampled one plus the releases' cost per byte.  Measured before
+ * sees.  In auto mode the window reports each such release here
+ * (zcw_on_release; ns: the thread CPU it took; bytes: what that trip had
+ * mapped), and the map cost is the sampled one plus the releases' cost
+ * per byte.  Measured before
  * this (zcbench queued zc4108 64K): samples said map ~= copy while mapping
  * cost 1.41x, and auto mapped 48% of the stream at 1.23x plain CPU. */
-uint64_t zca_thread_ns(void);
 void zca_released(uint64_t ns, uint64_t bytes);
 
 /* The host's estimates, kept between processes in dir/auto-host (this

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include "zcwin.h"
 #include "log.h"
-#include "auto.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define POOL_MAX 64
@@ -182,17 +182,33 @@ void zcw_release(struct zcw_win *w)
 	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* Unmaps everything the window's last trip mapped, and starts a new trip.
- * In auto mode the CPU it takes is reported (auto.h: zca_released). */
+static void (*on_release)(uint64_t ns, uint64_t bytes);
+
+void zcw_on_release(void (*fn)(uint64_t ns, uint64_t bytes))
+{
+	__atomic_store_n(&on_release, fn, __ATOMIC_RELEASE);
+}
+
+static uint64_t thread_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Unmaps everything the window's last trip mapped, and starts a new trip,
+ * timed for on_release if set. */
 static void zap(struct zcw_win *w)
 {
+	void (*fn)(uint64_t, uint64_t) = __atomic_load_n(&on_release, __ATOMIC_ACQUIRE);
 	uint64_t t0 = 0, bytes = w->next;
-	int timed = bytes && zca_mode() == ZCA_AUTO;
-	if (timed)
-		t0 = zca_thread_ns();
+	int saved = errno;
+	if (fn && bytes)
+		t0 = thread_ns();
 	madvise(w->addr, w->size, MADV_DONTNEED);
-	if (timed)
-		zca_released(zca_thread_ns() - t0, bytes);
+	if (fn && bytes)
+		fn(thread_ns() - t0, bytes);
+	errno = saved;
 	w->next = 0;
 }
 

@@ -56,6 +56,11 @@ size_t zcw_size(void);
 struct zcw_win *zcw_acquire(void);
 void zcw_release(struct zcw_win *w);
 
+/* Called after each time a window gives back the pages of a trip (ns: the
+ * thread CPU it took, bytes: what the trip had mapped); NULL: not timed.
+ * ZCSHIM_MODE=auto sets it (auto.h: zca_released). */
+void zcw_on_release(void (*fn)(uint64_t ns, uint64_t bytes));
+
 /* One call.  In: map_len (page multiple, <= window size), cb/cb_len.
  * Out (in *out): length = bytes mapped at *data, copybuf_len = bytes
  * copied to cb, recv_skip_hint, inq, err.  Returns 0 or -errno.
