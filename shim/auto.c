@@ -48,6 +48,7 @@ static uint32_t measured_map, measured_copy;	/* real samples (not injected, not 
 static int prior;
 static uint32_t every = EVERY_MIN;
 static uint64_t reads;
+static uint32_t phase;	/* where in each interval this process samples */
 static uint64_t released_ns, released_bytes;	/* window releases (zca_released) */
 static uint64_t prior_release;			/* ns per MiB, from the host's estimates */
 
@@ -56,6 +57,11 @@ void zca_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
 	mode = m;
 	fixed_map = map_ns_per_mb;
 	fixed_copy = copy_ns_per_mb;
+	/* Short processes started from the host's estimates may read fewer
+	 * times than one interval: each samples at its own point of it, so
+	 * that across them the path not chosen is still timed one read in N,
+	 * and the estimates they save stay current. */
+	phase = (uint32_t)syscall(SYS_getpid) * 2654435761u;
 }
 
 int zca_mode(void)
@@ -163,7 +169,7 @@ int zca_choose(void)
 	if (!v)	/* learning: the cheap guess (copy) first, then alternate */
 		return k % 2 ? ZCA_SAMPLE_COPY : ZCA_SAMPLE_MAP;
 	uint32_t n = __atomic_load_n(&every, __ATOMIC_RELAXED);
-	if (k % n == 0)
+	if ((k + phase) % n == 0)
 		return v == 1 ? ZCA_SAMPLE_COPY : ZCA_SAMPLE_MAP;
 	if (k % FRESH_EVERY == 1)
 		return v == 1 ? ZCA_SAMPLE_MAP : ZCA_SAMPLE_COPY;
@@ -285,8 +291,12 @@ void zca_load(const char *dir)
 void zca_save(const char *dir)
 {
 	char path[512], tmp[512], id[64], line[256];
-	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || measured_map < FEW || measured_copy < FEW ||
-	    boot_id(id, sizeof(id)))
+	/* From scratch: three samples of each before saying anything.  From
+	 * the host's estimates: any sample of its own updates them (seeded
+	 * rings: one new sample moves the median a step). */
+	uint32_t mm = measured_map, mc = measured_copy;
+	int enough = prior ? mm + mc > 0 : mm >= FEW && mc >= FEW;
+	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || !enough || boot_id(id, sizeof(id)))
 		return;
 	int len = (int)zfmtf(line, sizeof(line), AUTOHOST_FMT, id,
 			(unsigned long long)ring_rate(&rmap), (unsigned long long)ring_rate(&rcopy),
