@@ -224,12 +224,14 @@ static int run_receiver(char *const argv[], int how, struct result *r, const cha
 		 (double)ru.ru_stime.tv_usec / 1e6;
 	r->mapped_pct = -1;
 	if (shim) {
-		/* the shim's own counters, then clean up */
+		/* the shim's own counters, then clean up (the segments only: auto's
+		 * estimates stay for the next process, as on any host) */
 		DIR *d = opendir(statsdir);
 		struct dirent *de;
 		uint64_t m = 0, c = 0;
 		while (d && (de = readdir(d))) {
-			if (de->d_name[0] == '.')
+			size_t len = strlen(de->d_name);
+			if (de->d_name[0] == '.' || len < 4 || strcmp(de->d_name + len - 4, ".zcs"))
 				continue;
 			char path[PATH_MAX], err[128];
 			snprintf(path, sizeof(path), "%s/%s", statsdir, de->d_name);
@@ -889,6 +891,15 @@ int main(int argc, char **argv)
 	pingpong();
 	many();
 	print(memcpy_mbs());
+	DIR *d = opendir(statsdir);	/* what is left: auto's estimates, ping-pong's segments */
+	for (struct dirent *de; d && (de = readdir(d));) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", statsdir, de->d_name);
+		if (de->d_name[0] != '.')
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
 	rmdir(statsdir);
 	return 0;
 }
