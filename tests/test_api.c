@@ -64,14 +64,18 @@ static uint64_t total(const struct tl_result *r, const char *key)
 }
 
 /* Every byte read in place, for the three senders; mapped where the
- * sender allows it (all of it at MSS 4108), counted as API calls. */
+ * sender allows it, counted as API calls.  At MSS 4108 every byte the
+ * shim copied must be one the kernel called unmappable: usually the
+ * stream's first page alone (99.99%), but a receive queue the kernel
+ * pruned under load is collapsed into pages nobody can map (CI, with the
+ * other suites running: 99.89%, 72 KiB in 64 MiB). */
 Test(api, stream_every_byte_in_place, .timeout = 180)
 {
 	struct {
 		const char *sa[8];
 		double min_pct, max_pct;
 	} senders[] = {
-		{ { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL }, 99.9, 100 },
+		{ { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL }, 99, 100 },
 		{ { "--bytes", "64M", "--mode", "zerocopy", NULL }, 85, 100 },
 		{ { "--bytes", "64M", "--mode", "plain", NULL }, 0, 0.01 },
 	};
@@ -84,6 +88,10 @@ Test(api, stream_every_byte_in_place, .timeout = 180)
 		cr_assert_eq(m + c, 64 * MiB, "mapped %llu + copied %llu", (unsigned long long)m, (unsigned long long)c);
 		double pct = 100.0 * (double)m / (double)(64 * MiB);
 		cr_assert(pct >= senders[i].min_pct && pct <= senders[i].max_pct, "sender %u: %.2f%% mapped", i, pct);
+		uint64_t unmappable = tl_json_u64(r.json, "\"unmappable\":", "bytes");
+		if (i == 0)
+			cr_assert_eq(c ? unmappable : 0, c, "every byte copied at MSS 4108 must be one the kernel "
+				     "could not map: %s", r.json);
 		cr_assert_gt(total(&r, "api_calls"), 0);
 		tl_free(&r);
 	}
