@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "autohost.h"
 #include "config.h"
 #include "zcprom.h"
 #include "stats.h"
@@ -243,6 +244,22 @@ Test(auto_mode, releasing_mapped_pages_counts_in_the_map_cost)
 	/* samples 1, 1, 1, 1 ms (the last 5 - 4), releases 7 ms / 2 MiB */
 	cr_assert(v.map_ns_per_mb >= 4500000 && v.map_ns_per_mb < 4600000, "not counted twice: %llu",
 		  (unsigned long long)v.map_ns_per_mb);
+}
+
+/* The host's estimates as the shim writes them (version 2) and as it
+ * wrote them before (version 1, no release); another boot's are not used. */
+Test(auto_mode, host_estimates_read_in_both_versions)
+{
+	struct autohost h;
+	char line[256];
+	snprintf(line, sizeof(line), AUTOHOST_FMT, "boot-a", 1000000ull, 800000ull, 500000ull);
+	cr_assert_eq(autohost_parse(line, "boot-a", &h), 0, "%s", line);
+	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 500000);
+	cr_assert_eq(autohost_parse("zcshim-auto 1 boot-a 1000000 800000\n", "boot-a", &h), 0);
+	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 0);
+	cr_assert_eq(autohost_parse(line, "boot-b", &h), -1, "another boot's estimates");
+	cr_assert_eq(autohost_parse("zcshim-auto 3 boot-a 1 1 1\n", "boot-a", &h), -1, "a later version");
+	cr_assert_eq(autohost_parse("zcshim-auto 2 boot-a 0 800000 0\n", "boot-a", &h), -1, "no map cost");
 }
 
 /* The exposition: stable names, HELP/TYPE lines, escaped labels, copied
