@@ -72,7 +72,10 @@ static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)
 		return;
 	uint16_t streak = (uint16_t)(FDT_GET(h->miss_streak) + 1);
 	FDT_SET(h->miss_streak, streak);
-	if (streak < MISS_LIMIT)
+	/* MISS_LIMIT misses in a row before the first back-off (a stream may
+	 * start with a few unmappable pages); after one, the first probe that
+	 * finds nothing to map backs off again. */
+	if (streak < MISS_LIMIT && !FDT_GET(h->backoff))
 		return;
 	/* The sender's data does not map (plain send, no header split): stop
 	 * paying for the probe, look again later, less often each time. */
