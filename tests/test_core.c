@@ -85,6 +85,12 @@ Test(core, plain_sender_nothing_mapped_all_intact, .timeout = 240)
 	cr_assert_eq(total(&r, "bytes_copied"), 256 * MiB);
 	cr_assert_gt(total(&r, "zc_calls"), 0, "the mapped path was never tried");
 	cr_assert(strstr(r.json, "\"unmappable\""), "reason not reported: %s", r.json);
+	/* Probes: four reads at the start, then one at the end of each
+	 * back-off period (16, 32, ... 1,024 reads): under 16 for any number
+	 * of reads this transfer makes (four a period would be 20 or more). */
+	uint64_t reads = total(&r, "reads"), probes = tl_json_u64(r.json, "\"unmappable\":", "reads");
+	cr_assert_leq(probes, 16, "%llu probing reads of %llu: %s", (unsigned long long)probes,
+		      (unsigned long long)reads, r.json);
 	tl_free(&r);
 }
 
