@@ -268,7 +268,7 @@ static ssize_t borrow(int fd, struct lend *l, const void **data, size_t max, int
 		return copy_in(fd, l, data, max, flags, d);
 	fdt_set_reset_hook(forget);
 	ssize_t r = borrow_tcp(fd, e, l, data, max, flags, d);
-	zcr_account(fd, e, d);
+	zcr_count(fd, e, d);
 	return r;
 }
 

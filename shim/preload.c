@@ -57,18 +57,15 @@ static inline ssize_t ret(ssize_t r)
 
 /* ---- receive --------------------------------------------------------- */
 
-/* read and recv describe their buffer as one iovec, here at the door: the
- * read path knows only iovec arrays. */
+/* read and recv hand one buffer to zcr_read_buf, which describes it as
+ * one iovec (the read path knows only iovec arrays) unless the read is
+ * small enough to pass straight through. */
 static ssize_t do_read(int fd, void *buf, size_t n)
 {
 	struct fdt_entry *e = ours(fd);
 	if (!e)
 		return libc_read(fd, buf, n);
-	if (zcr_small(n, 0))
-		return ret(zcr_pass_read(fd, e, buf, n, 0, 0, ZCS_R_SMALL));
-	struct iovec one = { buf, n };
-	struct zcr_req rq = { .op = ZCR_READ, .fd = fd, .iov = &one, .iovcnt = 1 };
-	return ret(zcr_read(&rq, e));
+	return ret(zcr_read_buf(ZCR_READ, fd, e, buf, n, 0, NULL, NULL));
 }
 
 static ssize_t do_read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -92,12 +89,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	struct fdt_entry *e = ours(fd);
 	if (!e)
 		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
-	if (!from && zcr_small(n, flags))
-		return ret(zcr_pass_read(fd, e, buf, n, flags, 1, ZCS_R_SMALL));
-	struct iovec one = { buf, n };
-	struct zcr_req rq = { .op = ZCR_RECVFROM, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
-			      .from = from, .fromlen = fromlen };
-	return ret(zcr_read(&rq, e));
+	return ret(zcr_read_buf(ZCR_RECVFROM, fd, e, buf, n, flags, from, fromlen));
 }
 
 static ssize_t do_recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)

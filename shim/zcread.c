@@ -98,17 +98,19 @@ static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
 
 /* Inlined: it is most of a pass-through read (small_read), where a call and
  * the spills around it measured 15% of the shim's instructions. */
+/* r, or at EOF of a read that asked for something the socket error the
+ * kernel gave an earlier mapped-path call: reported where recv() would
+ * have, after the data, before EOF. */
+static ssize_t error_before_eof(int fd, ssize_t r, size_t total)
+{
+	int err;
+	return r == 0 && total && (err = pend_take(fd)) ? -err : r;
+}
+
 static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e,
 								 size_t total, int reason, struct zst_delta *d)
 {
-	ssize_t r = real_call(rq, e);
-	/* The kernel gave this socket's error to an earlier mapped-path call;
-	 * report it where recv() would have: after the data, before EOF. */
-	if (r == 0 && total) {
-		int err = pend_take(rq->fd);
-		if (err)
-			r = -err;
-	}
+	ssize_t r = error_before_eof(rq->fd, real_call(rq, e), total);
 	if (r > 0 && !(rq->flags & MSG_PEEK)) {
 		d->copied = (uint64_t)r;
 		d->reason = reason;
@@ -541,11 +543,6 @@ void zcr_record_site(const struct zst_delta *d)
 	errno = saved;
 }
 
-void zcr_account(int fd, struct fdt_entry *e, const struct zst_delta *d)
-{
-	zcr_count(fd, e, d);
-}
-
 /* The mapped path for a read the policy sends there. */
 static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
 			struct zcp_outcome *o)
@@ -623,20 +620,16 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e, int decided
 	ssize_t r = serve(rq, e, &d, &o, decided, choice);
 	o.result = r;
 	zcp_learn(e, &o);
-	zcr_account(rq->fd, e, &d);
+	zcr_count(rq->fd, e, &d);
 	errno = saved;
 	return r;
 }
 
-/* Where a passed-through read ended unusually: an error (-errno), or EOF,
- * where the socket error an earlier mapped-path call was handed comes
- * first. */
+/* Where a passed-through read (of at least a byte) ended unusually: an
+ * error (-errno), or EOF. */
 ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason)
 {
-	if (r < 0)
-		r = -err;
-	else if ((err = pend_take(fd)))
-		r = -err;
+	r = r < 0 ? -err : error_before_eof(fd, r, 1);
 	struct zst_delta d = { .reason = -1 };
 	zcp_learn_pass(e, r, reason);
 	zcr_count(fd, e, &d);
@@ -652,8 +645,6 @@ static ssize_t simple_read(struct zcr_req *rq, struct fdt_entry *e)
 	void *buf = rq->iov[0].iov_base;
 	size_t n = rq->iov[0].iov_len;
 	int recv = rq->op == ZCR_RECVFROM;
-	if (zcr_small(n, rq->flags))
-		return zcr_pass_read(rq->fd, e, buf, n, rq->flags, recv, ZCS_R_SMALL);
 	int why = zcp_decide(e, rq->flags, n, 0), choice = -1;
 	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = zca_choose()) == ZCA_GO_COPY)
 		why = ZCS_R_AUTO;

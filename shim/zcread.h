@@ -122,11 +122,25 @@ static inline __attribute__((always_inline)) ssize_t zcr_pass_read(int fd, struc
 	zcr_count_as(fd, e, &d, single);
 	return r;
 }
-/* e: the fd's entry, kind TCP.  Returns bytes or -errno; errno untouched. */
+/* The receive routine behind every hook.  e: the fd's entry, kind TCP.
+ * Returns bytes or -errno; errno untouched.  The policy (and auto)
+ * decide; a traffic pass-through takes zcr_pass_read, anything else the
+ * general path. */
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e);
-struct zst_delta;
-/* One call's figures into fd's counters (its stats slot claimed on first
- * use) and, for unmapped bytes, its call site. */
-void zcr_account(int fd, struct fdt_entry *e, const struct zst_delta *d);
+
+/* zcr_read for one buffer (read: op ZCR_READ, flags 0, no address; recv
+ * and recvfrom: ZCR_RECVFROM), inline in the hook: a read below
+ * ZCSHIM_MIN_READ is served before the request is even described. */
+static inline __attribute__((always_inline)) ssize_t zcr_read_buf(int op, int fd, struct fdt_entry *e, void *buf,
+								  size_t n, int flags, struct sockaddr *from,
+								  socklen_t *fromlen)
+{
+	if (!from && zcr_small(n, flags))
+		return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, ZCS_R_SMALL);
+	struct iovec one = { buf, n };
+	struct zcr_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
+			      .from = from, .fromlen = fromlen };
+	return zcr_read(&rq, e);
+}
 
 #endif
