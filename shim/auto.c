@@ -39,7 +39,7 @@ struct ring {
 	uint32_t n;             /* samples ever taken */
 };
 
-static int mode = ZCA_MAP;
+int zca_mode_now = ZCA_MAP;
 static uint64_t fixed_map, fixed_copy;	/* injected costs, ns/MiB */
 static struct ring rmap, rcopy;
 static int verdict;
@@ -54,7 +54,7 @@ static uint64_t prior_release;			/* ns per MiB, from the host's estimates */
 
 void zca_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
 {
-	mode = m;
+	zca_mode_now = m;
 	fixed_map = map_ns_per_mb;
 	fixed_copy = copy_ns_per_mb;
 	/* Short processes started from the host's estimates may read fewer
@@ -62,11 +62,6 @@ void zca_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
 	 * that across them the path not chosen is still timed one read in N,
 	 * and the estimates they save stay current. */
 	phase = (uint32_t)syscall(SYS_getpid) * 2654435761u;
-}
-
-int zca_mode(void)
-{
-	return mode;
 }
 
 /* CPU ns per MiB: the median of the ring's per-read rates (0: none), so
@@ -226,7 +221,7 @@ void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
 
 void zca_view(struct zca_view *v)
 {
-	v->mode = mode;
+	v->mode = zca_mode_now;
 	v->verdict = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
 	v->map_ns_per_mb = map_rate();
 	v->copy_ns_per_mb = ring_rate(&rcopy);
@@ -263,7 +258,7 @@ void zca_load(const char *dir)
 {
 	char path[512], buf[256], id[64];
 	struct autohost h;
-	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || boot_id(id, sizeof(id)))
+	if (zca_mode_now != ZCA_AUTO || !dir || fixed_map || fixed_copy || boot_id(id, sizeof(id)))
 		return;
 	zfmtf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -296,7 +291,7 @@ void zca_save(const char *dir)
 	 * rings: one new sample moves the median a step). */
 	uint32_t mm = measured_map, mc = measured_copy;
 	int enough = prior ? mm + mc > 0 : mm >= FEW && mc >= FEW;
-	if (mode != ZCA_AUTO || !dir || fixed_map || fixed_copy || !enough || boot_id(id, sizeof(id)))
+	if (zca_mode_now != ZCA_AUTO || !dir || fixed_map || fixed_copy || !enough || boot_id(id, sizeof(id)))
 		return;
 	int len = (int)zfmtf(line, sizeof(line), AUTOHOST_FMT, id,
 			(unsigned long long)ring_rate(&rmap), (unsigned long long)ring_rate(&rcopy),

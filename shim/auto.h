@@ -46,7 +46,12 @@ struct zca_view {
 /* mode, and costs to use instead of measured ones (ns per MiB, both 0:
  * measure), from ZCSHIM_MODE and ZCSHIM_AUTO_COSTS. */
 void zca_configure(int mode, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb);
-int zca_mode(void);
+/* The mode (inline: every read that could map asks). */
+extern int zca_mode_now;
+static inline int zca_mode(void)
+{
+	return zca_mode_now;
+}
 /* For a read the policy would map: which way, and whether to time it. */
 int zca_choose(void);
 /* A timed read: zca_mark() before it, zca_sampled() with its bytes after.

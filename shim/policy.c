@@ -4,13 +4,10 @@
 #define _GNU_SOURCE
 #include "policy.h"
 #include "segfmt.h"
-#include "zcwin.h"
-#include "stats.h"
 
 #include <sys/socket.h>
 
 #define PAGE 4096u
-#define OK_FLAGS (MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
 #define MISS_LIMIT 4
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
@@ -20,45 +17,6 @@ size_t zcp_min_read = 64u << 10;
 void zcp_configure(size_t m)
 {
 	zcp_min_read = m;
-}
-
-static int kernel_ok(void)
-{
-	static int reported;
-	const struct zcw_kernel *k = zcw_kernel();
-	if (k->probed && !__atomic_load_n(&reported, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&reported, 1, __ATOMIC_RELAXED);
-		zst_set_kernel(k->supported);
-	}
-	return k->supported;
-}
-
-int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read)
-{
-	struct fdt_hints *h = &e->hints;
-	uint32_t opts = FDT_GET(e->opts.flags);
-	if (flags & ~OK_FLAGS)
-		return ZCS_R_FLAGS;	/* MSG_PEEK, MSG_OOB, MSG_TRUNC...: the kernel's own */
-	if (zcp_small(total))
-		return ZCS_R_SMALL;
-	/* Options the mapped path cannot honour: the peek offset moves with
-	 * reads, repair mode refuses them, inline urgent data stops them at
-	 * the mark, and recvmsg owes TCP_INQ/timestamp control messages. */
-	if ((opts & FDT_OPT_NOMAP) || (cmsg_read && (opts & FDT_OPT_CMSG)))
-		return ZCS_R_SOCKOPT;
-	if (!kernel_ok())
-		return ZCS_R_NOKERNEL;
-	uint32_t left = FDT_GET(h->backoff_left);
-	if (left) {
-		FDT_SET(h->backoff_left, left - 1);
-		return ZCS_R_BACKOFF;
-	}
-	/* Request/response traffic: a mapping call would find under a page
-	 * and cost a second system call.  Go straight to the real one until
-	 * a read brings two pages or more. */
-	if (FDT_GET(h->little) >= 2 && !(flags & MSG_WAITALL))
-		return ZCS_R_LITTLE;
-	return ZCP_MAP;
 }
 
 static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)

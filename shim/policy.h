@@ -11,10 +11,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "fdtable.h"
 #include "segfmt.h"
+#include "zcwin.h"
 
 #define ZCP_MAP (-1)
 
@@ -40,8 +42,39 @@ static inline int zcp_small(size_t total)
 	return total == 0 || total < zcp_min_read;
 }
 /* ZCP_MAP, or the zcs_reason for passing the read to the real call.
- * total: bytes the caller asked for; cmsg_read: a recvmsg. */
-int zcp_decide(struct fdt_entry *e, int flags, size_t total, int cmsg_read);
+ * total: bytes the caller asked for; cmsg_read: a recvmsg.  Inline: the
+ * hooks decide in their own frame, so that a read passed through (small,
+ * backing off, request/response) costs little more than one that is not
+ * ours. */
+#define ZCP_OK_FLAGS (MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
+static inline __attribute__((always_inline)) int zcp_decide(struct fdt_entry *e, int flags, size_t total,
+							    int cmsg_read)
+{
+	struct fdt_hints *h = &e->hints;
+	if (flags & ~ZCP_OK_FLAGS)
+		return ZCS_R_FLAGS;	/* MSG_PEEK, MSG_OOB, MSG_TRUNC...: the kernel's own */
+	if (zcp_small(total))
+		return ZCS_R_SMALL;
+	/* Options the mapped path cannot honour: the peek offset moves with
+	 * reads, repair mode refuses them, inline urgent data stops them at
+	 * the mark, and recvmsg owes TCP_INQ/timestamp control messages. */
+	uint32_t opts = FDT_GET(e->opts.flags);
+	if ((opts & FDT_OPT_NOMAP) || (cmsg_read && (opts & FDT_OPT_CMSG)))
+		return ZCS_R_SOCKOPT;
+	if (!zcw_kernel_ok())
+		return ZCS_R_NOKERNEL;
+	uint32_t left = FDT_GET(h->backoff_left);
+	if (left) {
+		FDT_SET(h->backoff_left, left - 1);
+		return ZCS_R_BACKOFF;
+	}
+	/* Request/response traffic: a mapping call would find under a page
+	 * and cost a second system call.  Go straight to the real one until
+	 * a read brings two pages or more. */
+	if (FDT_GET(h->little) >= 2 && !(flags & MSG_WAITALL))
+		return ZCS_R_LITTLE;
+	return ZCP_MAP;
+}
 void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o);
 
 /* The reasons zcp_learn reads as news of the traffic (a pass-through read

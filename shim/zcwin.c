@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "zcwin.h"
 #include "log.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@ size_t zcw_size(void)
 }
 static struct zcw_kernel kinfo;
 static uint32_t kstate;		/* 0 unprobed, 1 probing, 2 done */
+int zcw_usable;
 
 void zcw_configure(size_t window)
 {
@@ -86,6 +88,8 @@ const struct zcw_kernel *zcw_kernel(void)
 		}
 		kinfo.probed = 1;
 		say_verdict();	/* once: the verdict is final */
+		zst_set_kernel(kinfo.supported);
+		__atomic_store_n(&zcw_usable, kinfo.supported, __ATOMIC_RELAXED);
 		__atomic_store_n(&kstate, 2, __ATOMIC_RELEASE);
 		return &kinfo;
 	}
@@ -111,6 +115,7 @@ void zcw_call_failed(int err)
 void zcw_disable(int why)
 {
 	if (kinfo.supported) {
+		__atomic_store_n(&zcw_usable, 0, __ATOMIC_RELAXED);
 		kinfo.supported = 0;
 		kinfo.why = why;
 		zlog(ZLOG_INFO, "kernel refused zero-copy receive (%s): passing reads through", strerror(why));

@@ -38,8 +38,16 @@ struct zcw_win {
 
 /* Set the window size (bytes, page multiple) before first use. */
 void zcw_configure(size_t window);
-/* Probes the running kernel once; later calls return the cached answer. */
+/* Probes the running kernel once; later calls return the cached answer.
+ * The verdict goes to the stats segment once, whoever asks first. */
 const struct zcw_kernel *zcw_kernel(void);
+/* 1 once the probe found zero-copy receive usable, until zcw_disable: the
+ * read path's inline test (zcw_kernel() when it is 0). */
+extern int zcw_usable;
+static inline int zcw_kernel_ok(void)
+{
+	return __builtin_expect(__atomic_load_n(&zcw_usable, __ATOMIC_RELAXED), 1) || zcw_kernel()->supported;
+}
 /* Marks zero-copy unusable for the rest of the process (e.g. ENOPROTOOPT). */
 void zcw_disable(int why);
 /* Reports each TCP_ZEROCOPY_RECEIVE outcome that says nothing about the
