@@ -28,10 +28,10 @@
 #define ENOUGH 5        /* samples of each kind before a close verdict */
 #define CLEAR_PCT 150   /* one path this much dearer than the other: clear */
 #define MARGIN_PCT 2    /* switch only when the other path wins by this */
-#define BUDGET_PPM 5000 /* samples of the dearer path: <= 0.5% more CPU */
+#define BUDGET_PPM 2500 /* samples of the dearer path: <= 0.25% more CPU */
 #define EVERY_MIN 16
 #define EVERY_MAX 4096
-#define FRESH_EVERY 64  /* the chosen path is timed this often */
+#define FRESH_EVERY 256 /* the chosen path is timed this often */
 #define SAMPLE_MIN (32u << 10) /* shorter reads are all fixed cost: not timed */
 
 struct ring {
@@ -274,7 +274,6 @@ void zca_load(const char *dir)
 	prior_release = h.release;
 	seed(&rmap, h.map);
 	seed(&rcopy, h.copy);
-	map_warm = 1;
 	prior = 1;
 	struct zca_est e;
 	estimate(&e);

@@ -11,7 +11,7 @@
  * estimate of both costs for the process, and sends each read that could
  * map down the cheaper path.  Reads of the other kind still run now and
  * then, fewer the more they cost, so a change in the traffic or the host
- * is noticed at a bounded price (at most ~0.5% of the CPU of the chosen
+ * is noticed at a bounded price (at most ~0.25% of the CPU of the chosen
  * path).  ZCSHIM_MODE=map (the default) maps whenever it can.
  *
  * The estimates are process-wide (they are a property of the host, and
