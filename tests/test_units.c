@@ -246,51 +246,127 @@ Test(auto_mode, releasing_mapped_pages_counts_in_the_map_cost)
 		  (unsigned long long)v.map_ns_per_mb);
 }
 
+static void boot_id(char *id, size_t cap)
+{
+	FILE *b = fopen("/proc/sys/kernel/random/boot_id", "r");
+	cr_assert(b && fgets(id, (int)cap, b));
+	fclose(b);
+	id[strcspn(id, "\n")] = 0;
+}
+
+/* A fresh auto mode that starts from these host estimates (ns per MiB;
+ * setup: ns).  save_dir: where zca_save may write afterwards (NULL: the
+ * file is removed now). */
+static void start_from_host(uint64_t map, uint64_t copy, uint64_t release, uint64_t setup, char *save_dir)
+{
+	char dir[] = "/tmp/zcunit-XXXXXX", path[64], id[64];
+	cr_assert(mkdtemp(dir));
+	boot_id(id, sizeof(id));
+	snprintf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, AUTOHOST_FMT, id, (unsigned long long)map, (unsigned long long)copy, (unsigned long long)release,
+		(unsigned long long)setup);
+	fclose(f);
+	zca_configure(ZCA_AUTO, 0, 0);
+	zca_load(dir);
+	unlink(path);
+	if (save_dir)
+		strcpy(save_dir, dir);
+	else
+		rmdir(dir);
+	struct zca_view v;
+	zca_view(&v);
+	cr_assert(v.prior && v.map_ns_per_mb == map + release, "prior %d map %llu", v.prior,
+		  (unsigned long long)v.map_ns_per_mb);
+}
+
 /* A process that starts from the host's estimates still leaves its first
  * mapped sample out: that read also made the window.  (Before, it counted:
  * seeded rings 1, 1, 1 ms and samples of 9 ms read 9 ms, not 5.) */
 Test(auto_mode, the_read_that_makes_the_window_is_not_timed_from_host_estimates)
 {
-	char dir[] = "/tmp/zcunit-XXXXXX", path[64], id[64];
-	cr_assert(mkdtemp(dir));
-	FILE *b = fopen("/proc/sys/kernel/random/boot_id", "r");
-	cr_assert(b && fgets(id, sizeof(id), b));
-	fclose(b);
-	id[strcspn(id, "\n")] = 0;
-	snprintf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
-	FILE *f = fopen(path, "w");
-	cr_assert(f);
-	fprintf(f, AUTOHOST_FMT, id, 1000000ull, 500000ull, 0ull);
-	fclose(f);
-	zca_configure(ZCA_AUTO, 0, 0);
-	zca_load(dir);
-	unlink(path);
-	rmdir(dir);
-	struct zca_view v;
-	zca_view(&v);
-	cr_assert(v.prior && v.verdict == 2 && v.map_ns_per_mb == 1000000, "prior %d verdict %d map %llu", v.prior,
-		  v.verdict, (unsigned long long)v.map_ns_per_mb);
+	start_from_host(1000000, 500000, 0, 0, NULL);
 	for (int i = 0; i < 4; i++)
 		map_sample(9000000);
+	struct zca_view v;
 	zca_view(&v);
 	cr_assert(v.map_ns_per_mb >= 5000000 && v.map_ns_per_mb < 5100000, "three of four samples: %llu",
 		  (unsigned long long)v.map_ns_per_mb);
 }
 
-/* The host's estimates as the shim writes them (version 2) and as it
- * wrote them before (version 1, no release); another boot's are not used. */
-Test(auto_mode, host_estimates_read_in_both_versions)
+/* What that first mapped read cost beyond the usual is the set-up, and it
+ * is kept for the next process. */
+Test(auto_mode, the_first_mapped_reads_extra_cost_is_kept_as_the_setup)
+{
+	char dir[32], path[64], id[64], line[256];
+	start_from_host(1000000, 500000, 0, 0, dir);
+	map_sample(31000000);	/* 1 MiB: 1 ms as usual, 30 ms more */
+	zca_save(dir);
+	snprintf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
+	FILE *f = fopen(path, "r");
+	cr_assert(f && fgets(line, sizeof(line), f), "saved after the set-up alone");
+	fclose(f);
+	unlink(path);
+	rmdir(dir);
+	struct autohost h;
+	boot_id(id, sizeof(id));
+	cr_assert_eq(autohost_parse(line, id, &h), 0, "%s", line);
+	cr_assert(h.setup >= 30000000 && h.setup < 30100000, "%s", line);
+}
+
+/* The index of the first read zca_choose sends down the mapped path, copies
+ * timed at 1 ms per MiB of 1 MiB reads; -1 if none within limit. */
+static int first_mapped(int limit)
+{
+	for (int k = 0; k < limit; k++) {
+		int c = zca_choose();
+		if (c == ZCA_SAMPLE_MAP || c == ZCA_GO_MAP)
+			return k;
+		if (c == ZCA_SAMPLE_COPY) {
+			struct zca_mark m;
+			zca_mark(&m);
+			m.cpu_ns -= 1000000;
+			zca_sampled(c, &m, 1u << 20);
+		}
+	}
+	return -1;
+}
+
+/* Copying cheaper (mapping 3x: one sample in 800 reads), a process that
+ * knows the set-up (50 ms) maps its first sample only once 0.25% of what
+ * it has spent copying covers it: 50 ms / (1 ms x 0.25%) = 20,000 reads. */
+Test(auto_mode, a_short_process_does_not_pay_the_setup_of_a_sample)
+{
+	start_from_host(3000000, 1000000, 0, 50000000, NULL);
+	int k = first_mapped(30000);
+	cr_assert(k >= 20000 && k <= 20000 + 800, "first mapped read %d", k);
+}
+
+Test(auto_mode, without_a_known_setup_the_first_sample_comes_in_the_first_interval)
+{
+	start_from_host(3000000, 1000000, 0, 0, NULL);
+	int k = first_mapped(30000);
+	cr_assert(k >= 1 && k <= 800, "first mapped read %d", k);
+}
+
+/* The host's estimates as the shim writes them (version 3) and as it
+ * wrote them before (version 1: no release, version 2: no set-up); another
+ * boot's are not used. */
+Test(auto_mode, host_estimates_read_in_every_version)
 {
 	struct autohost h;
 	char line[256];
-	snprintf(line, sizeof(line), AUTOHOST_FMT, "boot-a", 1000000ull, 800000ull, 500000ull);
+	snprintf(line, sizeof(line), AUTOHOST_FMT, "boot-a", 1000000ull, 800000ull, 500000ull, 70000ull);
 	cr_assert_eq(autohost_parse(line, "boot-a", &h), 0, "%s", line);
-	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 500000);
+	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 500000 && h.setup == 70000);
+	cr_assert_eq(autohost_parse("zcshim-auto 2 boot-a 1000000 800000 500000\n", "boot-a", &h), 0);
+	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 500000 && h.setup == 0);
 	cr_assert_eq(autohost_parse("zcshim-auto 1 boot-a 1000000 800000\n", "boot-a", &h), 0);
-	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 0);
+	cr_assert(h.map == 1000000 && h.copy == 800000 && h.release == 0 && h.setup == 0);
 	cr_assert_eq(autohost_parse(line, "boot-b", &h), -1, "another boot's estimates");
-	cr_assert_eq(autohost_parse("zcshim-auto 3 boot-a 1 1 1\n", "boot-a", &h), -1, "a later version");
-	cr_assert_eq(autohost_parse("zcshim-auto 2 boot-a 0 800000 0\n", "boot-a", &h), -1, "no map cost");
+	cr_assert_eq(autohost_parse("zcshim-auto 4 boot-a 1 1 1 1\n", "boot-a", &h), -1, "a later version");
+	cr_assert_eq(autohost_parse("zcshim-auto 3 boot-a 0 800000 0 0\n", "boot-a", &h), -1, "no map cost");
 }
 
 /* The exposition: stable names, HELP/TYPE lines, escaped labels, copied

@@ -381,6 +381,8 @@ static void report_auto(FILE *f, const struct seglist *l, const struct proc_view
 		if (pv[i].totals.bytes_probed)
 			fprintf(f, "; %.1f%% of sampled traffic was mappable",
 				pct(pv[i].totals.bytes_mapped, pv[i].totals.bytes_probed));
+		else if (h->auto_verdict == 2)
+			fprintf(f, "; no mapped read sampled (too short a run to pay for its first)");
 		fputc('\n', f);
 	}
 }
