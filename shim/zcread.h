@@ -134,9 +134,11 @@ static inline __attribute__((always_inline)) ssize_t zcr_read_one(int op, int fd
 								  size_t n, int flags)
 {
 	int why = zcp_decide(e, flags, n, 0), choice = -1;
+	if (__builtin_expect(why == ZCS_R_SMALL && n, 1))	/* its own copy: a constant reason is cheaper to count */
+		return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, ZCS_R_SMALL);
 	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = zca_choose()) == ZCA_GO_COPY)
 		why = ZCS_R_AUTO;
-	if (__builtin_expect(zcp_traffic_reason(why) && n, 1))
+	if (zcp_traffic_reason(why) && n)
 		return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, why);
 	return zcr_read_decided(op, fd, e, buf, n, flags, why, choice);
 }

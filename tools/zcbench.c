@@ -3,7 +3,7 @@
  *
  *   zcbench [--json] [--bytes 256M] [--runs 5] [--filter SUBSTR]
  *           [--read-size N] [--sender plain|zc|zc4108] [--no-syscalls]
- *           [--no-pin] [--no-floor] [--no-auto] [--ab-runs 15]
+ *           [--no-pin] [--no-floor] [--no-auto] [--ab-runs 31]
  *
  * Every scenario runs an unmodified receiver (build/zcrecv, or cat reading
  * a bash /dev/tcp socket) against a test sender (build/zcsend: plain send,
@@ -66,8 +66,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#define AB_MAX 256	/* --ab-runs at most */
 static char bindir[PATH_MAX], lib[PATH_MAX + 32], statsdir[64];
-static int runs = 5, want_json, count_syscalls = 1, pin = 1, want_floor = 1, want_auto = 1, ab_runs = 15;
+static int runs = 5, want_json, count_syscalls = 1, pin = 1, want_floor = 1, want_auto = 1, ab_runs = 31;
 static const char *filter;
 static unsigned long long nbytes = 256ull << 20;
 
@@ -560,7 +561,7 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
 	snprintf(path, sizeof(path), "%s/zcrecv", bindir);
 	snprintf(portbuf, sizeof(portbuf), "%d", s.port);
 	char *argv[] = { path, "--port", portbuf, "--size", (char *)size, "--no-check", "--pull", "16M", "--ab", NULL };
-	double rs[64], ra[64], mapped = 0, amapped = 0;
+	double rs[AB_MAX], ra[AB_MAX], mapped = 0, amapped = 0;
 	for (int i = 0; i < ab_runs; i++) {
 		struct result a, b, c;
 		run_or_die(w->name, argv, RUN_PLAIN, &a, 0);
@@ -834,14 +835,14 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: zcbench [--json] [--bytes 256M] [--runs 5] [--filter S] [--read-size N] "
 					"[--sender plain|zc|zc4108] [--no-syscalls] [--no-pin] [--no-floor] [--no-auto] "
-					"[--ab-runs 15]\n");
+					"[--ab-runs 31]\n");
 			return 2;
 		}
 	}
 	if (runs < 1 || runs > 64)
 		runs = 5;
-	if (ab_runs < 1 || ab_runs > 64)
-		ab_runs = 15;
+	if (ab_runs < 1 || ab_runs > AB_MAX)
+		ab_runs = 31;
 	ssize_t n = readlink("/proc/self/exe", bindir, sizeof(bindir) - 1);
 	if (n < 0)
 		return 1;
