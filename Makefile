@@ -245,7 +245,7 @@ demo: deps
 	@sh tools/demo.sh $(BUILD)
 
 test: deps-test
-	@$(MAKE) --no-print-directory all helpers tests
+	@$(MAKE) --no-print-directory all helpers tests $(BUILD)/zcbench $(BUILD)/zcfloor
 	@$(MAKE) --no-print-directory check-symbols
 	@ZCSHIM_SANITIZE_RUN="$(SANITIZE)" sh tests/run.sh $(BUILD) $(TESTS)
 

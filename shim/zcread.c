@@ -68,6 +68,7 @@ void zcr_configure(const struct zcfg *cfg)
 	zcp_configure(cfg->min_read);
 	zca_configure(cfg->mode, cfg->auto_map_cost, cfg->auto_copy_cost);
 	zcw_on_release(cfg->mode == ZCA_AUTO ? zca_released : NULL);
+	zcw_on_verdict(zst_set_kernel);
 	sgw_init();
 }
 

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include "zcwin.h"
 #include "log.h"
-#include "stats.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,6 +30,14 @@ size_t zcw_size(void)
 static struct zcw_kernel kinfo;
 static uint32_t kstate;		/* 0 unprobed, 1 probing, 2 done */
 int zcw_usable;
+static void (*on_verdict)(int supported);
+
+void zcw_on_verdict(void (*fn)(int supported))
+{
+	__atomic_store_n(&on_verdict, fn, __ATOMIC_RELEASE);
+	if (fn && __atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2)
+		fn(kinfo.supported);	/* probed before anyone listened */
+}
 
 void zcw_configure(size_t window)
 {
@@ -88,7 +95,9 @@ const struct zcw_kernel *zcw_kernel(void)
 		}
 		kinfo.probed = 1;
 		say_verdict();	/* once: the verdict is final */
-		zst_set_kernel(kinfo.supported);
+		void (*fn)(int) = __atomic_load_n(&on_verdict, __ATOMIC_ACQUIRE);
+		if (fn)
+			fn(kinfo.supported);
 		__atomic_store_n(&zcw_usable, kinfo.supported, __ATOMIC_RELAXED);
 		__atomic_store_n(&kstate, 2, __ATOMIC_RELEASE);
 		return &kinfo;

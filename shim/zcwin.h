@@ -38,9 +38,11 @@ struct zcw_win {
 
 /* Set the window size (bytes, page multiple) before first use. */
 void zcw_configure(size_t window);
-/* Probes the running kernel once; later calls return the cached answer.
- * The verdict goes to the stats segment once, whoever asks first. */
+/* Probes the running kernel once; later calls return the cached answer. */
 const struct zcw_kernel *zcw_kernel(void);
+/* fn hears the probe's verdict once, whoever asks first (the shim: the
+ * stats segment); zcwin itself stays free of the stats (zcfloor uses it). */
+void zcw_on_verdict(void (*fn)(int supported));
 /* 1 once the probe found zero-copy receive usable, until zcw_disable: the
  * read path's inline test (zcw_kernel() when it is 0). */
 extern int zcw_usable;
