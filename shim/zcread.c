@@ -637,17 +637,26 @@ ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int re
 	return r;
 }
 
-ssize_t zcr_read_decided(int op, int fd, struct fdt_entry *e, void *buf, size_t n, int flags, int why,
-			 int choice)
+/* One buffer: the policy (and auto) decide first, and a read they pass
+ * through for a traffic reason takes the inline entry, the system call
+ * one frame from the hook; the rest take the general path with the
+ * decision made. */
+static ssize_t simple_read(struct zcr_req *rq, struct fdt_entry *e)
 {
-	struct iovec one = { buf, n };
-	struct zcr_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1 };
-	return general_read(&rq, e, why, choice);
+	void *buf = rq->iov[0].iov_base;
+	size_t n = rq->iov[0].iov_len;
+	int recv = rq->op == ZCR_RECVFROM;
+	int why = zcp_decide(e, rq->flags, n, 0), choice = -1;
+	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = zca_choose()) == ZCA_GO_COPY)
+		why = ZCS_R_AUTO;
+	if (zcp_traffic_reason(why) && n)
+		return zcr_pass_read(rq->fd, e, buf, n, rq->flags, recv, why);
+	return general_read(rq, e, why, choice);
 }
 
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e)
 {
 	if (zcr_is_simple(rq))
-		return zcr_read_one(rq->op, rq->fd, e, rq->iov[0].iov_base, rq->iov[0].iov_len, rq->flags);
+		return simple_read(rq, e);
 	return general_read(rq, e, -1, -1);
 }

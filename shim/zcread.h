@@ -18,7 +18,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "auto.h"
 #include "config.h"
 #include "callsite.h"
 #include "fdtable.h"
@@ -41,7 +40,15 @@ struct zcr_req {
 
 void zcr_configure(const struct zcfg *cfg);
 
-/* One buffer, no source address: what zcr_read_one serves. */
+/* A read the shim passes straight through: read(), or recv() with no
+ * flag but MSG_DONTWAIT and MSG_NOSIGNAL, of 1 to ZCSHIM_MIN_READ - 1
+ * bytes.  The hooks serve it with zcr_pass_read, the entry that skips
+ * describing the request (most of a pass-through read's own cost). */
+static inline int zcr_small(size_t n, int flags)
+{
+	return n && zcp_small(n) && !(flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+/* One buffer, no source address: what zcr_pass_read can serve. */
 static inline int zcr_is_simple(const struct zcr_req *rq)
 {
 	return rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !rq->from);
@@ -120,37 +127,16 @@ static inline __attribute__((always_inline)) ssize_t zcr_pass_read(int fd, struc
  * decide; a traffic pass-through takes zcr_pass_read, anything else the
  * general path. */
 ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e);
-/* The general path for one buffer (zcr_read_one's request) with the
- * decision made: the mapped path, or the real call for another reason. */
-ssize_t zcr_read_decided(int op, int fd, struct fdt_entry *e, void *buf, size_t n, int flags, int why,
-			 int choice);
 
-/* zcr_read for one buffer with no source address (read: op ZCR_READ,
- * flags 0; recv: ZCR_RECVFROM).  Inline in the hooks: the policy (and
- * auto) decide in the hook's frame, and a read passed through for the
- * traffic's sake (small, backing off, request/response, auto copying)
- * makes its system call there, the request never described. */
-static inline __attribute__((always_inline)) ssize_t zcr_read_one(int op, int fd, struct fdt_entry *e, void *buf,
-								  size_t n, int flags)
-{
-	int why = zcp_decide(e, flags, n, 0), choice = -1;
-	if (__builtin_expect(why == ZCS_R_SMALL && n, 1))	/* its own copy: a constant reason is cheaper to count */
-		return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, ZCS_R_SMALL);
-	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = zca_choose()) == ZCA_GO_COPY)
-		why = ZCS_R_AUTO;
-	if (zcp_traffic_reason(why) && n)
-		return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, why);
-	return zcr_read_decided(op, fd, e, buf, n, flags, why, choice);
-}
-
-/* read, recv and recvfrom: one buffer; a source address takes the general
- * path. */
+/* zcr_read for one buffer (read: op ZCR_READ, flags 0, no address; recv
+ * and recvfrom: ZCR_RECVFROM), inline in the hook: a read below
+ * ZCSHIM_MIN_READ is served before the request is even described. */
 static inline __attribute__((always_inline)) ssize_t zcr_read_buf(int op, int fd, struct fdt_entry *e, void *buf,
 								  size_t n, int flags, struct sockaddr *from,
 								  socklen_t *fromlen)
 {
-	if (!from)
-		return zcr_read_one(op, fd, e, buf, n, flags);
+	if (!from && zcr_small(n, flags))
+		return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, ZCS_R_SMALL);
 	struct iovec one = { buf, n };
 	struct zcr_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };
