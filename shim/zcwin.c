@@ -98,7 +98,7 @@ const struct zcw_kernel *zcw_kernel(void)
 		void (*fn)(int) = __atomic_load_n(&on_verdict, __ATOMIC_ACQUIRE);
 		if (fn)
 			fn(kinfo.supported);
-		__atomic_store_n(&zcw_usable, kinfo.supported, __ATOMIC_RELAXED);
+		__atomic_store_n(&zcw_usable, kinfo.supported, __ATOMIC_RELEASE);
 		__atomic_store_n(&kstate, 2, __ATOMIC_RELEASE);
 		return &kinfo;
 	}

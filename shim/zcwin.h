@@ -48,7 +48,9 @@ void zcw_on_verdict(void (*fn)(int supported));
 extern int zcw_usable;
 static inline int zcw_kernel_ok(void)
 {
-	return __builtin_expect(__atomic_load_n(&zcw_usable, __ATOMIC_RELAXED), 1) || zcw_kernel()->supported;
+	/* acquire: a 1 orders the probe's answer (kinfo) before what the
+	 * caller reads of it next */
+	return __builtin_expect(__atomic_load_n(&zcw_usable, __ATOMIC_ACQUIRE), 1) || zcw_kernel()->supported;
 }
 /* Marks zero-copy unusable for the rest of the process (e.g. ENOPROTOOPT). */
 void zcw_disable(int why);
