@@ -31,7 +31,7 @@
 #define BUDGET_PPM 2500 /* samples of the dearer path: <= 0.25% more CPU */
 #define EVERY_MIN 16
 #define EVERY_MAX 4096
-#define FRESH_EVERY 256 /* the chosen path is timed this often */
+#define FRESH_EVERY 1024 /* the chosen path is timed this often */
 #define SAMPLE_MIN (32u << 10) /* shorter reads are all fixed cost: not timed */
 
 struct ring {

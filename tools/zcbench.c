@@ -880,12 +880,16 @@ int main(int argc, char **argv)
 		}
 	}
 	unlink(sinkfile);
-	/* Pass-through (plain sender; reads below ZCSHIM_MIN_READ), the
-	 * unmappable stream at 1M, and the mapped streams. */
-	const char *q[][4] = { { "plain", "plain", "0", "4096" }, { "zc4108", "zerocopy", "4108", "4096" },
-			       { "plain", "plain", "0", "1M" },    { "zc", "zerocopy", "0", "1M" },
-			       { "zc", "zerocopy", "0", "256K" },  { "zc4108", "zerocopy", "4108", "1M" },
-			       { "zc4108", "zerocopy", "4108", "256K" }, { "zc4108", "zerocopy", "4108", "64K" } };
+	/* Pass-through (reads below ZCSHIM_MIN_READ), then every sender at
+	 * 64K, 256K and 1M reads (the streaming rows' sizes that can map;
+	 * cat's 128K lies between): the unmappable stream backing off, and
+	 * the mapped streams. */
+	const char *q[][4] = { { "plain", "plain", "0", "4096" },         { "zc4108", "zerocopy", "4108", "4096" },
+			       { "plain", "plain", "0", "1M" },           { "plain", "plain", "0", "256K" },
+			       { "plain", "plain", "0", "64K" },          { "zc", "zerocopy", "0", "1M" },
+			       { "zc", "zerocopy", "0", "256K" },         { "zc", "zerocopy", "0", "64K" },
+			       { "zc4108", "zerocopy", "4108", "1M" },    { "zc4108", "zerocopy", "4108", "256K" },
+			       { "zc4108", "zerocopy", "4108", "64K" } };
 	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++)
 		if ((!only_sender || !strcmp(only_sender, q[k][0])) && (!only_size || !strcmp(only_size, q[k][3])))
 			queued(q[k][0], q[k][1], atoi(q[k][2]), q[k][3]);
