@@ -98,9 +98,10 @@ ssize_t libc_read(int fd, void *buf, size_t n);
  * frame returned through then costs a misprediction.  Measured with
  * zcbench's queued rows (4 KiB reads, 21 runs each): the hook calling
  * libc's read 1.025-1.030x plain recv() CPU, making the call itself
- * 1.015-1.020x (1.003-1.013x without the pthread_testcancel below, which
- * a program that cancels itself needs).  Only where it changes nothing a
- * program can see:
+ * 1.015-1.020x, with the pthread_testcancel below that a program which
+ * cancels itself needs (a build that asked libc only after a
+ * pthread_cancel measured 1.022, not less: code layout).  Only where it
+ * changes nothing a program can see:
  *   - libc_direct: the next read and recvfrom (RTLD_NEXT) are the C
  *     library's own, not another interposer's, which would be skipped;
  *   - the caller knows the process is single-threaded: only libc's wrapper

@@ -42,10 +42,11 @@ static inline int zcp_small(size_t total)
 	return total == 0 || total < zcp_min_read;
 }
 /* ZCP_MAP, or the zcs_reason for passing the read to the real call.
- * total: bytes the caller asked for; cmsg_read: a recvmsg.  Inline: the
- * hooks decide in their own frame, so that a read passed through (small,
- * backing off, request/response) costs little more than one that is not
- * ours. */
+ * total: bytes the caller asked for; cmsg_read: a recvmsg.  Inline in
+ * the read path (zcread.c decides once per read, before it describes
+ * the request): callgrind, 64 KiB reads backing off, 158 -> 125 shim
+ * instructions a read.  (Inlined into every hook as well, it grew each
+ * hook by 900 bytes and made 4 KiB pass-through reads dearer.) */
 #define ZCP_OK_FLAGS (MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
 static inline __attribute__((always_inline)) int zcp_decide(struct fdt_entry *e, int flags, size_t total,
 							    int cmsg_read)

@@ -97,8 +97,6 @@ static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
 	return r;
 }
 
-/* Inlined: it is most of a pass-through read (small_read), where a call and
- * the spills around it measured 15% of the shim's instructions. */
 /* r, or at EOF of a read that asked for something the socket error the
  * kernel gave an earlier mapped-path call: reported where recv() would
  * have, after the data, before EOF. */
@@ -108,6 +106,9 @@ static ssize_t error_before_eof(int fd, ssize_t r, size_t total)
 	return r == 0 && total && (err = pend_take(fd)) ? -err : r;
 }
 
+/* The general path's real call for a read it passes through.  Inlined:
+ * a call and the spills around it measured 15% of the shim's
+ * instructions on this path. */
 static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e,
 								 size_t total, int reason, struct zst_delta *d)
 {
