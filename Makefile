@@ -64,10 +64,11 @@ SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
 # The tools link common/ only; the unit tests and fuzzers also link the
-# shim's pure modules (configuration parser, stats segment writer, logger).
+# shim's pure modules (configuration parser, stats segment writer, logger,
+# auto mode, the policy).
 TOOL_COMMON_SRC = common/segread.c $(COMMON_SRC)
 COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
-TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c tools/zcprom.c
+TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c tools/zcprom.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff

@@ -32,6 +32,7 @@
 #define EVERY_MIN 16
 #define EVERY_MAX 4096
 #define FRESH_EVERY 1024 /* the chosen path is timed this often */
+#define RUN_MAX 64      /* copies an fd makes without asking (copy_run) */
 #define SAMPLE_MIN (32u << 10) /* shorter reads are all fixed cost: not timed */
 
 struct ring {
@@ -177,20 +178,43 @@ static int first_map_due(uint64_t k)
 	return spent >= ((unsigned __int128)setup * 1000000u) << 20;
 }
 
-int zca_choose(void)
+/* Read k copies, untimed: how many reads after it may copy untimed too
+ * without asking, claimed now.  The run ends before the next read that
+ * samples either way, so the claims skip no sample, only the asking; it
+ * is capped, so an fd copies at most RUN_MAX reads after the verdict
+ * changes.  Claimed reads an fd never makes only move its samples later.
+ * 0 when another thread counted a read meanwhile. */
+static uint32_t copy_run(uint64_t k, uint32_t n)
+{
+	uint64_t to_sample = n - (k + phase) % n;
+	uint64_t r = k % FRESH_EVERY, to_fresh = r < 1 ? 1 - r : FRESH_EVERY + 1 - r;
+	uint64_t run = (to_sample < to_fresh ? to_sample : to_fresh) - 1;
+	run = run > RUN_MAX ? RUN_MAX : run;
+	uint64_t next = k + 1;
+	if (!run || !__atomic_compare_exchange_n(&reads, &next, k + 1 + run, 0, __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+		return 0;
+	return (uint32_t)run;
+}
+
+int zca_choose(uint32_t *run)
 {
 	uint64_t k = __atomic_fetch_add(&reads, 1, __ATOMIC_RELAXED);
 	int v = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
+	*run = 0;
 	if (k == 0)
 		return ZCA_GO_COPY;	/* warm-up: fresh buffers fault on first touch */
 	if (!v)	/* learning: the cheap guess (copy) first, then alternate */
 		return k % 2 ? ZCA_SAMPLE_COPY : ZCA_SAMPLE_MAP;
 	uint32_t n = __atomic_load_n(&every, __ATOMIC_RELAXED);
-	if ((k + phase) % n == 0)
-		return v == 1 ? ZCA_SAMPLE_COPY : first_map_due(k) ? ZCA_SAMPLE_MAP : ZCA_GO_COPY;
+	if ((k + phase) % n == 0 && (v == 1 || first_map_due(k)))
+		return v == 1 ? ZCA_SAMPLE_COPY : ZCA_SAMPLE_MAP;
 	if (k % FRESH_EVERY == 1)
 		return v == 1 ? ZCA_SAMPLE_MAP : ZCA_SAMPLE_COPY;
-	return v == 1 ? ZCA_GO_MAP : ZCA_GO_COPY;
+	if (v == 1)
+		return ZCA_GO_MAP;
+	*run = copy_run(k, n);
+	return ZCA_GO_COPY;
 }
 
 void zca_mark(struct zca_mark *m)

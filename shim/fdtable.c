@@ -143,7 +143,7 @@ void fdt_hints_clear(struct fdt_hints *h)
 {
 	FDT_SET(h->miss_streak, 0);
 	FDT_SET(h->backoff, 0);
-	FDT_SET(h->backoff_left, 0);
+	FDT_SET(h->pass_left, 0);
 	FDT_SET(h->had_skip, 0);
 	FDT_SET(h->little, 0);
 	FDT_SET(h->drained, 0);
@@ -235,6 +235,10 @@ static void opt_flag(struct fdt_entry *e, uint32_t flag, int on)
 {
 	uint32_t f = FDT_GET(e->opts.flags);
 	FDT_SET(e->opts.flags, on ? f | flag : f & ~flag);
+	/* The hooks pass a run of reads through before the policy sees the
+	 * options again (policy.h): an option it must answer ends the run. */
+	if (on && (flag & FDT_OPT_NOMAP))
+		FDT_SET(e->hints.pass_left, 0);
 }
 
 void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len)

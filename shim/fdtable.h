@@ -25,7 +25,9 @@ enum fdt_kind { FDT_UNKNOWN = 0, FDT_OTHER = 1, FDT_TCP = 2 };
 struct fdt_hints {
 	uint16_t miss_streak;   /* mapped-path reads in a row that mapped nothing */
 	uint16_t backoff;       /* reads to pass through before probing again */
-	uint32_t backoff_left;
+	uint32_t pass_left;     /* reads the hooks pass through before deciding
+				 * again: a back-off, or a run of auto's copies */
+	uint8_t pass_why;       /* what those count as: ZCS_R_BACKOFF or _AUTO */
 	uint8_t had_skip;       /* unmappable data seen right behind mapped data */
 	uint8_t little;         /* reads in a row that delivered under two pages (max 2) */
 	uint8_t drained;        /* the last mapped-path read left nothing queued */

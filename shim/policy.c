@@ -13,10 +13,12 @@
 #define BACKOFF_MAX 1024
 
 size_t zcp_min_read = 64u << 10;
+size_t zcp_small_lim = (64u << 10) - 1;
 
 void zcp_configure(size_t m)
 {
 	zcp_min_read = m;
+	zcp_small_lim = m ? m - 1 : 0;
 }
 
 static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)
@@ -41,7 +43,7 @@ static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)
 	b = b ? (uint16_t)(b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2) : BACKOFF_FIRST;
 	FDT_SET(h->miss_streak, 0);
 	FDT_SET(h->backoff, b);
-	FDT_SET(h->backoff_left, b);
+	zcp_pass_next(h, b, ZCS_R_BACKOFF);
 }
 
 static void learn_mapped(struct fdt_hints *h, const struct zcp_outcome *o)

@@ -41,6 +41,43 @@ static inline int zcp_small(size_t total)
 {
 	return total == 0 || total < zcp_min_read;
 }
+/* 1 to ZCSHIM_MIN_READ - 1 bytes, in one compare: a hook's test with two
+ * branches had the compiler lay out the empty read, not the small one,
+ * as the straight path. */
+extern size_t zcp_small_lim;	/* ZCSHIM_MIN_READ - 1, or 0 */
+static inline int zcp_small_some(size_t n)
+{
+	return n - 1 < zcp_small_lim;
+}
+/* A run of reads to pass through without deciding: a back-off from an
+ * unmappable stream (zcp_learn), or auto's copies up to its next sample
+ * (zcread.c).  why: ZCS_R_BACKOFF or ZCS_R_AUTO. */
+static inline void zcp_pass_next(struct fdt_hints *h, uint32_t reads, int why)
+{
+	FDT_SET(h->pass_why, (uint8_t)why);
+	FDT_SET(h->pass_left, reads);
+}
+/* One read of that run: its reason, or ZCP_MAP when none is left. */
+static inline int zcp_take_pass(struct fdt_hints *h)
+{
+	uint32_t left = FDT_GET(h->pass_left);
+	if (!left)
+		return ZCP_MAP;
+	FDT_SET(h->pass_left, left - 1);
+	return FDT_GET(h->pass_why);
+}
+
+/* Whether the fd is in such a run: the hooks then pass a plain read
+ * (one buffer, flags no more than MSG_DONTWAIT|MSG_NOSIGNAL) through
+ * before describing it (zcr_read_buf).  A run stands in for the rest of
+ * zcp_decide: it starts only where zcp_decide said ZCP_MAP (so the
+ * kernel can map), and an option that would say otherwise ends it
+ * (fdtable.c). */
+static inline int zcp_in_run(const struct fdt_entry *e)
+{
+	return FDT_GET(e->hints.pass_left) != 0;
+}
+
 /* ZCP_MAP, or the zcs_reason for passing the read to the real call.
  * total: bytes the caller asked for; cmsg_read: a recvmsg.  Inline in
  * the read path (zcread.c decides once per read, before it describes
@@ -64,11 +101,9 @@ static inline __attribute__((always_inline)) int zcp_decide(struct fdt_entry *e,
 		return ZCS_R_SOCKOPT;
 	if (!zcw_kernel_ok())
 		return ZCS_R_NOKERNEL;
-	uint32_t left = FDT_GET(h->backoff_left);
-	if (left) {
-		FDT_SET(h->backoff_left, left - 1);
-		return ZCS_R_BACKOFF;
-	}
+	int why = zcp_take_pass(h);
+	if (why != ZCP_MAP)
+		return why;
 	/* Request/response traffic: a mapping call would find under a page
 	 * and cost a second system call.  Go straight to the real one until
 	 * a read brings two pages or more. */

@@ -571,13 +571,24 @@ static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, s
 	return r;
 }
 
+/* zca_choose for a read on e; a run of copies it grants, the fd's next
+ * reads pass through without asking (policy.h). */
+static int auto_choose(struct fdt_entry *e)
+{
+	uint32_t run;
+	int choice = zca_choose(&run);
+	if (run)
+		zcp_pass_next(&e->hints, run, ZCS_R_AUTO);
+	return choice;
+}
+
 /* ZCSHIM_MODE=auto: the way that measured cheaper, a sample timed now
  * and then (auto.c). */
 static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
 			 struct zcp_outcome *o, int choice)
 {
 	if (choice < 0)
-		choice = zca_choose();
+		choice = auto_choose(e);
 	int timed = choice == ZCA_SAMPLE_MAP || choice == ZCA_SAMPLE_COPY;
 	struct zca_mark m0;
 	if (timed)
@@ -648,7 +659,7 @@ static ssize_t simple_read(struct zcr_req *rq, struct fdt_entry *e)
 	size_t n = rq->iov[0].iov_len;
 	int recv = rq->op == ZCR_RECVFROM;
 	int why = zcp_decide(e, rq->flags, n, 0), choice = -1;
-	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = zca_choose()) == ZCA_GO_COPY)
+	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = auto_choose(e)) == ZCA_GO_COPY)
 		why = ZCS_R_AUTO;
 	if (zcp_traffic_reason(why) && n)
 		return zcr_pass_read(rq->fd, e, buf, n, rq->flags, recv, why);

@@ -19,6 +19,7 @@
 #include "zcprom.h"
 #include "stats.h"
 #include "log.h"
+#include "policy.h"
 #include "segread.h"
 #include "helpers/pattern.h"
 
@@ -159,7 +160,9 @@ static int run_reads(int n, int *mapped_reads, int *timed)
 {
 	*mapped_reads = *timed = 0;
 	for (int i = 0; i < n; i++) {
-		int c = zca_choose();
+		uint32_t run;
+		int c = zca_choose(&run);
+		i += (int)run;	/* untimed copies, counted in advance */
 		*mapped_reads += c == ZCA_GO_MAP || c == ZCA_SAMPLE_MAP;
 		if (c == ZCA_SAMPLE_MAP || c == ZCA_SAMPLE_COPY) {
 			(*timed)++;
@@ -208,6 +211,64 @@ Test(auto_mode, within_the_margin_copying_stays)
 	int m, t;
 	zca_configure(ZCA_AUTO, 990000, 1000000);
 	cr_assert_eq(run_reads(40, &m, &t), 2, "1%% cheaper mapped is not worth a switch");
+}
+
+/* Copying cheaper, auto grants runs of untimed copies that the fd makes
+ * without asking (the hooks pass them through).  Read by read, with the
+ * runs laid out, the samples fall where they would without runs: the
+ * mapped path every 800 reads at its own phase, the copy path at read
+ * 1,024k + 1; and it asks about once in RUN_MAX (64) reads, not at every
+ * read. */
+Test(auto_mode, runs_of_copies_skip_no_sample)
+{
+	enum { N = 200000, LEARNT = 16 };
+	static int choice[N + 64];
+	zca_configure(ZCA_AUTO, 3000000, 1000000);
+	int asks = 0, k = 0;
+	while (k < N) {
+		uint32_t run;
+		int c = zca_choose(&run);
+		asks++;
+		choice[k++] = c;
+		if (c == ZCA_SAMPLE_MAP || c == ZCA_SAMPLE_COPY) {
+			struct zca_mark m0;
+			zca_mark(&m0);
+			zca_sampled(c, &m0, 1u << 20);
+		}
+		cr_assert(!run || c == ZCA_GO_COPY, "a run after choice %d", c);
+		cr_assert_leq(run, 64);
+		for (uint32_t i = 0; i < run; i++)
+			choice[k++] = ZCA_GO_COPY;
+	}
+	int first = -1;
+	for (int i = LEARNT; i < N && first < 0; i++)
+		first = choice[i] == ZCA_SAMPLE_MAP ? i : -1;
+	cr_assert(first >= LEARNT && first < LEARNT + 800, "first mapped sample after learning: %d", first);
+	for (int i = first; i < N; i++) {
+		int want = (i - first) % 800 == 0 ? ZCA_SAMPLE_MAP : i % 1024 == 1 ? ZCA_SAMPLE_COPY : ZCA_GO_COPY;
+		cr_assert_eq(choice[i], want, "read %d: %d, not %d", i, choice[i], want);
+	}
+	int samples = N / 800 + N / 1024 + 2;
+	cr_assert_leq(asks, N / 64 + 2 * samples + LEARNT, "%d asks for %d reads", asks, N);
+}
+
+/* A run the policy grants (a back-off, auto's copies) passes the fd's
+ * next reads through under its reason, then ends. */
+Test(policy, a_run_passes_reads_through_under_its_reason)
+{
+	struct fdt_entry e;
+	memset(&e, 0, sizeof(e));
+	cr_assert(!zcp_in_run(&e));
+	cr_assert_eq(zcp_take_pass(&e.hints), ZCP_MAP, "no run: decide in full");
+	zcp_pass_next(&e.hints, 2, ZCS_R_AUTO);
+	cr_assert(zcp_in_run(&e));
+	cr_assert_eq(zcp_take_pass(&e.hints), ZCS_R_AUTO);
+	cr_assert_eq(zcp_take_pass(&e.hints), ZCS_R_AUTO);
+	cr_assert(!zcp_in_run(&e), "the run is over");
+	cr_assert_eq(zcp_take_pass(&e.hints), ZCP_MAP);
+	zcp_pass_next(&e.hints, 1, ZCS_R_BACKOFF);
+	cr_assert_eq(zcp_take_pass(&e.hints), ZCS_R_BACKOFF);
+	cr_assert_eq(zcp_take_pass(&e.hints), ZCP_MAP);
 }
 
 /* Mapped pages leave their window a whole trip at a time, in one read of
@@ -320,9 +381,11 @@ Test(auto_mode, the_first_mapped_reads_extra_cost_is_kept_as_the_setup)
 static int first_mapped(int limit)
 {
 	for (int k = 0; k < limit; k++) {
-		int c = zca_choose();
+		uint32_t run;
+		int c = zca_choose(&run);
 		if (c == ZCA_SAMPLE_MAP || c == ZCA_GO_MAP)
 			return k;
+		k += (int)run;
 		if (c == ZCA_SAMPLE_COPY) {
 			struct zca_mark m;
 			zca_mark(&m);
