@@ -12,12 +12,10 @@
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
 
-size_t zcp_min_read = 64u << 10;
 size_t zcp_small_lim = (64u << 10) - 1;
 
 void zcp_configure(size_t m)
 {
-	zcp_min_read = m;
 	zcp_small_lim = m ? m - 1 : 0;
 }
 

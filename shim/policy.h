@@ -35,19 +35,17 @@ struct zcp_outcome {
 
 void zcp_configure(size_t min_read);
 /* Reads of fewer bytes than ZCSHIM_MIN_READ (or none) pass straight to
- * the real call.  Inline: the hooks ask it before anything else. */
-extern size_t zcp_min_read;
-static inline int zcp_small(size_t total)
-{
-	return total == 0 || total < zcp_min_read;
-}
-/* 1 to ZCSHIM_MIN_READ - 1 bytes, in one compare: a hook's test with two
- * branches had the compiler lay out the empty read, not the small one,
- * as the straight path. */
+ * the real call.  zcp_small_some: 1 to ZCSHIM_MIN_READ - 1 bytes, in one
+ * compare (the hooks' test: with two branches the compiler laid out the
+ * empty read, not the small one, as the straight path). */
 extern size_t zcp_small_lim;	/* ZCSHIM_MIN_READ - 1, or 0 */
 static inline int zcp_small_some(size_t n)
 {
 	return n - 1 < zcp_small_lim;
+}
+static inline int zcp_small(size_t total)
+{
+	return total == 0 || zcp_small_some(total);
 }
 /* A run of reads to pass through without deciding: a back-off from an
  * unmappable stream (zcp_learn), or auto's copies up to its next sample
