@@ -121,6 +121,18 @@ ROW(iov1024, 1, 120)
 /* neighbours */
 ROW(eof, 1, 120)
 ROW(nonblock, 1, 120)
+/* the receive core: the kernel does every wait (SO_RCVLOWAT above its
+ * cap; signals and SO_RCVTIMEO ending a low-water wait; one MSG_WAITALL
+ * deadline), options belong to the socket (set through a dup), a read
+ * proves only the memory it fills, and each read is one run of the stream
+ * while a forked child reads too */
+ROW(lowat_cap, 1, 120)
+SA_RESTART_ROW(lowat_wake, 1, 180)
+ROW(waitall_deadline, 1, 120)
+ROW(dup_lowat, 1, 120)
+ROW(dup_peekoff, 0, 120)
+ROW(footprint, 1, 120)
+ROW(race_fork, 1, 180)
 
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a

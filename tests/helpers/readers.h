@@ -22,6 +22,7 @@ struct reader {
 	ssize_t r;
 	int err;
 	int started;
+	int done;               /* the call has returned */
 };
 
 static void *reader_main(void *arg)
@@ -31,6 +32,7 @@ static void *reader_main(void *arg)
 	__atomic_store_n(&rd->started, 1, __ATOMIC_RELEASE);
 	rd->r = recv(rd->fd, rd->buf, rd->len, rd->flags);
 	rd->err = errno;
+	__atomic_store_n(&rd->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -53,10 +55,28 @@ static inline void start_reader(struct reader *rd, int fd, size_t len, int flags
 /* Until thread tid sleeps in a receive call, or in the poll a reader
  * waits in for the rest of a MSG_WAITALL/SO_RCVLOWAT read (under the
  * shim).  Nothing else can say when: /proc is polled. */
+static inline int blocked_or_done(pid_t tid, const int *done);
 static inline void wait_blocked(pid_t tid)
+{
+	if (!blocked_or_done(tid, NULL))
+		die("reader never blocked");
+}
+
+/* Until the reader sleeps in its call or has returned from it: 1 if it
+ * returned (a read that should have waited and did not). */
+static inline int wait_blocked_or_done(struct reader *rd)
+{
+	return blocked_or_done(rd->tid, &rd->done) == 2;
+}
+
+/* 1 once tid sleeps in a receive call (or poll), 2 once *done is set,
+ * 0 if neither happened within about 20 s. */
+static inline int blocked_or_done(pid_t tid, const int *done)
 {
 	char path[64], buf[256];
 	for (int i = 0; i < 20000; i++) {
+		if (done && __atomic_load_n(done, __ATOMIC_ACQUIRE))
+			return 2;
 		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
 		FILE *f = fopen(path, "re");
 		long nr = -1;
@@ -78,11 +98,11 @@ static inline void wait_blocked(pid_t tid)
 		}
 		if (st == 'S' && (nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_readv ||
 				  nr == SYS_poll || nr == SYS_ppoll))
-			return;
+			return 1;
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);	/* polling a condition, not a timed wait */
 	}
-	die("reader never blocked");
+	return 0;
 }
 
 #endif

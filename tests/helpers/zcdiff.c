@@ -31,7 +31,9 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -104,15 +106,16 @@ static void got(const char *label, ssize_t r, const uint8_t *buf)
 
 struct pair { int rx, tx; uint64_t bytes; /* sent on this connection */ };
 
-static struct pair make_pair(void)
+/* A connection whose receiver asked for rcvbuf bytes of buffer (the
+ * kernel doubles it) before connecting. */
+static struct pair make_pair_rcvbuf(int rcvbuf)
 {
 	int port, l = listen_loopback(mode == 2 ? 4108 : 0, &port);
 	struct pair p = { 0 };
 	int big = 8 << 20;
 	p.rx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	/* Room for a few MB queued unread (root: past rmem_max). */
-	if (setsockopt(p.rx, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
-		setsockopt(p.rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (setsockopt(p.rx, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(p.rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	if (connect(p.rx, (struct sockaddr *)&a, sizeof(a)))
@@ -126,6 +129,12 @@ static struct pair make_pair(void)
 	if (mode && setsockopt(p.tx, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
 		die("SO_ZEROCOPY: %s", strerror(errno));
 	return p;
+}
+
+/* Room for a few MB queued unread (root: past rmem_max). */
+static struct pair make_pair(void)
+{
+	return make_pair_rcvbuf(8 << 20);
 }
 
 /* Sends n pattern bytes.  A MSG_ZEROCOPY buffer is never reused or freed:
@@ -740,7 +749,17 @@ static int sc_stale(void)
 	int fd = recv_fd(u);
 	printf("socket passed by SCM_RIGHTS took the old number: %s\n", fd == old ? "yes" : "no");
 	rcvd = s0;
-	got("its first read", read(fd, b, 300 * KB), b);
+	/* A socket received from elsewhere may have another reader: under the
+	 * shim each read is one kernel call there (README, Guarantees), so
+	 * reads may be shorter than recv()'s.  The stream is what counts. */
+	ssize_t r, total = 0;
+	int ok = 1;
+	while (total < 100 * (ssize_t)KB && (r = read(fd, b, 300 * KB)) > 0) {
+		ok &= pat_check(b, rcvd, (size_t)r) == (size_t)r;
+		rcvd += (uint64_t)r;
+		total += r;
+	}
+	printf("its reads: %zd bytes, %s\n", total, ok ? "ok" : "BAD");
 	shutdown(q.tx, SHUT_WR);
 	wait_hup(fd);
 	got("at its EOF", read(fd, b, 300 * KB), b);
@@ -969,6 +988,309 @@ static int sc_random(const char *seed)
 	return 0;
 }
 
+/* ---- 18. waits the kernel does, options of the socket, one run a read -- */
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Reads what is left of the stream sent on p (all of it arrived), with
+ * SO_RCVLOWAT back at 1, and says whether it is the stream's bytes. */
+static void drain(struct pair *p, int fd, const char *label)
+{
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	wait_arrived(p, 0);
+	uint8_t *b = buffer(1 << 20);
+	int ok = 1;
+	while (rcvd < sent) {
+		size_t want = sent - rcvd > (1 << 20) ? 1 << 20 : (size_t)(sent - rcvd);
+		ssize_t r = recv(fd, b, want, MSG_DONTWAIT);
+		if (r <= 0) {
+			ok = 0;
+			break;
+		}
+		ok &= pat_check(b, rcvd, (size_t)r) == (size_t)r;
+		rcvd += (uint64_t)r;
+	}
+	munmap(b, 1 << 20);
+	printf("%s: the rest of the stream %s\n", label, ok ? "ok" : "BAD");
+}
+
+static void close_pair(struct pair *p)
+{
+	close(p->rx);
+	close(p->tx);
+}
+
+/* SO_RCVLOWAT above the kernel's cap (half the receive buffer): the read
+ * returns what is queued once the capped mark is reached. */
+static int sc_lowat_cap(void)
+{
+	static const int lows[] = { 1 << 20, INT_MAX };
+	for (unsigned i = 0; i < 2; i++) {
+		struct pair p = make_pair_rcvbuf(128 << 10);
+		setsockopt(p.rx, SOL_SOCKET, SO_RCVLOWAT, &lows[i], sizeof(int));
+		send_n(&p, 200 * KB);
+		wait_arrived(&p, 0);
+		uint8_t *b = buffer(1 << 20);
+		char label[96];
+		snprintf(label, sizeof(label), "read 1M, 200000 queued, SO_RCVLOWAT %d, receive buffer 256K", lows[i]);
+		got(label, read(p.rx, b, 1 << 20), b);
+		drain(&p, p.rx, "then");
+		munmap(b, 1 << 20);
+		close_pair(&p);
+	}
+	return 0;
+}
+
+/* A reader waiting for SO_RCVLOWAT 200000 holds part of it when a signal
+ * (SA_RESTART or not) or SO_RCVTIMEO ends the wait: it returns all that
+ * is queued.  before: bytes queued before the read starts (0: a drained
+ * socket), during: bytes that arrive while it waits. */
+static int lowat_wake(int how, size_t before, size_t during)
+{
+	static const char *const hows[] = { "a signal (SA_RESTART)", "a signal", "SO_RCVTIMEO 300ms" };
+	struct pair p = make_pair();
+	int lowat = 200 * KB;
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	if (how == 2) {
+		struct timeval tv = { 0, 300000 };
+		setsockopt(p.rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	} else {
+		handle(SIGUSR1, on_sig, how == 0);
+	}
+	if (before) {
+		send_n(&p, before);
+		wait_arrived(&p, 0);
+	}
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct reader rd;
+	start_reader(&rd, p.rx, 300 * KB, 0);
+	int early = wait_blocked_or_done(&rd);
+	send_n(&p, during);
+	wait_arrived(&p, 0);
+	if (how < 2 && !early && !wait_blocked_or_done(&rd))
+		syscall(SYS_tgkill, getpid(), rd.tid, SIGUSR1);
+	pthread_join(rd.th, NULL);
+	double ms = ms_since(&t0);
+	errno = rd.err;
+	char label[128];
+	snprintf(label, sizeof(label), "SO_RCVLOWAT 200000, %zu queued, %zu more, then %s%s", before, during, hows[how],
+		 early ? " (returned before the wait: EARLY)" : "");
+	got(label, rd.r, rd.buf);
+	if (how == 2)
+		printf("returned at the timeout: %s\n", ms < 550 ? "yes" : "LATE");
+	drain(&p, p.rx, "then");
+	close_pair(&p);
+	return 0;
+}
+
+static int sc_lowat_wake(void)
+{
+	for (int how = 0; how < 3; how++) {
+		lowat_wake(how, 0, 50 * KB);
+		lowat_wake(how, 50 * KB, 50 * KB);
+	}
+	return 0;
+}
+
+/* MSG_WAITALL under SO_RCVTIMEO: one deadline from the call's start, not
+ * one a wait.  1000 ms; 10000 bytes at 400 ms, 10000 more at 1250 ms (a
+ * wait that started its own deadline at 400 ms would take them too). */
+struct later { struct pair *p; int ms[2]; size_t n; };
+
+static void *later_main(void *arg)
+{
+	struct later *l = arg;
+	int at = 0;
+	for (int i = 0; i < 2; i++) {
+		struct timespec ts = { 0, (long)(l->ms[i] - at) * 1000000L };
+		while (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		nanosleep(&ts, NULL);	/* the sender's schedule, not synchronisation */
+		at = l->ms[i];
+		send_n(l->p, l->n);
+	}
+	return NULL;
+}
+
+static int sc_waitall_deadline(void)
+{
+	struct pair p = make_pair();
+	struct timeval tv = { 1, 0 };
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct later l = { &p, { 400, 1250 }, 10 * KB };
+	pthread_t th;
+	uint8_t *b = buffer(1 << 20);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_create(&th, NULL, later_main, &l);
+	ssize_t r = recv(p.rx, b, 1 << 20, MSG_WAITALL);
+	double ms = ms_since(&t0);
+	got("MSG_WAITALL 1M, SO_RCVTIMEO 1s, 10000 bytes at 400 ms and 10000 at 1250 ms", r, b);
+	printf("returned at the deadline: %s\n", ms < 1200 ? "yes" : "LATE");
+	pthread_join(th, NULL);
+	drain(&p, p.rx, "then");
+	return 0;
+}
+
+/* Socket options belong to the socket: set through one fd, they hold for
+ * reads through its dup, both ways. */
+static int sc_dup_lowat(void)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		struct pair p = make_pair();
+		int d = dup(p.rx), setfd = dir ? p.rx : d, rdfd = dir ? d : p.rx;
+		int lowat = 200 * KB;
+		setsockopt(setfd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+		send_n(&p, 50 * KB);
+		wait_arrived(&p, 0);
+		struct reader rd;
+		start_reader(&rd, rdfd, 300 * KB, 0);
+		int early = wait_blocked_or_done(&rd);
+		send_n(&p, 200 * KB);
+		pthread_join(rd.th, NULL);
+		printf("SO_RCVLOWAT %d set through the %s, read through the %s: %s, content %s\n", lowat,
+		       dir ? "socket" : "dup", dir ? "dup" : "socket",
+		       early ? "EARLY" : rd.r >= lowat ? ">= lowat" : "UNDER LOWAT",
+		       rd.r > 0 && pat_check(rd.buf, rcvd, (size_t)rd.r) == (size_t)rd.r ? "ok" : "BAD");
+		rcvd += rd.r > 0 ? (uint64_t)rd.r : 0;
+		drain(&p, rdfd, "then");
+		close(d);
+		close_pair(&p);
+	}
+	return 0;
+}
+
+static int sc_dup_peekoff(void)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		struct pair p = make_pair();
+		int d = dup(p.rx), setfd = dir ? p.rx : d, rdfd = dir ? d : p.rx;
+		uint8_t *b = buffer(400 * KB);
+		int zero = 0;
+		setsockopt(setfd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+		send_n(&p, 300 * KB);
+		wait_arrived(&p, 0);
+		ssize_t r = recv(setfd, b, 10 * KB, MSG_PEEK);
+		printf("SO_PEEK_OFF set through the %s; peek: %s %s, offset %d\n", dir ? "socket" : "dup", res(r),
+		       r > 0 && pat_check(b, rcvd, (size_t)r) == (size_t)r ? "ok" : "BAD", peek_off(setfd));
+		got("read through the other fd", read(rdfd, b, 64 * KB), b);
+		printf("offset after the read: %d\n", peek_off(setfd));
+		r = recv(setfd, b, 10 * KB, MSG_PEEK);
+		printf("peek: %s %s, offset %d\n", res(r), r > 0 && pat_check(b, rcvd, (size_t)r) == (size_t)r ? "ok" : "BAD",
+		       peek_off(setfd));
+		int off = -1;
+		setsockopt(setfd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+		drain(&p, rdfd, "then");
+		close(d);
+		close_pair(&p);
+	}
+	return 0;
+}
+
+/* A read into a 64 MiB buffer that has never been touched, 100000 bytes
+ * queued: only the pages the data lands in become resident. */
+static int sc_footprint(void)
+{
+	struct pair p = make_pair();
+	send_n(&p, 100000);
+	wait_arrived(&p, 0);
+	size_t n = 64u << 20, pages = n / 4096, resident = 0;
+	uint8_t *b = buffer(n);
+	got("read 64M, 100000 queued", read(p.rx, b, n), b);
+	unsigned char *vec = malloc(pages);
+	if (!vec || mincore(b, n, vec))
+		die("mincore: %s", strerror(errno));
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	printf("pages of the buffer made resident: %s\n", resident <= 32 ? "those written" : "MANY");
+	free(vec);
+	munmap(b, n);
+	return 0;
+}
+
+/* Each read is one contiguous run of the stream, though a forked child
+ * reads the same socket (with raw system calls) at the same time. */
+static int check_run(const uint8_t *b, size_t n)
+{
+	uint64_t off;
+	return n < 16 || (!pat_locate(b, n, &off) && pat_check(b, off, n) == n);
+}
+
+/* blocking: the parent's reads wait (SO_RCVTIMEO ends the last one),
+ * else MSG_DONTWAIT. */
+static int race_round(struct pair *p, int blocking)
+{
+	size_t total = 8u << 20, chunk = 64 * KB;
+	send_n(p, total);
+	wait_arrived(p, 0);
+	int pfd[2], go[2];
+	if (pipe(pfd) || pipe(go))
+		die("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint8_t *cb = buffer(chunk);
+		uint64_t n[2] = { 0, 1 };
+		char c;
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		for (;;) {
+			ssize_t r = syscall(SYS_recvfrom, p->rx, cb, chunk, MSG_DONTWAIT, NULL, NULL);
+			if (r <= 0)
+				break;
+			n[0] += (uint64_t)r;
+			n[1] &= (uint64_t)check_run(cb, (size_t)r);
+		}
+		if (write(pfd[1], n, sizeof(n)) != sizeof(n))
+			_exit(1);
+		_exit(0);
+	}
+	uint8_t *b = buffer(4u << 20);
+	uint64_t mine = 0;
+	int runs = 1;
+	if (write(go[1], "g", 1) != 1)
+		die("pipe");
+	for (;;) {
+		ssize_t r = recv(p->rx, b, 4u << 20, blocking ? 0 : MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		mine += (uint64_t)r;
+		runs &= check_run(b, (size_t)r);
+	}
+	uint64_t child[2] = { 0, 0 };
+	if (read_full(pfd[0], child, sizeof(child)) != sizeof(child))
+		die("child");
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(go[0]);
+	close(go[1]);
+	munmap(b, 4u << 20);
+	rcvd += total;
+	return (mine + child[0] == total ? 1 : 0) | (runs && child[1] ? 2 : 0);
+}
+
+static int sc_race_fork(void)
+{
+	struct pair p = make_pair();
+	struct timeval tv = { 0, 200000 };
+	setsockopt(p.rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int all = 3;
+	for (int i = 0; i < 8; i++)
+		all &= race_round(&p, i & 1);
+	printf("parent and forked child reading at once, 8 rounds, blocking and not: every byte read once %s, every read one run of the stream %s\n",
+	       all & 1 ? "yes" : "NOT ALL", all & 2 ? "yes" : "BAD");
+	return 0;
+}
+
 static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "urgent", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
 	{ "cancel", sc_cancel }, { "self_cancel", sc_self_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
@@ -978,6 +1300,9 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "addrlen", sc_addrlen }, { "rst_dup", sc_rst_dup }, { "stale", sc_stale },
 	{ "errno", sc_errno }, { "ctrunc", sc_ctrunc }, { "iov1024", sc_iov1024 },
 	{ "eof", sc_eof }, { "nonblock", sc_nonblock },
+	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
+	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
+	{ "race_fork", sc_race_fork },
 };
 
 int main(int argc, char **argv)
