@@ -82,6 +82,13 @@ int fdt_is_tcp(int fd)
 	return 1;
 }
 
+static uint32_t sid_next;
+
+static uint32_t new_sid(void)
+{
+	return __atomic_add_fetch(&sid_next, 1, __ATOMIC_RELAXED);
+}
+
 /* The options a socket already had when the shim first met it. */
 static void opts_read(int fd, struct fdt_opts *o)
 {
@@ -96,7 +103,6 @@ static void opts_read(int fd, struct fdt_opts *o)
 	int v;
 	socklen_t l;
 	o->flags = 0;
-	o->lowat = 1;
 	for (unsigned i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
 		l = sizeof(v);
 		if (!getsockopt(fd, on[i].level, on[i].name, &v, &l) && v > 0)
@@ -105,15 +111,11 @@ static void opts_read(int fd, struct fdt_opts *o)
 	l = sizeof(v);
 	if (!getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &v, &l) && v >= 0)
 		o->flags |= FDT_OPT_PEEK_OFF;
-	l = sizeof(v);
-	if (!getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l) && v > 1)
-		o->lowat = v;
 }
 
 static void opts_store(struct fdt_entry *e, const struct fdt_opts *o)
 {
 	FDT_SET(e->opts.flags, o->flags);
-	FDT_SET(e->opts.lowat, o->lowat);
 }
 
 int fdt_classify(int fd, struct fdt_entry *e)
@@ -122,7 +124,7 @@ int fdt_classify(int fd, struct fdt_entry *e)
 	if (k != FDT_UNKNOWN)
 		return (int)k;
 	int saved = errno;
-	struct fdt_opts o = { 0, 1 };
+	struct fdt_opts o = { 0 };
 	k = fdt_is_tcp(fd) ? FDT_TCP : FDT_OTHER;
 	if (k == FDT_TCP) {
 		opts_read(fd, &o);
@@ -131,6 +133,10 @@ int fdt_classify(int fd, struct fdt_entry *e)
 	errno = saved;
 	uint32_t unknown = FDT_UNKNOWN;
 	opts_store(e, &o);
+	/* Met, not made here: inherited, received, made by a raw call.  Who
+	 * else holds it is not known. */
+	FDT_SET(e->solo, 0);
+	FDT_SET(e->sid, new_sid());
 	if (__atomic_compare_exchange_n(&e->kind, &unknown, k, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		if (k == FDT_TCP)
 			__atomic_fetch_add(&tcp_open, 1, __ATOMIC_RELAXED);
@@ -146,7 +152,7 @@ void fdt_hints_clear(struct fdt_hints *h)
 	FDT_SET(h->pass_left, 0);
 	FDT_SET(h->had_skip, 0);
 	FDT_SET(h->little, 0);
-	FDT_SET(h->drained, 0);
+	FDT_SET(h->queued, 0);
 	FDT_SET(h->blocking, 0);
 	FDT_SET(h->head_off, 0);
 }
@@ -159,9 +165,10 @@ void fdt_set_reset_hook(void (*hook)(int fd))
 		__atomic_store_n(&reset_hook, hook, __ATOMIC_RELEASE);
 }
 
-static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o)
+/* sid: the socket's (0: a new one); solo as in fdtable.h. */
+static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o, uint32_t sid, int solo)
 {
-	static const struct fdt_opts fresh = { 0, 1 };
+	static const struct fdt_opts fresh = { 0 };
 	void (*hook)(int) = __atomic_load_n(&reset_hook, __ATOMIC_ACQUIRE);
 	if (hook)
 		hook((int)(e - table));
@@ -172,6 +179,8 @@ static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o)
 		zst_release(slot - 1);
 	fdt_hints_clear(&e->hints);
 	opts_store(e, o ? o : &fresh);
+	FDT_SET(e->sid, sid ? sid : new_sid());
+	FDT_SET(e->solo, (uint8_t)solo);
 	__atomic_add_fetch(&e->gen, 1, __ATOMIC_RELEASE);
 	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
 	if (old == FDT_TCP && kind != FDT_TCP)
@@ -191,14 +200,14 @@ void fdt_set_tcp(int fd)
 	if (!e)
 		return;
 	touch(fd);
-	reset(e, FDT_TCP, NULL);
+	reset(e, FDT_TCP, NULL, 0, 1);
 }
 
 void fdt_forget(int fd)
 {
 	struct fdt_entry *e = fdt_get(fd);
 	if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FDT_UNKNOWN)
-		reset(e, FDT_UNKNOWN, NULL);
+		reset(e, FDT_UNKNOWN, NULL, 0, 0);
 }
 
 void fdt_dup(int oldfd, int newfd)
@@ -206,14 +215,15 @@ void fdt_dup(int oldfd, int newfd)
 	struct fdt_entry *o = fdt_get(oldfd), *n = fdt_get(newfd);
 	if (!n)
 		return;
-	uint32_t k = o ? __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) : FDT_UNKNOWN;
-	struct fdt_opts opts = { 0, 1 };
+	uint32_t k = o ? __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) : FDT_UNKNOWN, sid = 0;
+	struct fdt_opts opts = { 0 };
 	if (k == FDT_TCP) {
 		touch(newfd);
 		opts.flags = FDT_GET(o->opts.flags);
-		opts.lowat = FDT_GET(o->opts.lowat);
+		sid = FDT_GET(o->sid);
 	}
-	reset(n, k, &opts);
+	/* Another fd of the same socket in this process: the same lock. */
+	reset(n, k, &opts, sid, k == FDT_TCP && FDT_GET(o->solo));
 }
 
 void fdt_accepted(int lfd, int fd)
@@ -222,16 +232,16 @@ void fdt_accepted(int lfd, int fd)
 	if (!n)
 		return;
 	if (fdt_kind(lfd, l) != FDT_TCP) {
-		reset(n, FDT_UNKNOWN, NULL);
+		reset(n, FDT_UNKNOWN, NULL, 0, 0);
 		return;
 	}
 	/* The kernel clones the listener's socket options into the child. */
-	struct fdt_opts o = { FDT_GET(l->opts.flags) & ~(uint32_t)FDT_OPT_REPAIR, FDT_GET(l->opts.lowat) };
+	struct fdt_opts o = { FDT_GET(l->opts.flags) & ~(uint32_t)FDT_OPT_REPAIR };
 	touch(fd);
-	reset(n, FDT_TCP, &o);
+	reset(n, FDT_TCP, &o, 0, 1);
 }
 
-static void opt_flag(struct fdt_entry *e, uint32_t flag, int on)
+static void opt_flag_one(struct fdt_entry *e, uint32_t flag, int on)
 {
 	uint32_t f = FDT_GET(e->opts.flags);
 	FDT_SET(e->opts.flags, on ? f | flag : f & ~flag);
@@ -239,6 +249,26 @@ static void opt_flag(struct fdt_entry *e, uint32_t flag, int on)
 	 * options again (policy.h): an option it must answer ends the run. */
 	if (on && (flag & FDT_OPT_NOMAP))
 		FDT_SET(e->hints.pass_left, 0);
+}
+
+/* The option belongs to the socket: every fd of it here sees it.  A walk
+ * of the table, only for the few options a read must honour. */
+static void opt_flag(struct fdt_entry *e, uint32_t flag, int on)
+{
+	uint32_t sid = FDT_GET(e->sid);
+	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
+	opt_flag_one(e, flag, on);
+	for (unsigned fd = 0; fd < end && fd < table_len; fd++)
+		if (&table[fd] != e && FDT_GET(table[fd].sid) == sid &&
+		    __atomic_load_n(&table[fd].kind, __ATOMIC_ACQUIRE) == FDT_TCP)
+			opt_flag_one(&table[fd], flag, on);
+}
+
+void fdt_shared_all(void)
+{
+	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
+	for (unsigned fd = 0; fd < end && fd < table_len; fd++)
+		FDT_SET(table[fd].solo, 0);
 }
 
 void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len)
@@ -252,8 +282,6 @@ void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len)
 		opt_flag(e, FDT_OPT_PEEK_OFF, v >= 0);
 	else if (level == SOL_SOCKET && name == SO_OOBINLINE)
 		opt_flag(e, FDT_OPT_OOBINLINE, v != 0);
-	else if (level == SOL_SOCKET && name == SO_RCVLOWAT)
-		FDT_SET(e->opts.lowat, v < 0 ? INT32_MAX : v ? v : 1);
 	else if (level == SOL_SOCKET && (name == SO_TIMESTAMP_OLD || name == SO_TIMESTAMPNS_OLD ||
 					 name == SO_TIMESTAMPING_OLD || name == SO_TIMESTAMP_NEW ||
 					 name == SO_TIMESTAMPNS_NEW || name == SO_TIMESTAMPING_NEW))
@@ -297,13 +325,29 @@ void fdt_flags_changed(int fd)
 		FDT_SET(e->hints.blocking, 0);
 }
 
+/* The per-socket lock and reader count, by sid.  Sockets that share a
+ * bucket only serialise their takes (a few non-blocking calls each) and
+ * see each other's readers (one consuming call a take, never a wrong
+ * byte). */
+#define BUCKETS 1024
+static struct {
+	uint32_t lock;          /* 0 free, 1 held */
+	uint32_t readers;       /* threads in a consuming real call; each
+				 * registration is undone exactly once */
+} __attribute__((aligned(64))) bucket[BUCKETS];
+
+static __typeof__(bucket[0]) *bucket_of(const struct fdt_entry *e)
+{
+	return &bucket[FDT_GET(e->sid) % BUCKETS];
+}
+
 void fdt_lock(struct fdt_entry *e)
 {
+	uint32_t *lock = &bucket_of(e)->lock;
 	/* Holders never block in the kernel (TCP_ZEROCOPY_RECEIVE and the
 	 * MSG_DONTWAIT tail reads never sleep), so the wait is short. */
 	for (unsigned spins = 0;; spins++) {
-		if (!__atomic_load_n(&e->lock, __ATOMIC_RELAXED) &&
-		    !__atomic_exchange_n(&e->lock, 1, __ATOMIC_SEQ_CST))
+		if (!__atomic_load_n(lock, __ATOMIC_RELAXED) && !__atomic_exchange_n(lock, 1, __ATOMIC_SEQ_CST))
 			return;
 		if (spins < 64)
 			cpu_relax();
@@ -314,31 +358,31 @@ void fdt_lock(struct fdt_entry *e)
 
 void fdt_unlock(struct fdt_entry *e)
 {
-	__atomic_store_n(&e->lock, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&bucket_of(e)->lock, 0, __ATOMIC_RELEASE);
 }
 
 int fdt_others_consuming(struct fdt_entry *e)
 {
 	/* Sequentially consistent against consume_begin: either the reader
 	 * sees the lock held and waits, or the take sees the reader. */
-	return __atomic_load_n(&e->readers, __ATOMIC_SEQ_CST) != 0;
+	return __atomic_load_n(&bucket_of(e)->readers, __ATOMIC_SEQ_CST) != 0;
 }
 
 /* ---- reader registration (multithreaded processes) ------------------- */
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
 
-static TLS struct fdt_entry *consuming;	/* this thread's registration */
+static TLS uint32_t *consuming;	/* this thread's registration: a reader count */
 static TLS uint8_t exit_armed;		/* reader_key set for this thread */
 static pthread_key_t reader_key;
 static int reader_key_ok;
 
 static void undo_registration(void)
 {
-	struct fdt_entry *e = consuming;
-	if (e) {
+	uint32_t *r = consuming;
+	if (r) {
 		consuming = NULL;
-		__atomic_sub_fetch(&e->readers, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(r, 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -362,11 +406,12 @@ int fdt_consume_begin_mt(struct fdt_entry *e)
 		exit_armed = !pthread_setspecific(reader_key, &consuming);
 		errno = saved;
 	}
-	__atomic_add_fetch(&e->readers, 1, __ATOMIC_SEQ_CST);
-	consuming = e;
+	__typeof__(bucket[0]) *b = bucket_of(e);
+	__atomic_add_fetch(&b->readers, 1, __ATOMIC_SEQ_CST);
+	consuming = &b->readers;
 	/* A take holds the lock for a few non-blocking calls, signals
 	 * blocked: wait it out, it will make no further call now. */
-	while (__atomic_load_n(&e->lock, __ATOMIC_SEQ_CST))
+	while (__atomic_load_n(&b->lock, __ATOMIC_SEQ_CST))
 		sched_yield();
 	return 1;
 }
@@ -380,10 +425,13 @@ void fdt_after_fork_child(void)
 {
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
-		FDT_SET(table[fd].lock, 0);
 		FDT_SET(table[fd].slot, 0);
 		FDT_SET(table[fd].ctr, NULL);
-		FDT_SET(table[fd].readers, 0);
+		FDT_SET(table[fd].solo, 0);
+	}
+	for (unsigned i = 0; i < BUCKETS; i++) {
+		FDT_SET(bucket[i].lock, 0);
+		FDT_SET(bucket[i].readers, 0);
 	}
 	consuming = NULL;
 }

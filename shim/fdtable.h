@@ -30,14 +30,20 @@ struct fdt_hints {
 	uint8_t pass_why;       /* what those count as: ZCS_R_BACKOFF or _AUTO */
 	uint8_t had_skip;       /* unmappable data seen right behind mapped data */
 	uint8_t little;         /* reads in a row that delivered under two pages (max 2) */
-	uint8_t drained;        /* the last mapped-path read left nothing queued */
+	uint32_t queued;        /* bytes the last mapped-path call saw queued
+				 * (0: drained or not known; UINT32_MAX: the
+				 * kernel does not say) */
 	uint8_t blocking;       /* 0 not known, 1 blocking, 2 O_NONBLOCK */
 	uint16_t head_off;      /* the last read stopped this far into a mappable page */
 };
 
 /* Socket options that change what a read must do, as the program set them
- * through setsockopt (hooked), or as the kernel reported them when the
- * shim first met a socket it did not see created. */
+ * through setsockopt (hooked) on any fd of the socket in this process, or
+ * as the kernel reported them when the shim first met a socket it did not
+ * see created.  They belong to the socket: every fd of it in the process
+ * holds the same flags (fdt_setsockopt sets them on all, by sid).  The
+ * waits that SO_RCVLOWAT and SO_RCVTIMEO shape are the kernel's own
+ * (take.h), so the shim keeps no copy of them. */
 enum {
 	FDT_OPT_PEEK_OFF = 1,   /* SO_PEEK_OFF >= 0: reads must move the peek offset */
 	FDT_OPT_REPAIR = 2,     /* TCP_REPAIR: reads must fail with EPERM */
@@ -50,7 +56,6 @@ enum {
 
 struct fdt_opts {
 	uint32_t flags;         /* FDT_OPT_* */
-	int32_t lowat;          /* SO_RCVLOWAT as the kernel holds it (>= 1) */
 };
 
 struct zcs_counters;
@@ -60,15 +65,16 @@ struct __attribute__((aligned(64))) fdt_entry {
 	struct zcs_counters *ctr; /* the counters of its stats slot, once claimed
 				   * (NULL: not yet); atomic, cleared after slot */
 	uint32_t kind;          /* enum fdt_kind; atomic */
-	uint32_t lock;          /* 0 free, 1 held: one mapped-path read at a time */
 	uint32_t slot;          /* stats slot + 1, 0 = none yet; atomic */
 	uint32_t gen;           /* bumped whenever the fd is closed, reused or dup'ed over */
-	uint32_t readers;       /* threads in a consuming real call on the fd
-				 * (multithreaded processes); never reset by a
-				 * close: each entry is undone exactly once */
+	uint32_t sid;           /* the socket (open file description) as this
+				 * process knows it: dups share it */
+	uint8_t solo;           /* no other process can read the socket: created
+				 * here (socket, accept), no fork since */
 	struct fdt_opts opts;
 	struct fdt_hints hints;
 };
+_Static_assert(sizeof(struct fdt_entry) == 64, "one cache line an entry");
 
 /* Allocates the table; 0 or -errno.  Called once from init. */
 int fdt_init(void);
@@ -114,6 +120,14 @@ void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len);
 /* close_range(lo, hi) closed these fds. */
 void fdt_forget_range(unsigned lo, unsigned hi);
 
+/* The socket may now be read by someone else too: every TCP entry (a
+ * fork: both sides), or fd's socket (its fds in this process). */
+void fdt_shared_all(void);
+static inline int fdt_solo(const struct fdt_entry *e)
+{
+	return __atomic_load_n(&e->solo, __ATOMIC_RELAXED);
+}
+
 /* How many fds the table knows as TCP now (0: none open). */
 int fdt_tcp_open(void);
 
@@ -130,19 +144,21 @@ void fdt_hints_clear(struct fdt_hints *h);
 int fdt_blocking(int fd, struct fdt_entry *e);
 void fdt_flags_changed(int fd);
 
-/* Serialises the mapped-path reads of one fd among threads.  Held only
- * with signals blocked and across no cancellation point (see zcread.c),
- * so no holder can vanish without releasing it. */
+/* Serialises the mapped-path reads of one socket among threads, whichever
+ * fd of it they read (a lock per socket: per sid, in a table of buckets a
+ * few sockets may share).  Held only with signals blocked and across no
+ * cancellation point (take.h), so no holder can vanish without releasing
+ * it. */
 void fdt_lock(struct fdt_entry *e);
 void fdt_unlock(struct fdt_entry *e);
 /* With the lock held: 1 if another thread is in a consuming real call on
- * the fd (it registered before the lock was taken; any later one waits for
- * the lock), so the holder may make only one consuming call. */
+ * the socket (it registered before the lock was taken; any later one
+ * waits for the lock), so the holder may make only one consuming call. */
 int fdt_others_consuming(struct fdt_entry *e);
 
 /* Around a consuming real call (a pass-through read) in a multithreaded
- * process: registers the thread as a reader of e and waits out a take in
- * progress.  A registration left by a siglongjmp out of the call is undone
+ * process: registers the thread as a reader of e's socket and waits out a
+ * take in progress.  A registration left by a siglongjmp out of the call is undone
  * at the thread's next consume_begin, one left by a cancellation when the
  * thread exits.  consume_end takes what consume_begin returned. */
 int fdt_consume_begin_mt(struct fdt_entry *e);

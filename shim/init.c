@@ -55,6 +55,15 @@ static void at_fork_child(void)
 	errno = saved;
 }
 
+/* Both sides of a fork hold every socket: no reader is alone any more
+ * (fdtable.h: solo).  vfork and posix_spawn run no handlers: a program
+ * they exec reads what it inherits unseen (README, Guarantees). */
+static void at_fork_parent(void)
+{
+	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE)
+		fdt_shared_all();
+}
+
 /* ZCI_DONE, or ZCI_OFF with the reason logged. */
 static uint32_t start_modules(void)
 {
@@ -77,7 +86,7 @@ static uint32_t start_modules(void)
 		zca_view(&v);
 		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
 	}
-	pthread_atfork(NULL, NULL, at_fork_child);
+	pthread_atfork(NULL, at_fork_parent, at_fork_child);
 	return ZCI_DONE;
 }
 

@@ -13,23 +13,23 @@
  *
  * What cannot be mapped comes through one kernel copy into a buffer the fd
  * owns (COPY_BUF bytes, mapped on first need): the same call, the same
- * answer.  Waiting is recv()'s own (a MSG_PEEK|MSG_TRUNC recv), so
- * blocking, SO_RCVTIMEO, signals and errors are the kernel's.
+ * answer.  The map call, its errors, the EOF rule, the wait (recv()'s
+ * own, by the kernel) and the window's release are the receive core's
+ * (take.h), shared with the transparent reads.
  *
  * Windows are kept across fork (not MADV_DONTFORK): a child's copy of a
  * lent page is its own page-table entry, which nothing in the parent
  * changes.  The consuming call runs under the fd's lock with asynchronous
- * signals blocked, as hooked reads do (zcread.c), so the two may be mixed
+ * signals blocked (tk_lock), as hooked reads do, so the two may be mixed
  * on one fd.
  */
 #define _GNU_SOURCE
 #include "zcshim.h"
 #include "fdtable.h"
 #include "libc.h"
-#include "pending.h"
-#include "sigwatch.h"
 #include "init.h"
 #include "stats.h"
+#include "take.h"
 #include "zcread.h"
 #include "zcwin.h"
 
@@ -92,9 +92,8 @@ static int my_tid(void)
 static void zap(struct lend *l)
 {
 	if (l->w.addr && l->w.next) {
-		madvise(l->w.addr, l->w.size, MADV_DONTNEED);
 		__atomic_sub_fetch(&resident, l->w.next, __ATOMIC_RELAXED);
-		l->w.next = 0;
+		zcw_zap(&l->w);
 	}
 }
 
@@ -154,13 +153,7 @@ static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, in
 	}
 	r = r < 0 ? -errno : r;
 	fdt_consume_end(token);
-	if (r == 0 && n) {
-		/* An error an earlier zero-copy call took: after the data, as
-		 * recv() reports it. */
-		int err = pend_take(fd);
-		if (err)
-			r = -err;
-	}
+	r = tk_eof(fd, r, n);
 	if (r > 0) {
 		*data = l->buf;
 		d->copied = (uint64_t)r;
@@ -172,18 +165,13 @@ static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, in
 /* One TCP_ZEROCOPY_RECEIVE into the fd's window, under the fd's lock with
  * asynchronous signals blocked.  0 or -errno; *zc filled. */
 static int map_call(int fd, struct fdt_entry *e, struct lend *l, size_t len, struct tcp_zerocopy_receive *zc,
-		    const uint8_t **at)
+		    const uint8_t **at, struct zst_delta *d)
 {
-	sigset_t old;
-	int guard = sgw_guard();
-	if (guard)
-		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sgw_async, &old, _NSIG / 8);
-	fdt_lock(e);
+	struct tk_guard g;
+	tk_lock(e, &g);
 	size_t before = l->w.next;
-	int r = zcw_receive(fd, &l->w, len, NULL, 0, zc, at);
-	fdt_unlock(e);
-	if (guard)
-		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	int r = tk_map(fd, &l->w, len, NULL, 0, zc, at, d);
+	tk_unlock(e, &g);
 	/* Pages mapped minus pages a wrap of the ring zapped: either way the
 	 * window now holds next bytes where it held before. */
 	__atomic_add_fetch(&resident, (uint64_t)((int64_t)l->w.next - (int64_t)before), __ATOMIC_RELAXED);
@@ -204,25 +192,14 @@ static size_t plan(struct lend *l, size_t max)
 	return len;
 }
 
-/* recv()'s own wait for data: 1 data queued, else the answer.  The peek
- * names the fd's copy buffer, though with MSG_TRUNC the kernel writes
- * nothing: tools like ASan and valgrind cannot know that. */
+/* recv()'s own wait for data (take.h): > 0 data queued, else the answer.
+ * The wait names the fd's copy buffer, which the kernel leaves alone. */
 static ssize_t wait_data(int fd, struct lend *l, size_t max, int flags)
 {
-	int err = pend_take(fd);
-	if (err)
-		return -err;
 	if (ensure_buf(l))
 		return -ENOMEM;
-	ssize_t p = libc_recvfrom(fd, l->buf, max < COPY_BUF ? max : COPY_BUF, MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT),
-				  NULL, NULL);
-	if (p < 0)
-		return -errno;
-	if (p == 0) {
-		err = pend_take(fd);
-		return err ? -err : 0;
-	}
-	return 1;
+	struct iovec v = { l->buf, max < COPY_BUF ? max : COPY_BUF };
+	return tk_wait(fd, &v, 1, v.iov_len, flags & MSG_DONTWAIT, 0);
 }
 
 static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const void **data, size_t max, int flags,
@@ -240,12 +217,9 @@ static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const voi
 			return copy_in(fd, l, data, max, flags, d);
 		struct tcp_zerocopy_receive zc;
 		const uint8_t *at;
-		int r = map_call(fd, e, l, len, &zc, &at);
-		d->zc_calls++;
+		int r = map_call(fd, e, l, len, &zc, &at, d);
 		if (r)	/* EOF (EIO), not connected...: recv()'s own answer */
 			return copy_in(fd, l, data, max, flags, d);
-		if (zc.err)
-			pend_put(fd, -zc.err);
 		if (zc.length) {
 			*data = at;
 			d->mapped = zc.length;

@@ -51,7 +51,7 @@ static void learn_mapped(struct fdt_hints *h, const struct zcp_outcome *o)
 		FDT_SET(h->had_skip, 1);
 	else if (o->clean)
 		FDT_SET(h->had_skip, 0);
-	FDT_SET(h->drained, o->result > 0 && o->inq == 0);
+	FDT_SET(h->queued, o->result > 0 ? o->inq : 0);
 	FDT_SET(h->head_off, (uint16_t)o->head_off);
 }
 

@@ -7,19 +7,21 @@
  *      as a cursor, ask policy.c what to do;
  *   2. act on a pending cancellation (read is a cancellation point: before
  *      taking data, never after);
- *   3. take: with signals blocked and the fd locked, repeat
+ *   3. wait as recv() would, before taking anything, with the kernel's own
+ *      wait (take.h: tk_wait), unless the queue as the last call saw it
+ *      already holds all the read can take (then no SO_RCVLOWAT or
+ *      MSG_WAITALL could make recv() wait);
+ *   4. take (take.h: tk_lock): with signals blocked and the fd locked,
  *      TCP_ZEROCOPY_RECEIVE (mapped pages copied out; the straggler behind
  *      them through the kernel's copybuf) and non-blocking copies of
  *      unmappable runs, until the destination is full or the queue is
  *      empty: what one read returns is min(len, queued), one contiguous
- *      run of the stream, as recv() returns it.  Nothing in there blocks,
- *      is a cancellation point, or lets a signal handler run, so no lock
- *      or window can be left behind by a siglongjmp or a cancellation;
- *   4. wait when recv() would: before any data with the real call's own
- *      wait (a MSG_PEEK|MSG_TRUNC recv of the same length: same blocking,
- *      SO_RCVTIMEO, SO_RCVLOWAT, signal and error behaviour, nothing
- *      copied); after some data (MSG_WAITALL, SO_RCVLOWAT) with poll until
- *      the read's own deadline, and any signal returns what was read.
+ *      run of the stream, as recv() returns it.  Several consuming calls
+ *      only where the shim knows no one else reads the socket (fdtable.h:
+ *      solo); elsewhere one, more only to reach what the kernel's wait
+ *      said the read must return.  Nothing in there blocks, is a
+ *      cancellation point, or lets a signal handler run, so no lock or
+ *      window can be left behind by a siglongjmp or a cancellation.
  * Where the kernel will not let the shim take what is queued (an urgent
  * mark), the real call does the read.  Every byte the kernel hands over
  * goes to the caller in this call: poll/epoll readiness stays true.
@@ -31,10 +33,10 @@
 #include "iocur.h"
 #include "libc.h"
 #include "memok.h"
-#include "pending.h"
 #include "policy.h"
 #include "sigwatch.h"
 #include "stats.h"
+#include "take.h"
 #include "zcwin.h"
 
 #include <errno.h>
@@ -58,10 +60,9 @@
 #define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
 
-#define TLS __attribute__((tls_model("initial-exec"))) __thread
 #define PAGE 4096u
-#define TAIL_IOV 64
-#define CB_RESERVE (8u << 10)
+#define TAIL_IOV 8
+#define CB_RESERVE ZCW_CB
 
 void zcr_configure(const struct zcfg *cfg)
 {
@@ -97,22 +98,13 @@ static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
 	return r;
 }
 
-/* r, or at EOF of a read that asked for something the socket error the
- * kernel gave an earlier mapped-path call: reported where recv() would
- * have, after the data, before EOF. */
-static ssize_t error_before_eof(int fd, ssize_t r, size_t total)
-{
-	int err;
-	return r == 0 && total && (err = pend_take(fd)) ? -err : r;
-}
-
 /* The general path's real call for a read it passes through.  Inlined:
  * a call and the spills around it measured 15% of the shim's
  * instructions on this path. */
 static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e,
 								 size_t total, int reason, struct zst_delta *d)
 {
-	ssize_t r = error_before_eof(rq->fd, real_call(rq, e), total);
+	ssize_t r = tk_eof(rq->fd, real_call(rq, e), total);
 	if (r > 0 && !(rq->flags & MSG_PEEK)) {
 		d->copied = (uint64_t)r;
 		d->reason = reason;
@@ -156,11 +148,20 @@ static int describe(struct zcr_req *rq, size_t *total)
 	return iov_total(rq->iov, rq->iovcnt, total);
 }
 
-static int dest_writable(const struct iocur *c)
+/* 1 if the next n bytes of the destination may be written by memcpy:
+ * proved for each call, for exactly what it may copy (the kernel's own
+ * copies answer EFAULT by themselves). */
+static int cur_writable(const struct iocur *c, size_t n)
 {
-	for (int i = c->i; i < c->cnt; i++)
-		if (!memok(c->iov[i].iov_base, c->iov[i].iov_len, MEMOK_WRITE))
+	size_t off = c->off;
+	for (int i = c->i; i < c->cnt && n; i++, off = 0) {
+		size_t k = c->iov[i].iov_len - off;
+		if (k > n)
+			k = n;
+		if (!memok((const uint8_t *)c->iov[i].iov_base + off, k, MEMOK_WRITE))
 			return 0;
+		n -= k;
+	}
 	return 1;
 }
 
@@ -185,8 +186,16 @@ struct rd {
 	const struct zcr_req *rq;
 	struct fdt_entry *e;
 	struct iocur cur;
-	size_t got, target;
+	size_t got;
+	size_t need;            /* the kernel's last wait counted this many
+				 * (from base) queued for the read */
+	size_t base, need_low;  /* got at that wait; what the read must take of
+				 * them (0: not asked yet; see need_now) */
 	uint32_t inq;           /* queued after our last call (UINT32_MAX: not known) */
+	int solo;               /* no one else can read the socket meanwhile */
+	int more;               /* this take may make several consuming calls */
+	int64_t t0, deadline_ns; /* MSG_WAITALL: the call's start; its
+				 * SO_RCVTIMEO deadline (0 not yet asked, -1 none) */
 	uint32_t gen;           /* the fd's generation when the read began */
 	int fail;               /* FAIL: -errno, or -ENOSR for no window */
 	int unmappable, skip_behind, clean;
@@ -195,8 +204,7 @@ struct rd {
 	int guessed;            /* the last call copied a guessed rest of a page */
 	uint32_t head_off;      /* the head is this far into a mappable page
 				 * (a copy the room cut short; 0: not known) */
-	int64_t deadline_ns;    /* later waits: 0 not yet known, -1 none */
-	uint8_t *cb;            /* CB_RESERVE bytes of stack for the copybuf */
+	uint8_t *cb;            /* the window's CB_RESERVE bytes for the copybuf */
 	struct zst_delta *d;
 };
 
@@ -214,7 +222,8 @@ static int tail_copy(struct rd *s, size_t n)
 		cur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
 		s->d->copied += (size_t)t;
-		s->inq = UINT32_MAX;
+		/* What is left queued, as far as the last call knew it. */
+		s->inq = s->inq != UINT32_MAX && s->inq >= (size_t)t ? s->inq - (uint32_t)t : UINT32_MAX;
 		return TOOK;
 	}
 	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
@@ -263,6 +272,11 @@ static int room_tail(struct rd *s)
 static size_t plan_call(struct rd *s, const struct zcw_win *w, size_t *cb_len)
 {
 	size_t left = s->cur.left, want = left < w->size ? left : w->size;
+	/* No more than is queued, as far as the kernel has said: the pages
+	 * of the destination proved writable are the pages this call fills. */
+	size_t queued = s->inq < PAGE ? PAGE : s->inq;
+	if (s->inq != UINT32_MAX && queued < want)
+		want = queued;
 	size_t map = want & ~(size_t)(PAGE - 1);
 	*cb_len = 0;
 	/* The copybuf takes the unmappable straggler behind the mapped pages
@@ -279,30 +293,22 @@ static size_t plan_call(struct rd *s, const struct zcw_win *w, size_t *cb_len)
 	return map;
 }
 
-static int zc_failed(struct rd *s, int r)
-{
-	s->fail = r;
-	/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF are about this fd: only other
-	 * errors count against the mapped path itself. */
-	if (r != -EIO && r != -ENOTCONN && r != -ENOTSOCK && r != -EBADF && r != -EOPNOTSUPP)
-		zcw_call_failed(-r);
-	return FAIL;
-}
-
 static int one_call(struct rd *s, struct zcw_win *w)
 {
 	size_t cb_len, map = plan_call(s, w, &cb_len);
 	if (!map)
 		return room_tail(s);	/* under a page: nothing to map */
+	if (!cur_writable(&s->cur, map)) {
+		s->fail = -EFAULT;	/* the real call answers, EFAULT and all */
+		return FAIL;
+	}
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data = NULL;
-	int r = zcw_receive(s->rq->fd, w, map, cb_len ? s->cb : NULL, cb_len, &zc, &data);
-	s->d->zc_calls++;
-	if (r < 0)
-		return zc_failed(s, r);
-	zcw_call_failed(0);
-	if (zc.err)
-		pend_put(s->rq->fd, -zc.err);
+	int r = tk_map(s->rq->fd, w, map, cb_len ? s->cb : NULL, cb_len, &zc, &data, s->d);
+	if (r < 0) {
+		s->fail = r;
+		return FAIL;
+	}
 	s->inq = zc.inq;
 	size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
 	if (copied)
@@ -335,15 +341,43 @@ static int one_call(struct rd *s, struct zcw_win *w)
 	return zc.inq && zc.inq != UINT32_MAX ? STUCK : EMPTY;
 }
 
+static int sock_int(int fd, int level, int name, int dflt)
+{
+	int v = dflt;
+	socklen_t l = sizeof(v);
+	if (syscall(SYS_getsockopt, fd, level, name, &v, &l))
+		v = dflt;
+	return v;
+}
+
+/* What this read must take before it may return: all that the kernel's
+ * wait counted, where several consuming calls are safe (the take goes on
+ * while anything is queued anyway); elsewhere only what recv() must
+ * return, the kernel's low-water mark of it (asked when first needed):
+ * most often one call. */
+static size_t need_now(struct rd *s)
+{
+	if (s->more || s->need <= s->base)
+		return s->need;
+	if (!s->need_low) {
+		size_t low = (size_t)sock_int(s->rq->fd, SOL_SOCKET, SO_RCVLOWAT, 1), q = s->need - s->base;
+		s->need_low = s->base + (low < q ? low : q);
+	}
+	return s->need_low;
+}
+
 static int take_locked(struct rd *s, struct zcw_win *w)
 {
-	/* Past the first consuming call only if no other thread was in one
-	 * when we took the lock (none can start one while we hold it): what
-	 * a read returns is one contiguous run of the stream. */
-	int how, alone = !fdt_others_consuming(s->e);
+	/* Past the first consuming call only if no one else can read the
+	 * socket: no other process (solo) and no other thread in a consuming
+	 * call when we took the lock (none can start one while we hold it).
+	 * What a read returns is then one contiguous run of the stream.
+	 * Elsewhere further calls only to reach what the read must return. */
+	int how;
+	s->more = s->solo && !fdt_others_consuming(s->e);
 	do
 		how = one_call(s, w);
-	while (how == TOOK && s->cur.left && s->inq != 0 && alone);
+	while (how == TOOK && s->cur.left && s->inq != 0 && (s->more || s->got < need_now(s)));
 	/* Queue drained: this read or the next is about to sleep.  Don't sit
 	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
 	 * buffers back only when the pages are unmapped). */
@@ -354,57 +388,42 @@ static int take_locked(struct rd *s, struct zcw_win *w)
 
 static int take(struct rd *s)
 {
-	uint8_t cb[CB_RESERVE];
-	sigset_t old;
-	s->cb = cb;
-	/* Only a handler can jump out of here: with none installed, blocking
-	 * signals would cost two system calls for nothing (sigwatch.h). */
-	int guard = sgw_guard();
-	if (guard)
-		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sgw_async, &old, _NSIG / 8);
-	fdt_lock(s->e);
+	struct tk_guard g;
+	tk_lock(s->e, &g);
 	struct zcw_win *w = zcw_acquire();
 	int how = FAIL;
 	s->fail = -ENOSR;
 	if (w) {
+		s->cb = w->cb;
 		how = take_locked(s, w);
 		zcw_release(w);
 	}
-	fdt_unlock(s->e);
-	if (guard)
-		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	tk_unlock(s->e, &g);
 	return how;
 }
 
 /* ---- waiting as recv() waits ---------------------------------------- */
 
-/* Before any data: the real call's own wait.  1: data is there; else the
- * read's answer (0 at EOF, -errno). */
-static int first_wait(struct rd *s)
+/* The kernel's wait, before taking, for what a read of len bytes waits
+ * for (min(len, SO_RCVLOWAT as the kernel caps it)).  1: data is there
+ * (s->need says how much the read must take); else the read's answer (0
+ * at EOF, -errno). */
+static int wait_kernel(struct rd *s, size_t len)
 {
 	const struct zcr_req *rq = s->rq;
-	int err = pend_take(rq->fd);
-	if (err)
-		return -err;
-	/* The caller's own buffer, proved writable, though with MSG_TRUNC
-	 * the kernel writes nothing: tools like valgrind cannot know that. */
-	struct iovec v[TAIL_IOV];
-	size_t cov;
-	struct msghdr m = { .msg_iov = v };
-	m.msg_iovlen = (size_t)cur_slice(&s->cur, s->cur.left > INT_MAX ? INT_MAX : s->cur.left, v, TAIL_IOV, &cov);
-	ssize_t p = libc_recvmsg(rq->fd, &m, MSG_PEEK | MSG_TRUNC | (rq->flags & MSG_DONTWAIT));
-	if (p < 0)
-		return -errno;
-	if (p == 0) {
-		err = pend_take(rq->fd);
-		return err ? -err : 0;
-	}
+	ssize_t q = tk_wait(rq->fd, s->cur.iov + s->cur.i, s->cur.cnt - s->cur.i, len, 0, s->got != 0);
+	if (q <= 0)
+		return (int)q;
 	/* Another thread may have closed the fd while we slept, and the
 	 * number may now be another socket: never read that.  (Every close,
 	 * dup over and socket creation through libc bumps gen; raw system
 	 * calls are invisible, see README.) */
 	if (__atomic_load_n(&s->e->gen, __ATOMIC_ACQUIRE) != s->gen)
 		return -EBADF;
+	s->base = s->got;
+	s->need = s->got + (size_t)q;
+	s->need_low = 0;
+	s->inq = (uint32_t)(q < UINT32_MAX ? q : UINT32_MAX - 1);
 	return 1;
 }
 
@@ -415,41 +434,56 @@ static int64_t now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* The read's deadline under SO_RCVTIMEO (-1: none), counted, as the
- * kernel counts it, from the read's first wait. */
-static int64_t deadline(int fd)
-{
-	struct timeval tv;
-	socklen_t l = sizeof(tv);
-	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l) || (!tv.tv_sec && !tv.tv_usec))
-		return -1;
-	return now_ns() + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-}
-
-/* After some data (MSG_WAITALL, SO_RCVLOWAT): wait for more until the
- * deadline.  recv() returns what it has on a timeout and on any signal,
- * SA_RESTART or not, and poll does exactly that.  1: take again. */
-static int later_wait(struct rd *s)
+/* MSG_WAITALL, after some data: wait for more.  Not a MSG_WAITALL peek:
+ * a peek consumes nothing, so one for more than the queue can hold would
+ * never end.  poll wakes on any data (or at SO_RCVLOWAT, where that is
+ * no more than the read still needs), returns on any signal with a
+ * handler as recv() then returns what it holds, and ends at the call's
+ * own SO_RCVTIMEO deadline, counted from its start (both asked of the
+ * kernel here, when a read first needs them).  Unlike recv(), it sleeps
+ * on after a stop (SIGSTOP, SIGTSTP and SIGCONT) that comes meanwhile
+ * (README, Guarantees).  1: take again. */
+static int wait_more(struct rd *s)
 {
 	int fd = s->rq->fd, saved = errno;
-	int fl = libc_fcntl(fd, F_GETFL, NULL);
-	if ((s->rq->flags & MSG_DONTWAIT) || fl < 0 || (fl & O_NONBLOCK)) {
-		errno = saved;
-		return 0;
+	if (!s->deadline_ns) {
+		struct timeval tv = { 0, 0 };
+		socklen_t l = sizeof(tv);
+		s->deadline_ns = -1;
+		if (!syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l) && (tv.tv_sec || tv.tv_usec))
+			s->deadline_ns = s->t0 + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 	}
-	if (!s->deadline_ns)
-		s->deadline_ns = deadline(fd);
-	int ms = -1;
+	int ms = -1, r;
 	if (s->deadline_ns > 0) {
 		int64_t left = s->deadline_ns - now_ns();
 		if (left <= 0)
 			return 0;
 		ms = (int)((left + 999999) / 1000000);
 	}
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r = poll(&p, 1, ms);
+	if ((size_t)sock_int(fd, SOL_SOCKET, SO_RCVLOWAT, 1) <= s->cur.left) {
+		/* The raw call: no cancellation point while the read holds
+		 * data (take.h, tk_wait). */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		r = (int)syscall(SYS_ppoll, &p, 1, ms < 0 ? NULL : &ts, NULL, _NSIG / 8);
+	} else {
+		/* poll would wait for the whole low-water mark, more than the
+		 * read needs: the kernel's peek waits for exactly the rest. */
+		r = wait_kernel(s, s->cur.left);
+	}
 	errno = saved;
 	return r > 0 && __atomic_load_n(&s->e->gen, __ATOMIC_ACQUIRE) == s->gen;
+}
+
+/* What the read still owes after taking some without having waited for
+ * it (the queue the last call saw was gone: someone else read it): what
+ * recv() would have waited for, the low-water mark asked of the kernel.
+ * Bytes still to wait for (0: return what we have). */
+static size_t still_owed(struct rd *s)
+{
+	size_t low = (size_t)sock_int(s->rq->fd, SOL_SOCKET, SO_RCVLOWAT, 1);
+	size_t target = low < s->got + s->cur.left ? low : s->got + s->cur.left;
+	return s->got < target ? target - s->got : 0;
 }
 
 /* ---- the mapped path ------------------------------------------------- */
@@ -459,7 +493,7 @@ static ssize_t failed(struct rd *s, int reason_hint)
 {
 	const struct zcr_req *rq = s->rq;
 	int f = s->fail;
-	if (f == -ENOTSOCK || f == -EBADF || f == -EOPNOTSUPP) {
+	if (tk_not_ours(f)) {
 		fdt_forget(rq->fd);	/* stale entry: no longer a TCP socket */
 		return real_call(rq, s->e);
 	}
@@ -469,41 +503,59 @@ static ssize_t failed(struct rd *s, int reason_hint)
 		zst_set_kernel(0);
 		return passthrough(rq, s->e, s->cur.left, ZCS_R_NOKERNEL, s->d);
 	}
+	if (f == -EFAULT)
+		reason_hint = ZCS_R_BUFFER;
 	/* EOF (EIO), not connected, an urgent mark...: the real call gives
 	 * exactly the answer recv() gives. */
 	return passthrough(rq, s->e, s->cur.left, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
 }
 
+/* Waits first unless the queue as last seen holds all the read can take
+ * (then neither SO_RCVLOWAT nor MSG_WAITALL could make recv() wait), then
+ * takes.  A read waits after taking only for the rest of a MSG_WAITALL
+ * read, or where someone else took the queue it had seen (the README's
+ * Guarantees). */
 static ssize_t mapped_read(struct rd *s)
 {
 	const struct zcr_req *rq = s->rq;
 	int blocking = !(rq->flags & MSG_DONTWAIT) && fdt_blocking(rq->fd, s->e);
-	/* The last read emptied the queue and this one may block: it would
-	 * most likely find nothing, so wait first and save the empty call. */
-	int waited = FDT_GET(s->e->hints.drained) && blocking;
-	if (waited) {
-		int w = first_wait(s);
-		if (w <= 0)
+	int waitall = !!(rq->flags & MSG_WAITALL), waits = 0, woke = 0, w;
+	if (waitall && blocking)
+		s->t0 = now_ns();	/* SO_RCVTIMEO counts from the call's start */
+	if (blocking && (s->inq == UINT32_MAX || s->inq < s->cur.left)) {
+		if ((w = wait_kernel(s, s->cur.left)) != 1)
 			return w;
+		waits = 1;
 	}
 	for (;;) {
 		size_t before = s->got;
-		int how = take(s), progress = s->got > before;
-		if (s->got >= s->target || (how != TOOK && how != EMPTY && s->got))
+		int how = take(s);
+		if (!s->cur.left || (s->got && (how == FAIL || how == STUCK)))
 			break;
-		if (!s->got && (how == FAIL || how == STUCK || (waited && !progress))) {
-			if (how != FAIL)
-				s->fail = 0;
-			return failed(s, ZCS_R_UNMAPPABLE);
+		if (!s->got) {
+			if (how == FAIL || how == STUCK || !blocking || waits > 1) {
+				if (how != FAIL)
+					s->fail = 0;
+				return failed(s, ZCS_R_UNMAPPABLE);
+			}
+			if ((w = wait_kernel(s, s->cur.left)) != 1)	/* the queue seen was gone */
+				return w;
+			waits++;
+			continue;
 		}
-		if (s->got && waited && !progress)
-			break;	/* readable, yet nothing to take: what we have */
-		waited = s->got ? later_wait(s) : first_wait(s);
-		if (waited <= 0) {
-			if (s->got)
+		if (!blocking || (woke && s->got == before))
+			break;	/* readable, yet nothing to take: EOF or an error next */
+		if (s->got > before && s->got < need_now(s))
+			continue;	/* the kernel counted more than one take found */
+		if (waitall) {
+			if (!(woke = wait_more(s)))
 				break;
-			return waited;
+			continue;
 		}
+		size_t owed = waits ? 0 : still_owed(s);
+		if (!owed || wait_kernel(s, owed) != 1)
+			break;
+		waits++;
 	}
 	finish_meta(rq);
 	return (ssize_t)s->got;
@@ -549,14 +601,10 @@ void zcr_record_site(const struct zst_delta *d)
 static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
 			struct zcp_outcome *o)
 {
-	struct rd s = { .rq = rq, .e = e, .d = d, .inq = UINT32_MAX,
-			.gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
+	struct rd s = { .rq = rq, .e = e, .d = d, .inq = FDT_GET(e->hints.queued),
+			.solo = fdt_solo(e), .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
 	cur_init(&s.cur, rq->iov, rq->iovcnt, total);
 	s.head_off = FDT_GET(e->hints.head_off);
-	if (!dest_writable(&s.cur))
-		return passthrough(rq, e, total, o->reason = ZCS_R_BUFFER, d);
-	size_t lowat = (size_t)FDT_GET(e->opts.lowat);
-	s.target = (rq->flags & MSG_WAITALL) || lowat > total ? total : lowat;
 	pthread_testcancel();	/* a pending cancel acts before we take data */
 	d->probed = 1;
 	ssize_t r = mapped_read(&s);
@@ -642,7 +690,7 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e, int decided
  * error (-errno), or EOF. */
 ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason)
 {
-	r = r < 0 ? -err : error_before_eof(fd, r, 1);
+	r = r < 0 ? -err : tk_eof(fd, r, 1);
 	struct zst_delta d = { .reason = -1 };
 	zcp_learn_pass(e, r, reason);
 	zcr_count(fd, e, &d);

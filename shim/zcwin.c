@@ -21,6 +21,7 @@
 #define RSS_BUDGET (64u << 20)	/* pages left mapped, all windows together */
 
 static struct zcw_win pool[POOL_MAX];
+static uint8_t pool_cb[POOL_MAX][ZCW_CB];	/* untouched pages cost nothing */
 static unsigned pool_len = 4;
 static size_t win_size = 2u << 20;
 
@@ -202,6 +203,7 @@ struct zcw_win *zcw_acquire(void)
 		if (!w->addr) {
 			w->addr = zcw_map(win_size, 0);
 			w->size = win_size;
+			w->cb = pool_cb[w - pool];
 			if (!w->addr) {
 				static int said;
 				if (!said++)
@@ -236,7 +238,7 @@ static uint64_t thread_ns(void)
 
 /* Unmaps everything the window's last trip mapped, and starts a new trip,
  * timed for on_release if set. */
-static void zap(struct zcw_win *w)
+void zcw_zap(struct zcw_win *w)
 {
 	void (*fn)(uint64_t, uint64_t) = __atomic_load_n(&on_release, __ATOMIC_ACQUIRE);
 	uint64_t t0 = 0, bytes = w->next;
@@ -283,7 +285,7 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 		struct tcp_zerocopy_receive *zc, const uint8_t **data)
 {
 	if (w->next + map_len > w->size) {
-		zap(w);	/* round the ring */
+		zcw_zap(w);	/* round the ring */
 	}
 	uint8_t *at = w->addr + w->next;
 	uint32_t flags = TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
@@ -291,7 +293,7 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 	if (r == -EINVAL || r == -EBUSY) {
 		/* A kernel that dislikes the hint or found the range in use:
 		 * zap it and ask again the plain way (nothing was taken). */
-		zap(w);
+		zcw_zap(w);
 		at = w->addr;
 		r = call(fd, at, map_len, cb, cb_len, flags = 0, zc);
 	}
@@ -313,7 +315,7 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_l
 void zcw_settle(struct zcw_win *w)
 {
 	if (w->next >= w->size / 2)
-		zap(w);
+		zcw_zap(w);
 }
 
 void zcw_trim(void)
@@ -322,7 +324,7 @@ void zcw_trim(void)
 		struct zcw_win *w = &pool[i];
 		if (!w->addr || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
-		zap(w);
+		zcw_zap(w);
 		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 	}
 }

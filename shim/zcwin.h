@@ -29,11 +29,16 @@ struct zcw_kernel {
 	int why;                /* errno that made it unsupported */
 };
 
+/* The kernel's copybuf of a pool window: the unmappable straggler behind
+ * mapped pages lands here, not on the reader's stack. */
+#define ZCW_CB (8u << 10)
+
 struct zcw_win {
 	uint8_t *addr;
 	size_t size;
 	size_t next;            /* ring: first offset not mapped since the last zap */
 	uint32_t busy;
+	uint8_t *cb;            /* ZCW_CB bytes (pool windows; NULL elsewhere) */
 };
 
 /* Set the window size (bytes, page multiple) before first use. */
@@ -72,6 +77,10 @@ void zcw_release(struct zcw_win *w);
  * thread CPU it took, bytes: what the trip had mapped); NULL: not timed.
  * ZCSHIM_MODE=auto sets it (auto.h: zca_released). */
 void zcw_on_release(void (*fn)(uint64_t ns, uint64_t bytes));
+
+/* Gives back every page the window lent since its last zap (one
+ * MADV_DONTNEED, one TLB flush), timed for zcw_on_release. */
+void zcw_zap(struct zcw_win *w);
 
 /* One call.  In: map_len (page multiple, <= window size), cb/cb_len.
  * Out (in *out): length = bytes mapped at *data, copybuf_len = bytes

@@ -1,0 +1,92 @@
+/*
+ * take.c - see take.h.
+ */
+#define _GNU_SOURCE
+#include "take.h"
+#include "libc.h"
+#include "pending.h"
+#include "sigwatch.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void tk_lock(struct fdt_entry *e, struct tk_guard *g)
+{
+	/* Only a handler can jump out of here: with none installed, blocking
+	 * signals would cost two system calls for nothing (sigwatch.h). */
+	g->masked = sgw_guard();
+	if (g->masked)
+		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sgw_async, &g->old, _NSIG / 8);
+	fdt_lock(e);
+}
+
+void tk_unlock(struct fdt_entry *e, struct tk_guard *g)
+{
+	fdt_unlock(e);
+	if (g->masked)
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &g->old, NULL, _NSIG / 8);
+}
+
+int tk_map(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len, struct tcp_zerocopy_receive *zc,
+	   const uint8_t **data, struct zst_delta *d)
+{
+	int r = zcw_receive(fd, w, map_len, cb, cb_len, zc, data);
+	d->zc_calls++;
+	if (r < 0) {
+		/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF/EOPNOTSUPP are about this
+		 * fd: only other errors count against the mapped path itself. */
+		if (r != -EIO && r != -ENOTCONN && !tk_not_ours(r))
+			zcw_call_failed(-r);
+		return r;
+	}
+	zcw_call_failed(0);
+	if (zc->err)
+		pend_put(fd, -zc->err);
+	return 0;
+}
+
+ssize_t tk_eof(int fd, ssize_t r, size_t asked)
+{
+	int err;
+	return r == 0 && asked && (err = pend_take(fd)) ? -err : r;
+}
+
+ssize_t tk_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding)
+{
+	/* An error an earlier map call took from the socket: the kernel's
+	 * wait cannot see it.  Data still queued comes first, as recv()
+	 * returns it; then the error. */
+	int err = pend_take(fd);
+	if (err)
+		flags |= MSG_DONTWAIT;
+	/* The first few elements of the destination, the rest named by one
+	 * element more: the kernel sums the lengths and, with MSG_TRUNC,
+	 * touches none of them. */
+	struct iovec v[5];
+	size_t cov = 0;
+	int n = 0;
+	for (; n < 4 && n < cnt && cov < len; n++) {
+		v[n] = iov[n];
+		if (v[n].iov_len > len - cov)
+			v[n].iov_len = len - cov;
+		cov += v[n].iov_len;
+	}
+	if (cov < len)
+		v[n++] = (struct iovec){ NULL, len - cov };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)n };
+	int f = MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT);
+	ssize_t p = holding ? syscall(SYS_recvmsg, fd, &m, f) : libc_recvmsg(fd, &m, f);
+	if (err) {
+		if (p > 0) {
+			pend_put(fd, err);
+			return p;
+		}
+		return -err;
+	}
+	if (p < 0)
+		return -errno;
+	return tk_eof(fd, p, len);
+}
+
