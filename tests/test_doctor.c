@@ -82,24 +82,42 @@ static double num_of(const char *check, const char *key)
 
 /* zcstat doctor ARGS (NULL-terminated) under the prefix (e.g. ip netns
  * exec NS), --json; its output (the receiver's line, then the JSON). */
+/* What the last doctor()'s CMD printed on stdout (the report goes to a
+ * file with -o, so the two stay apart). */
+static char *cmd_out;
+
 static char *doctor(const char *const prefix[], const char *const args[])
 {
 	const char *argv[48];
-	int n = 0;
+	char path[] = "/tmp/zcdoctor-report-XXXXXX";
+	int fd = mkstemp(path), n = 0;
+	cr_assert_geq(fd, 0);
+	close(fd);
 	for (int i = 0; prefix && prefix[i]; i++)
 		argv[n++] = prefix[i];
 	argv[n++] = tl_bin("zcstat");
 	argv[n++] = "doctor";
 	argv[n++] = "--json";
+	argv[n++] = "-o";
+	argv[n++] = path;
 	for (int i = 0; args[i] && n < 47; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	struct tl_result r;
 	const char *env[] = { direnv, NULL };
 	tl_run(&r, 0, T_RUN, argv, env);
+	FILE *f = fopen(path, "r");
+	cr_assert(f, "no report file");
+	char *rep = NULL;
+	size_t cap = 0;
+	ssize_t got = getdelim(&rep, &cap, '\0', f);
+	fclose(f);
+	unlink(path);
 	cr_assert(r.status == 0 || r.status == 1, "doctor exited %d: %s", r.status, r.out);
-	cr_assert(strstr(r.out, "\"verdict\":{"), "no verdict: %s", r.out);
-	return r.out;
+	cr_assert(got > 0 && strstr(rep, "\"verdict\":{"), "no verdict: %s", got > 0 ? rep : "");
+	free(cmd_out);
+	cmd_out = r.out;
+	return rep;
 }
 
 /* The path's prediction and the traffic's measurement from one report. */
@@ -167,7 +185,7 @@ static void transfer(const char *const sprefix[], const char *const rprefix[], c
 	const char *args[] = { "--no-selftest", "--", tl_bin("zcrecv"), "--host", host, "--port", port, "--size",
 			       "1048576", "--expect", bytes, NULL };
 	char *out = doctor(rprefix, args);
-	cr_assert(strstr(out, " ok"), "receiver: %s", out);
+	cr_assert(strstr(cmd_out, " ok"), "receiver: %s", cmd_out);
 	cr_assert_eq(tl_wait(&snd, 30000), 0, "sender failed");
 	read_outcome(out, host, o);
 	if (report)
@@ -434,4 +452,37 @@ Test(doctor, bad_usage_and_unknown_pid)
 	char *out = doctor(NULL, args);
 	cr_assert(!strstr(out, "\"id\":\"traffic."), "no traffic for a pid without the shim: %s", out);
 	free(out);
+}
+
+/* The report owns standard output: `zcstat doctor --json -- CMD | jq`
+ * parses whatever CMD prints; with -o FILE the report goes there and CMD
+ * keeps standard output. */
+Test(doctor, json_report_stays_parseable_when_the_command_prints)
+{
+	struct tl_result r;
+	const char *a[] = { tl_bin("zcstat"), "doctor", "--json", "--no-selftest", "--", "/bin/echo", "said-by-cmd", NULL };
+	tl_run(&r, 0, 60000, a, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	const char *p = r.out;
+	while (*p == ' ' || *p == '\n')
+		p++;
+	cr_assert_eq(*p, '{', "the report is not alone on stdout: %s", r.out);
+	cr_assert_null(strstr(r.out, "said-by-cmd"), "CMD's output mixed into the report: %s", r.out);
+	tl_free(&r);
+	char path[] = "/tmp/zcdoctor-o-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	const char *b[] = { tl_bin("zcstat"), "doctor", "--json", "--no-selftest", "-o", path, "--", "/bin/echo", "said-by-cmd",
+			    NULL };
+	tl_run(&r, 0, 60000, b, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "said-by-cmd"), "with -o, CMD keeps stdout: %s", r.out);
+	FILE *f = fopen(path, "r");
+	char buf[256] = { 0 };
+	cr_assert(f && fread(buf, 1, sizeof(buf) - 1, f) > 0);
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(buf[0], '{', "the report in FILE: %s", buf);
+	tl_free(&r);
 }

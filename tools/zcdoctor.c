@@ -630,17 +630,19 @@ static void print(FILE *f, int json)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: zcstat doctor [-p PID | -- CMD [ARGS...]] [--peer HOST] [--json] [--no-selftest]\n"
+	fprintf(f, "usage: zcstat doctor [-p PID | -- CMD [ARGS...]] [--peer HOST] [--json] [-o FILE] [--no-selftest]\n"
 		   "  Checks what stands between this host's TCP traffic and 100%% mapped: the kernel,\n"
 		   "  the path to each peer (--peer, and the peers of PID's or CMD's TCP fds), the\n"
 		   "  traffic the shim saw (PID live, or CMD run under the shim), and what mapped and\n"
 		   "  copied reads cost here.  One line per check (ok, warn, fail, unknown) with the\n"
-		   "  fact and the fix, then a verdict.  Exit 1 if a check failed.\n");
+		   "  fact and the fix, then a verdict.  Exit 1 if a check failed.  The report goes to\n"
+		   "  standard output (CMD's own output then goes to standard error) or to -o FILE.\n");
 }
 
 int doctor_main(int argc, char **argv)
 {
 	int json = 0, pid = 0, selftest = 1, npeers = 0, i;
+	const char *out_path = NULL;
 	struct peer peers[MAX_PEERS];
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -653,6 +655,8 @@ int doctor_main(int argc, char **argv)
 			selftest = 0;
 		} else if (!strcmp(a, "-p") && v) {
 			pid = atoi(v), i++;
+		} else if (!strcmp(a, "-o") && v) {
+			out_path = v, i++;
 		} else if (!strcmp(a, "--peer") && v && npeers < MAX_PEERS) {
 			if (resolve(v, &peers[npeers])) {
 				fprintf(stderr, "zcstat doctor: cannot resolve %s\n", v);
@@ -669,9 +673,28 @@ int doctor_main(int argc, char **argv)
 	}
 	struct seglist l = { 0 };
 	int ran = 0, code = 0;
+	FILE *out = stdout;
+	if (out_path && !(out = fopen(out_path, "we"))) {
+		fprintf(stderr, "zcstat doctor: %s: %s\n", out_path, strerror(errno));
+		return 2;
+	}
 	if (i < argc) {
 		static const char *const env[] = { "ZCSHIM_CALLSITES=1", NULL };
-		if (zcstat_run(argv + i, env, &l, &code))
+		/* The report owns standard output: what CMD prints there goes
+		 * to standard error, so `zcstat doctor --json -- CMD | jq`
+		 * parses (unless -o FILE takes the report). */
+		int saved = -1;
+		if (!out_path) {
+			fflush(stdout);
+			saved = dup(STDOUT_FILENO);
+			dup2(STDERR_FILENO, STDOUT_FILENO);
+		}
+		int bad = zcstat_run(argv + i, env, &l, &code);
+		if (saved >= 0) {
+			dup2(saved, STDOUT_FILENO);
+			close(saved);
+		}
+		if (bad)
 			return 2;
 		ran = 1;
 		if (code)
@@ -690,7 +713,9 @@ int doctor_main(int argc, char **argv)
 		check_path(&peers[k]);
 	check_traffic(&l, !ran);
 	check_cost(&l, selftest, kernel_ok);
-	print(stdout, json);
+	print(out, json);
+	if (out != stdout)
+		fclose(out);
 	if (ran)
 		zcstat_run_done(&l);
 	else

@@ -11,7 +11,7 @@
  *   zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]
  *       A per-fd table of PID refreshed every SECS, like top; --json prints
  *       one snapshot in the run-and-report schema; -d shows deltas.
- *   zcstat doctor [-p PID | -- CMD...] [--peer HOST] [--json]
+ *   zcstat doctor [-p PID | -- CMD...] [--peer HOST] [--json] [-o FILE]
  *       What stands between the traffic and 100% mapped (zcdoctor.c).
  *
  * The library is found through $ZCSHIM_LIB, else beside this binary, else
@@ -51,7 +51,7 @@ static void usage(FILE *f)
 		   "       zcstat -l [--json | --prometheus]\n"
 		   "       zcstat export --textfile DIR [-i SECS] [-c COUNT]\n"
 		   "       zcstat -p PID [-i SECS] [-c COUNT] [-d] [--json]\n"
-		   "       zcstat doctor [-p PID | -- CMD [ARGS...]] [--peer HOST] [--json] [--no-selftest]\n"
+		   "       zcstat doctor [-p PID | -- CMD [ARGS...]] [--peer HOST] [--json] [-o FILE] [--no-selftest]\n"
 		   "  Run CMD under the zcshim preload and report, when it exits, how many\n"
 		   "  received TCP bytes were mapped (zero-copy) and how many copied;\n"
 		   "  or show processes running the shim now (-l), or one of them live (-p).\n"
