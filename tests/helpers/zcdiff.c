@@ -848,6 +848,7 @@ static int sc_nonblock(void)
 /* ---- random sequences ------------------------------------------------- */
 
 static uint64_t rng;
+static int cur_lowat = 1;	/* SO_RCVLOWAT the random sequence last set */
 
 static uint32_t rnd(uint32_t n)
 {
@@ -919,7 +920,8 @@ static void rnd_step(struct pair *p, uint8_t *b, int step)
 	int q = inq(p->rx);
 	size_t len = rnd_len();
 	int flags = flag_set[rnd(sizeof(flag_set) / sizeof(flag_set[0]))];
-	if (!q && !(flags & MSG_DONTWAIT))
+	size_t target = (size_t)cur_lowat < len ? (size_t)cur_lowat : len;
+	if ((!q || (!(flags & MSG_WAITALL) && (size_t)q < target)) && !(flags & MSG_DONTWAIT))
 		flags |= MSG_DONTWAIT;	/* nothing would end the wait */
 	if ((flags & MSG_WAITALL) && len > (size_t)q)
 		len = (size_t)q;	/* MSG_WAITALL only for what is there */
@@ -939,21 +941,62 @@ static void rnd_step(struct pair *p, uint8_t *b, int step)
 	(void)before;
 }
 
+/* Through a dup of the socket, an option a read must honour: SO_RCVLOWAT
+ * (the waits below respect it) or TCP_INQ (a recvmsg without a control
+ * buffer then reports MSG_CTRUNC). */
+static void rnd_option(int dupfd, int step)
+{
+	static const int lows[] = { 1, 5000, 100000, 700000 };
+	if (rnd(3)) {
+		cur_lowat = lows[rnd(4)];
+		setsockopt(dupfd, SOL_SOCKET, SO_RCVLOWAT, &cur_lowat, sizeof(cur_lowat));
+		printf("%d: through a dup: SO_RCVLOWAT %d\n", step, cur_lowat);
+	} else {
+		int on = (int)rnd(2);
+		setsockopt(dupfd, IPPROTO_TCP, TCP_INQ, &on, sizeof(on));
+		printf("%d: through a dup: TCP_INQ %d\n", step, on);
+	}
+}
+
+/* A signal while a reader waits for SO_RCVLOWAT with part of it queued:
+ * the read returns what is queued.  restart: SA_RESTART. */
+static void rnd_lowat_signal(struct pair *p, int step)
+{
+	int q = inq(p->rx);
+	struct reader rd;
+	size_t len = (size_t)cur_lowat + rnd(300000);
+	start_reader(&rd, p->rx, len, 0);
+	wait_blocked(rd.tid);
+	size_t more = 1 + rnd((uint32_t)(cur_lowat - q - 1));
+	send_n(p, more);
+	wait_arrived(p, 0);
+	wait_blocked(rd.tid);
+	int seen = __atomic_load_n(&signals_handled, __ATOMIC_ACQUIRE);
+	syscall(SYS_tgkill, getpid(), rd.tid, SIGUSR1);
+	while (__atomic_load_n(&signals_handled, __ATOMIC_ACQUIRE) == seen)
+		sched_yield();
+	pthread_join(rd.th, NULL);
+	errno = rd.err;
+	printf("%d: signal during a SO_RCVLOWAT %d wait, %d queued, %zu more: ", step, cur_lowat, q, more);
+	got("read", rd.r, rd.buf);
+	munmap(rd.buf, rd.len);
+}
+
 static int sc_random(const char *seed)
 {
 	rng = strtoull(seed, NULL, 0) * 2654435761u + 1;
 	struct pair p = make_pair();
 	uint8_t *b = buffer(4 << 20);
-	int restart = (int)rnd(2);
+	int restart = (int)rnd(2), dupfd = dup(p.rx);
 	handle(SIGUSR1, on_sig, restart);
 	for (int step = 0; step < 40; step++) {
-		uint32_t what = rnd(10);
+		uint32_t what = rnd(12);
 		if (what < 3) {
 			size_t n = rnd_len();
 			send_n(&p, n);
 			wait_arrived(&p, 0);
 			printf("%d: sent %zu\n", step, n);
-		} else if (what == 3 && !inq(p.rx)) {
+		} else if (what == 3 && !inq(p.rx) && cur_lowat == 1) {
 			/* A signal while a reader sleeps on an empty socket; data
 			 * after it, so an SA_RESTART read ends too. */
 			struct reader rd;
@@ -981,6 +1024,10 @@ static int sc_random(const char *seed)
 			printf("%d: signal while blocked: ", step);
 			got("read", rd.r, rd.buf);
 			munmap(rd.buf, rd.len);
+		} else if (what == 10) {
+			rnd_option(dupfd, step);
+		} else if (what == 11 && cur_lowat > 1 && inq(p.rx) + 1 < cur_lowat) {
+			rnd_lowat_signal(&p, step);
 		} else {
 			rnd_step(&p, b, step);
 		}
