@@ -372,12 +372,17 @@ static int take_locked(struct rd *s, struct zcw_win *w)
 	 * socket: no other process (solo) and no other thread in a consuming
 	 * call when we took the lock (none can start one while we hold it).
 	 * What a read returns is then one contiguous run of the stream.
-	 * Elsewhere further calls only to reach what the read must return. */
+	 * Elsewhere further calls only to reach what the read must return.
+	 * All of it here, under the lock, signals blocked: nothing, not even
+	 * a signal handler reading the same socket, can land inside a read.
+	 * A call that says nothing is queued is believed unless the kernel's
+	 * wait counted more (at a reset it reports 0 with data queued). */
 	int how;
 	s->more = s->solo && !fdt_others_consuming(s->e);
 	do
 		how = one_call(s, w);
-	while (how == TOOK && s->cur.left && s->inq != 0 && (s->more || s->got < need_now(s)));
+	while (how == TOOK && s->cur.left && (s->inq != 0 || s->got < s->need) &&
+	       (s->more || s->got < need_now(s)));
 	/* Queue drained: this read or the next is about to sleep.  Don't sit
 	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
 	 * buffers back only when the pages are unmapped). */
@@ -529,7 +534,7 @@ static ssize_t mapped_read(struct rd *s)
 	}
 	for (;;) {
 		size_t before = s->got;
-		int how = take(s);
+		int how = take(s);	/* one take: a handler may run between two */
 		if (!s->cur.left || (s->got && (how == FAIL || how == STUCK)))
 			break;
 		if (!s->got) {
@@ -545,8 +550,6 @@ static ssize_t mapped_read(struct rd *s)
 		}
 		if (!blocking || (woke && s->got == before))
 			break;	/* readable, yet nothing to take: EOF or an error next */
-		if (s->got > before && s->got < need_now(s))
-			continue;	/* the kernel counted more than one take found */
 		if (waitall) {
 			if (!(woke = wait_more(s)))
 				break;

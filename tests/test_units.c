@@ -403,7 +403,11 @@ Test(auto_mode, a_short_process_does_not_pay_the_setup_of_a_sample)
 {
 	start_from_host(3000000, 1000000, 0, 50000000, NULL);
 	int k = first_mapped(30000);
-	cr_assert(k >= 20000 && k <= 20000 + 800, "first mapped read %d", k);
+	/* Each copy sample also times the real instructions between its
+	 * marks (a few microseconds, more under a sanitizer or load), which
+	 * makes copying look up to ~0.1% dearer: 1% of slack below.  Without
+	 * the delay the first sample comes within 800 reads. */
+	cr_assert(k >= 19800 && k <= 20000 + 800, "first mapped read %d", k);
 }
 
 Test(auto_mode, without_a_known_setup_the_first_sample_comes_in_the_first_interval)
