@@ -1094,13 +1094,44 @@ static int sc_lowat_cap(void)
 	return 0;
 }
 
+/* Stops this process and continues it, from a child: a stop ends a wait
+ * that holds data, as a signal does. */
+static void stop_and_continue(void)
+{
+	pid_t parent = getpid(), pid = fork();
+	if (pid == 0) {
+		kill(parent, SIGSTOP);
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)parent);
+		for (;;) {
+			FILE *f = fopen(path, "re");
+			char st = '?';
+			if (f && fgets(buf, sizeof(buf), f)) {
+				char *p = strrchr(buf, ')');
+				if (p && p[1])
+					st = p[2];
+			}
+			if (f)
+				fclose(f);
+			if (st == 'T' || st == 't')
+				break;
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);	/* polling a condition, not a timed wait */
+		}
+		kill(parent, SIGCONT);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 /* A reader waiting for SO_RCVLOWAT 200000 holds part of it when a signal
- * (SA_RESTART or not) or SO_RCVTIMEO ends the wait: it returns all that
- * is queued.  before: bytes queued before the read starts (0: a drained
- * socket), during: bytes that arrive while it waits. */
+ * (SA_RESTART or not), a stop or SO_RCVTIMEO ends the wait: it returns
+ * all that is queued.  before: bytes queued before the read starts (0: a
+ * drained socket), during: bytes that arrive while it waits. */
 static int lowat_wake(int how, size_t before, size_t during)
 {
-	static const char *const hows[] = { "a signal (SA_RESTART)", "a signal", "SO_RCVTIMEO 300ms" };
+	static const char *const hows[] = { "a signal (SA_RESTART)", "a signal", "SO_RCVTIMEO 300ms",
+					    "SIGSTOP and SIGCONT" };
 	struct pair p = make_pair();
 	int lowat = 200 * KB;
 	setsockopt(p.rx, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
@@ -1123,6 +1154,8 @@ static int lowat_wake(int how, size_t before, size_t during)
 	wait_arrived(&p, 0);
 	if (how < 2 && !early && !wait_blocked_or_done(&rd))
 		syscall(SYS_tgkill, getpid(), rd.tid, SIGUSR1);
+	if (how == 3 && !early && !wait_blocked_or_done(&rd))
+		stop_and_continue();
 	pthread_join(rd.th, NULL);
 	double ms = ms_since(&t0);
 	errno = rd.err;
@@ -1139,7 +1172,7 @@ static int lowat_wake(int how, size_t before, size_t during)
 
 static int sc_lowat_wake(void)
 {
-	for (int how = 0; how < 3; how++) {
+	for (int how = 0; how < 4; how++) {
 		lowat_wake(how, 0, 50 * KB);
 		lowat_wake(how, 50 * KB, 50 * KB);
 	}
