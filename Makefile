@@ -71,7 +71,7 @@ COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c tools/zcprom.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
-HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff
+HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff zcstack
 HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcapi $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcseen.so $(BUILD)/libzcshim-asan.so
 
 # The in-place API's test driver links the library, as an application would.

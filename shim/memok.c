@@ -46,7 +46,8 @@ static int cached(uintptr_t lo, uintptr_t hi, int how, uint32_t now)
  * cannot tell, and trusts the pointer as it always did there. */
 static int populate_missing(void)
 {
-	uint8_t probe[PAGE] __attribute__((aligned(4096)));
+	/* Not on the stack: this may run on a handler's 8 KiB stack. */
+	static uint8_t probe[PAGE] __attribute__((aligned(4096)));
 	if (madvise(probe, PAGE, MADV_POPULATE_WRITE) && errno == EINVAL)
 		__atomic_store_n(&populate_ok, 0, __ATOMIC_RELAXED);
 	return !__atomic_load_n(&populate_ok, __ATOMIC_RELAXED);

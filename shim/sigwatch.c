@@ -36,29 +36,44 @@ void sgw_init(void)
 			sigdelset(&sgw_async, sig);
 }
 
-/* The caught-signal mask from /proc/self/status ("SigCgt:"): three system
- * calls instead of one per signal.  -1 if it cannot be read. */
+/* The caught-signal mask from /proc/self/status ("SigCgt:"): a few system
+ * calls instead of one per signal.  Read in small pieces: this may run on
+ * a signal handler's 8 KiB stack (the first read that takes data).  -1 if
+ * it cannot be read. */
 static int caught_mask(uint64_t *mask)
 {
-	char buf[4096];
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+	static const char key[] = "SigCgt:";
+	char buf[256];
+	size_t have = 0;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC), found = 0;
 	if (fd < 0)
 		return -1;
-	ssize_t n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	for (;;) {
+		ssize_t n = syscall(SYS_read, fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		char *p = strstr(buf, key);
+		if (p && strchr(p, '\n')) {
+			uint64_t m = 0;
+			for (p += sizeof(key) - 1; *p == ' ' || *p == '\t'; p++)
+				;
+			for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+				m = m << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+			*mask = m;
+			found = 1;
+			break;
+		}
+		/* Keep the last line begun (it may be the key's): whole lines
+		 * of /proc/self/status are far shorter than the buffer. */
+		char *nl = strrchr(buf, '\n');
+		size_t keep = nl ? have - (size_t)(nl + 1 - buf) : 0;
+		memmove(buf, buf + have - keep, keep);
+		have = keep;
+	}
 	syscall(SYS_close, fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	const char *p = strstr(buf, "SigCgt:");
-	if (!p)
-		return -1;
-	uint64_t m = 0;
-	for (p += 7; *p == ' ' || *p == '\t'; p++)
-		;
-	for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-		m = m << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-	*mask = m;
-	return 0;
+	return found ? 0 : -1;
 }
 
 int sgw_scan(void)

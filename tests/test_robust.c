@@ -104,3 +104,47 @@ Test(asan, the_shim_itself_under_asan_ubsan, .timeout = 120)
 	(void)!system(cmd);
 	tl_free(&r);
 }
+
+/* The shim's hooks need no more stack than libc's own, give or take
+ * 2 KiB: zcstack measures each call on a painted stack, plain and under
+ * the shim (every read on the mapped path), and reads on an 8 KiB
+ * sigaltstack, a PTHREAD_STACK_MIN thread and an 8 KiB coroutine (which
+ * die of SIGSEGV where a hook needs more). */
+static void stack_use(const char *sender)
+{
+#ifdef ZCSHIM_SANITIZE
+	cr_skip_test("sanitizers change every frame and move locals off the stack");
+#endif
+	const char *argv[] = { tl_bin("zcstack"), sender, NULL };
+	const char *env[] = { "ZCSHIM_MIN_READ=0", NULL };
+	struct tl_result plain, shim;
+	tl_run(&plain, 0, 60000, argv, NULL);
+	tl_run(&shim, 1, 60000, argv, env);
+	cr_assert_eq(plain.status, 0, "%s", plain.out);
+	cr_assert_eq(shim.status, 0, "the shim run died (a small stack overflowed?): %s", shim.out);
+	cr_assert_null(strstr(shim.out, "BAD"), "%s", shim.out);
+	const char *p = plain.out, *s = shim.out;
+	int lines = 0;
+	for (;;) {
+		const char *pc = strstr(p, ": "), *sc = strstr(s, ": ");
+		const char *pb = pc ? strstr(pc, " bytes of stack") : NULL, *sb = sc ? strstr(sc, " bytes of stack") : NULL;
+		if (!pb || !sb)
+			break;
+		long a = strtol(pc + 2, NULL, 10), b = strtol(sc + 2, NULL, 10);
+		cr_log_info("%.*s: libc %ld, shim %ld bytes", (int)(pc - p), p, a, b);
+		cr_assert(b <= a + 2048, "%.*s: %ld bytes of stack under the shim, %ld plain", (int)(pc - p), p, b, a);
+		p = strchr(pb, '\n') + 1;
+		s = strchr(sb, '\n') + 1;
+		lines++;
+	}
+	cr_assert_eq(lines, 6, "%s", shim.out);
+	cr_assert(strstr(shim.out, "an 8 KiB coroutine: read ok"), "%s", shim.out);
+	/* the reads took the mapped path: they mapped, or asked the kernel */
+	cr_assert_gt(tl_json_u64(shim.json, "\"totals\":", strcmp(sender, "plain") ? "bytes_mapped" : "zc_calls"), 0,
+		     "%s", shim.json);
+	tl_free(&plain);
+	tl_free(&shim);
+}
+
+Test(stack, mapped_reads_need_at_most_2k_more_than_libc, .timeout = 120) { stack_use("zc4108"); }
+Test(stack, unmappable_reads_need_at_most_2k_more_than_libc, .timeout = 120) { stack_use("plain"); }
