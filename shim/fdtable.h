@@ -69,8 +69,9 @@ struct __attribute__((aligned(64))) fdt_entry {
 	uint32_t gen;           /* bumped whenever the fd is closed, reused or dup'ed over */
 	uint32_t sid;           /* the socket (open file description) as this
 				 * process knows it: dups share it */
-	uint8_t solo;           /* no other process can read the socket: created
-				 * here (socket, accept), no fork since */
+	uint8_t solo;           /* no other process reads the socket: made here
+				 * (socket, accept) or met (inherited, received:
+				 * fdt_classify), no fork since */
 	struct fdt_opts opts;
 	struct fdt_hints hints;
 };
