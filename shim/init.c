@@ -11,8 +11,10 @@
 #include "log.h"
 #include "stats.h"
 #include "zcread.h"
+#include "zcshim.h"
 #include "zcwin.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,11 +66,37 @@ static void at_fork_parent(void)
 		fdt_shared_all();
 }
 
+ssize_t (*zci_first_recv)(int fd, const void **data, size_t max, int flags);
+int (*zci_first_release)(int fd);
+
+/* 1 if another copy of the shim comes before this one in the lookup
+ * order: a program built with the shim's objects (zcsink) run under
+ * zcstat or LD_PRELOAD, or two paths to the library.  Only the first copy
+ * serves: the program's calls into a later copy (the in-place API of an
+ * embedded one) are forwarded to it, and the first copy's own next calls
+ * reach the later copy's hooks, which pass them through.  (Both serving,
+ * every byte was counted twice: zcsink under zcstat reported 256 MiB +
+ * 16 KiB, and two processes of one pid.) */
+static int another_copy_first(void)
+{
+	ssize_t (*first)(int, const void **, size_t, int) =
+		(ssize_t(*)(int, const void **, size_t, int))dlsym(RTLD_DEFAULT, "zcshim_recv");
+	if (!first || first == zcshim_recv)
+		return 0;
+	zci_first_release = (int (*)(int))dlsym(RTLD_DEFAULT, "zcshim_release");
+	__atomic_store_n(&zci_first_recv, first, __ATOMIC_RELEASE);
+	return 1;
+}
+
 /* ZCI_DONE, or ZCI_OFF with the reason logged. */
 static uint32_t start_modules(void)
 {
 	if (cfg.disable) {
 		zlog(ZLOG_INFO, "disabled by ZCSHIM_DISABLE");
+		return ZCI_OFF;
+	}
+	if (another_copy_first()) {
+		zlog(ZLOG_INFO, "another copy of the shim serves this program: passing everything through");
 		return ZCI_OFF;
 	}
 	if (fdt_init()) {

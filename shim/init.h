@@ -31,6 +31,14 @@ static inline int zci_ready(void)
 	return 0;
 }
 
+/* Where another copy of the shim comes first in the process (init.c:
+ * another_copy_first), its in-place API, which this copy's forwards to;
+ * else NULL. */
+#include <stddef.h>
+#include <sys/types.h>
+extern ssize_t (*zci_first_recv)(int fd, const void **data, size_t max, int flags);
+extern int (*zci_first_release)(int fd);
+
 /* Nonzero while this thread is inside start-up or the fork handler. */
 int zci_guarded(void);
 

@@ -233,3 +233,31 @@ Test(zcsink, file_and_pipe_byte_for_byte, .timeout = 120)
 	unlink(ref);
 	unlink(err);
 }
+
+/* zcsink carries the shim; under zcstat a second copy is preloaded.  Only
+ * the first serves (the other forwards its in-place API): every byte is
+ * counted once, in one process entry, and still lent in place. */
+Test(zcsink, under_zcstat_every_byte_counted_once, .timeout = 120)
+{
+	char out[] = "/tmp/zcsink-once-XXXXXX";
+	close(mkstemp(out));
+	for (int i = 0; i < 3; i++) {
+		struct tl_proc snd;
+		const char *sa[] = { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL };
+		int port = tl_sender(&snd, sa);
+		char hp[32];
+		snprintf(hp, sizeof(hp), "127.0.0.1:%d", port);
+		const char *argv[] = { tl_bin("zcsink"), "--connect", hp, "-o", out, "-q", NULL };
+		struct tl_result r;
+		tl_run(&r, 1, 60000, argv, NULL);
+		cr_assert_eq(tl_wait(&snd, 30000), 0);
+		cr_assert_eq(r.status, 0, "%s", r.out);
+		uint64_t m = tl_json_u64(r.json, "\"totals\":", "bytes_mapped"), c = tl_json_u64(r.json, "\"totals\":", "bytes_copied");
+		cr_assert_eq(m + c, 64ull << 20, "mapped %llu + copied %llu for 64 MiB: %s", (unsigned long long)m,
+			     (unsigned long long)c, r.json);
+		cr_assert_eq(tl_count(r.json, "\"pid\":"), 1, "one process, one report: %s", r.json);
+		cr_assert_gt(tl_json_u64(r.json, "\"totals\":", "api_calls"), 0, "lent in place: %s", r.json);
+		tl_free(&r);
+	}
+	unlink(out);
+}
