@@ -21,6 +21,7 @@
 #include <sys/auxv.h>
 
 uint32_t zci_state;
+pid_t zci_pid;
 static struct zcfg cfg;
 static __attribute__((tls_model("initial-exec"))) __thread int guard;
 
@@ -50,6 +51,7 @@ static void at_fork_child(void)
 		return;
 	int saved = errno;
 	guard++;
+	__atomic_store_n(&zci_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	fdt_after_fork_child();
 	zcw_after_fork_child();
 	zst_after_fork_child();
@@ -99,6 +101,7 @@ static uint32_t start_modules(void)
 		zlog(ZLOG_INFO, "another copy of the shim serves this program: passing everything through");
 		return ZCI_OFF;
 	}
+	__atomic_store_n(&zci_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	if (fdt_init()) {
 		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
 		return ZCI_OFF;

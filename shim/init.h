@@ -11,7 +11,12 @@
 #ifndef ZCSHIM_INIT_H
 #define ZCSHIM_INIT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/single_threaded.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 enum { ZCI_NONE, ZCI_RUNNING, ZCI_DONE, ZCI_OFF };
 extern uint32_t zci_state;
@@ -34,10 +39,25 @@ static inline int zci_ready(void)
 /* Where another copy of the shim comes first in the process (init.c:
  * another_copy_first), its in-place API, which this copy's forwards to;
  * else NULL. */
-#include <stddef.h>
-#include <sys/types.h>
 extern ssize_t (*zci_first_recv)(int fd, const void **data, size_t max, int flags);
 extern int (*zci_first_release)(int fd);
+
+/* 1 when the shim may change its state for a call that changes the
+ * process's fds or sockets (close, dup, socket, accept, setsockopt...):
+ * it is ready, and this is not a vfork child.  A vfork child runs in its
+ * parent's memory, with fds of its own: its close or dup2 must not change
+ * what the parent's shim knows (a parent thread blocked reading the
+ * socket took the close for its own: EBADF).  Only a multithreaded
+ * process asks the kernel (one getpid): a single-threaded parent sleeps
+ * through its vfork child and finds at worst entries forgotten, which its
+ * next read of them classifies again. */
+extern pid_t zci_pid;
+static inline int zci_lifecycle(void)
+{
+	if (!zci_ready())
+		return 0;
+	return __libc_single_threaded || (pid_t)syscall(SYS_getpid) == __atomic_load_n(&zci_pid, __ATOMIC_RELAXED);
+}
 
 /* Nonzero while this thread is inside start-up or the fork handler. */
 int zci_guarded(void);

@@ -149,7 +149,7 @@ static int is_tcp_args(int domain, int type, int protocol)
 static int do_socket(int domain, int type, int protocol)
 {
 	int fd = libc_socket(domain, type, protocol);
-	if (fd >= 0 && zci_ready()) {
+	if (fd >= 0 && zci_lifecycle()) {
 		if (is_tcp_args(domain, type, protocol))
 			fdt_set_tcp(fd);
 		else
@@ -161,7 +161,7 @@ static int do_socket(int domain, int type, int protocol)
 static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	int fd = libc_accept4(lfd, addr, len, flags);
-	if (fd >= 0 && zci_ready()) {
+	if (fd >= 0 && zci_lifecycle()) {
 		int saved = errno;
 		fdt_accepted(lfd, fd);
 		errno = saved;
@@ -183,7 +183,7 @@ static void trim_if_idle(void)
  * that turns out not to be open costs nothing. */
 static int do_close(int fd)
 {
-	int on = zci_ready();
+	int on = zci_lifecycle();
 	if (on) {
 		int saved = errno;
 		fdt_forget(fd);
@@ -200,7 +200,7 @@ static int do_close(int fd)
 
 static int do_close_range(unsigned lo, unsigned hi, int flags)
 {
-	int on = zci_ready() && !(flags & CLOSE_RANGE_CLOEXEC);
+	int on = !(flags & CLOSE_RANGE_CLOEXEC) && zci_lifecycle();
 	if (on)
 		fdt_forget_range(lo, hi);
 	int r = libc_close_range(lo, hi, flags);
@@ -211,7 +211,7 @@ static int do_close_range(unsigned lo, unsigned hi, int flags)
 
 static int after_dup(int oldfd, int newfd)
 {
-	if (newfd >= 0 && newfd != oldfd && zci_ready()) {
+	if (newfd >= 0 && newfd != oldfd && zci_lifecycle()) {
 		int saved = errno;
 		fdt_dup(oldfd, newfd);
 		errno = saved;
@@ -228,7 +228,7 @@ static int do_fcntl(int fd, int cmd, void *arg)
 	int r = libc_fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		after_dup(fd, r);
-	else if (cmd == F_SETFL && r == 0 && zci_ready())
+	else if (cmd == F_SETFL && r == 0 && zci_lifecycle())
 		fdt_flags_changed(fd);
 	return r;
 }
@@ -236,7 +236,7 @@ static int do_fcntl(int fd, int cmd, void *arg)
 static int do_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	int r = libc_setsockopt(fd, level, name, val, len);
-	if (r == 0 && zci_ready())
+	if (r == 0 && zci_lifecycle())
 		fdt_setsockopt(fd, level, name, val, len);
 	return r;
 }
@@ -244,7 +244,7 @@ static int do_setsockopt(int fd, int level, int name, const void *val, socklen_t
 /* fclose closes its fd inside libc, where no hook sees it. */
 static int do_fclose(FILE *f)
 {
-	if (f && zci_ready()) {
+	if (f && zci_lifecycle()) {
 		int saved = errno, fd = fileno(f);
 		if (fd >= 0)
 			fdt_forget(fd);

@@ -133,6 +133,9 @@ ROW(dup_lowat, 1, 120)
 ROW(dup_peekoff, 0, 120)
 ROW(footprint, 1, 120)
 ROW(race_fork, 1, 180)
+/* a vfork child's close, dup2 or close_range changes nothing of the
+ * parent's (beyond-the-bytes issue, 2) */
+ROW(vfork_fds, 1, 120)
 
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a

@@ -1361,6 +1361,53 @@ static int sc_race_fork(void)
 	return 0;
 }
 
+/* ---- a vfork child's fds are its own ---------------------------------- */
+
+/* A thread of the parent sleeps reading the socket while a vfork child
+ * closes it, dup2s over it or close_ranges it, then exits: the child's fds
+ * are its own, and the parent's read returns the data (plain and
+ * MSG_WAITALL). */
+static int sc_vfork_fds(void)
+{
+	static const char *const ops[] = { "close", "dup2 over it", "close_range" };
+	for (int op = 0; op < 3; op++)
+		for (int waitall = 0; waitall < 2; waitall++) {
+			struct pair p = make_pair();
+			struct reader rd;
+			start_reader(&rd, p.rx, 300 * KB, waitall ? MSG_WAITALL : 0);
+			wait_blocked(rd.tid);
+			int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC), rx = p.rx;
+			pid_t pid = vfork();
+			if (pid == 0) {
+				if (op == 0)
+					close(rx);
+				else if (op == 1)
+					dup2(devnull, rx);
+				else
+					close_range((unsigned)rx, (unsigned)rx, 0);
+				_exit(0);
+			}
+			waitpid(pid, NULL, 0);
+			/* Not MSG_WAITALL: one segment's worth, which arrives at
+			 * once, so the woken read's length is the kernel's. */
+			send_n(&p, waitall ? 100 * KB : 4000);
+			if (waitall) {
+				wait_arrived(&p, 0);
+				send_n(&p, 200 * KB);
+			}
+			pthread_join(rd.th, NULL);
+			errno = rd.err;
+			char label[96];
+			snprintf(label, sizeof(label), "a vfork child did %s; the parent's %sread", ops[op],
+				 waitall ? "MSG_WAITALL " : "");
+			got(label, rd.r, rd.buf);
+			close(devnull);
+			drain(&p, p.rx, "then");
+			close_pair(&p);
+		}
+	return 0;
+}
+
 static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "urgent", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
 	{ "cancel", sc_cancel }, { "self_cancel", sc_self_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
@@ -1372,7 +1419,7 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "eof", sc_eof }, { "nonblock", sc_nonblock },
 	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
 	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
-	{ "race_fork", sc_race_fork },
+	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds },
 };
 
 int main(int argc, char **argv)
