@@ -14,7 +14,7 @@ void zcfg_defaults(struct zcfg *c)
 	memset(c, 0, sizeof(*c));
 	c->window = ZCFG_DEFAULT_WINDOW;
 	c->min_read = ZCFG_DEFAULT_MIN_READ;
-	c->log_level = ZLOG_WARN;
+	c->log_level = ZLOG_OFF;
 	c->slots = ZCFG_DEFAULT_SLOTS;
 }
 
@@ -112,6 +112,8 @@ int zcfg_parse_level(const char *s, int *out)
 	static const char *names[] = { "error", "warn", "info", "debug" };
 	if (!s)
 		return -EINVAL;
+	if (!strcasecmp(s, "off") || !strcasecmp(s, "none"))
+		return *out = ZLOG_OFF, 0;
 	for (int i = 0; i < 4; i++)
 		if (!strcasecmp(s, names[i]))
 			return *out = i, 0;
@@ -139,7 +141,7 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 		return 0;
 
 	if ((v = get("ZCSHIM_LOG")) && zcfg_parse_level(v, &c->log_level)) {
-		warn("ZCSHIM_LOG", v, "expected error, warn, info or debug");
+		warn("ZCSHIM_LOG", v, "expected off, error, warn, info or debug");
 		c->log_level = ZLOG_WARN;
 		bad++;
 	}
@@ -148,6 +150,9 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 		c->log_file[0] = 0;
 		bad++;
 	}
+	/* A log file named and no level: warnings go there. */
+	if (c->log_file[0] && !get("ZCSHIM_LOG"))
+		c->log_level = ZLOG_WARN;
 	if ((v = get("ZCSHIM_DISABLE")) && zcfg_parse_bool(v, &c->disable)) {
 		warn("ZCSHIM_DISABLE", v, "expected 0 or 1");
 		c->disable = 0;

@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int log_level = ZLOG_WARN;
+static int log_level = ZLOG_OFF;
 static char log_path[256];
 
 void zlog_setup(int level, const char *path)

@@ -15,7 +15,11 @@
 
 #include "zfmt.h"
 
-enum zlog_level { ZLOG_ERROR = 0, ZLOG_WARN = 1, ZLOG_INFO = 2, ZLOG_DEBUG = 3 };
+/* ZLOG_OFF, the default: the shim writes nothing to the program's fds
+ * unless asked (ZCSHIM_LOG, ZCSHIM_LOG_FILE): a program's stderr may be
+ * its protocol, and a program must not be able to tell the shim is there.
+ * What went wrong is in the stats segment, for zcstat. */
+enum zlog_level { ZLOG_OFF = -1, ZLOG_ERROR = 0, ZLOG_WARN = 1, ZLOG_INFO = 2, ZLOG_DEBUG = 3 };
 
 /* Where and how much to log; set once at init. path NULL means stderr. */
 void zlog_setup(int level, const char *path);

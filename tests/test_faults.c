@@ -203,3 +203,29 @@ Test(faults, address_space_capped, .timeout = 120)
 	free(json);
 	free(log);
 }
+
+/* The shim writes to the program's fds only when asked (ZCSHIM_LOG,
+ * ZCSHIM_LOG_FILE): a window it cannot map (here mmap fails with ENOMEM,
+ * as at RLIMIT_AS or RLIMIT_NOFILE) and a bad ZCSHIM_ variable leave the
+ * program's stderr alone; the counters say what happened. */
+Test(faults, nothing_on_stderr_unless_asked, .timeout = 120)
+{
+	char abs[512], fault[600], cmd[1024];
+	cr_assert(realpath(tl_bin("libzcfault.so"), abs));
+	snprintf(fault, sizeof(fault), "LD_PRELOAD=%s", abs);
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", "--mss", "4108", NULL };
+	int port = tl_sender(&snd, sa);
+	snprintf(cmd, sizeof(cmd), "%s --port %d --expect 16M 2>&1", tl_bin("zcrecv"), port);
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	const char *env[] = { fault, "ZCFAULT_MMAP=ENOMEM", "ZCSHIM_WINDOW=3000", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, 60000, argv, env);
+	cr_assert_eq(tl_wait(&snd, 30000), 0);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "bytes=16777216 ok"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "zcshim["), "the shim wrote to the program's stderr: %s", r.out);
+	cr_assert_eq(tl_json_u64(r.json, "\"totals\":", "bytes_mapped"), 0, "%s", r.json);
+	cr_assert(strstr(r.json, "\"no_window\""), "the counters say why: %s", r.json);
+	tl_free(&r);
+}
