@@ -59,7 +59,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/pending.c shim/take.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c shim/sighooks.c $(COMMON_SRC)
+           shim/take.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c shim/sighooks.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 

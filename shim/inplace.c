@@ -153,7 +153,6 @@ static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, in
 	}
 	r = r < 0 ? -errno : r;
 	fdt_consume_end(token);
-	r = tk_eof(fd, r, n);
 	if (r > 0) {
 		*data = l->buf;
 		d->copied = (uint64_t)r;

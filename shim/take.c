@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include "take.h"
 #include "libc.h"
-#include "pending.h"
 #include "sigwatch.h"
 
 #include <errno.h>
@@ -42,25 +41,11 @@ int tk_map(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len, s
 		return r;
 	}
 	zcw_call_failed(0);
-	if (zc->err)
-		pend_put(fd, -zc->err);
 	return 0;
-}
-
-ssize_t tk_eof(int fd, ssize_t r, size_t asked)
-{
-	int err;
-	return r == 0 && asked && (err = pend_take(fd)) ? -err : r;
 }
 
 ssize_t tk_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding)
 {
-	/* An error an earlier map call took from the socket: the kernel's
-	 * wait cannot see it.  Data still queued comes first, as recv()
-	 * returns it; then the error. */
-	int err = pend_take(fd);
-	if (err)
-		flags |= MSG_DONTWAIT;
 	/* The first few elements of the destination, the rest named by one
 	 * element more: the kernel sums the lengths and, with MSG_TRUNC,
 	 * touches none of them. */
@@ -78,15 +63,6 @@ ssize_t tk_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags,
 	struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)n };
 	int f = MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT);
 	ssize_t p = holding ? syscall(SYS_recvmsg, fd, &m, f) : libc_recvmsg(fd, &m, f);
-	if (err) {
-		if (p > 0) {
-			pend_put(fd, err);
-			return p;
-		}
-		return -err;
-	}
-	if (p < 0)
-		return -errno;
-	return tk_eof(fd, p, len);
+	return p < 0 ? -errno : p;
 }
 

@@ -7,16 +7,14 @@
  *                      runs a handler, so no siglongjmp or cancellation
  *                      can leave the lock or a window behind;
  *   tk_map             one TCP_ZEROCOPY_RECEIVE into a window, its
- *                      failure classified, the socket error it hands over
- *                      kept (pending.h), the call counted;
+ *                      failure classified, the call counted (the socket's
+ *                      error is never taken: zcwin.c, call());
  *   tk_wait            recv()'s own wait, done by the kernel: a
  *                      MSG_PEEK|MSG_TRUNC recv of the read's length waits
  *                      exactly as the read would before its first byte
  *                      (blocking, SO_RCVLOWAT and its cap, SO_RCVTIMEO,
  *                      signals and stops, errors), copies and consumes
  *                      nothing, and says how much is queued;
- *   tk_eof             the EOF rule: an error handed over early is
- *                      reported after the data, before EOF;
  *   windows give their pages back through zcw_zap (zcwin.h), which times
  *   the release for auto.
  * No state here: everything a read needs to know about the socket is
@@ -71,9 +69,5 @@ static inline int tk_not_ours(int err)
  * point): the raw system call, which is none.  Bytes queued (> 0), 0 at
  * EOF, or -errno (EAGAIN on a timeout, EINTR, the socket's error). */
 ssize_t tk_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding);
-
-/* r, or at EOF (r == 0) of a read that asked for asked > 0 bytes, the
- * error an earlier zero-copy call handed over (-errno). */
-ssize_t tk_eof(int fd, ssize_t r, size_t asked);
 
 #endif

@@ -102,9 +102,9 @@ static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
  * a call and the spills around it measured 15% of the shim's
  * instructions on this path. */
 static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e,
-								 size_t total, int reason, struct zst_delta *d)
+								 int reason, struct zst_delta *d)
 {
-	ssize_t r = tk_eof(rq->fd, real_call(rq, e), total);
+	ssize_t r = real_call(rq, e);
 	if (r > 0 && !(rq->flags & MSG_PEEK)) {
 		d->copied = (uint64_t)r;
 		d->reason = reason;
@@ -278,18 +278,11 @@ static size_t plan_call(struct rd *s, const struct zcw_win *w, size_t *cb_len)
 	if (s->inq != UINT32_MAX && queued < want)
 		want = queued;
 	size_t map = want & ~(size_t)(PAGE - 1);
+	/* No copybuf: asking for one would hand the socket's error over too
+	 * (zcwin.c, call()); the straggler behind mapped pages comes by a
+	 * copy of its own (head_unmappable). */
 	*cb_len = 0;
-	/* The copybuf takes the unmappable straggler behind the mapped pages
-	 * in the same call, on fds whose stream has shown them (MSG_ZEROCOPY
-	 * at the default MSS).  Only where the call cannot run out of room
-	 * first (the queue, as the last call saw it, fits): otherwise it
-	 * would take mappable bytes and leave the stream mid-page.  On a
-	 * page-aligned stream it would do harm too: with inq <= copybuf_len
-	 * the kernel copies everything. */
-	if (FDT_GET(s->e->hints.had_skip) && s->inq != UINT32_MAX && (size_t)s->inq + CB_RESERVE <= want) {
-		map = (want - CB_RESERVE) & ~(size_t)(PAGE - 1);
-		*cb_len = left - map < CB_RESERVE ? left - map : CB_RESERVE;
-	}
+	(void)left;
 	return map;
 }
 
@@ -506,13 +499,13 @@ static ssize_t failed(struct rd *s, int reason_hint)
 		zcw_disable(ENOPROTOOPT);
 	if (f == -ENOPROTOOPT || !zcw_kernel()->supported) {
 		zst_set_kernel(0);
-		return passthrough(rq, s->e, s->cur.left, ZCS_R_NOKERNEL, s->d);
+		return passthrough(rq, s->e, ZCS_R_NOKERNEL, s->d);
 	}
 	if (f == -EFAULT)
 		reason_hint = ZCS_R_BUFFER;
 	/* EOF (EIO), not connected, an urgent mark...: the real call gives
 	 * exactly the answer recv() gives. */
-	return passthrough(rq, s->e, s->cur.left, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
+	return passthrough(rq, s->e, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
 }
 
 /* Waits first unless the queue as last seen holds all the read can take
@@ -646,7 +639,7 @@ static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, 
 		zca_mark(&m0);
 	ssize_t r;
 	if (choice == ZCA_GO_COPY || choice == ZCA_SAMPLE_COPY)
-		r = passthrough(rq, e, total, o->reason = ZCS_R_AUTO, d);
+		r = passthrough(rq, e, o->reason = ZCS_R_AUTO, d);
 	else
 		r = map_read(rq, e, total, d, o);
 	if (timed && r > 0) {
@@ -670,7 +663,7 @@ static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *
 		return real_call(rq, e);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
 	o->reason = decided >= 0 ? decided : zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
 	if (o->reason != ZCP_MAP)
-		return passthrough(rq, e, total, o->reason, d);
+		return passthrough(rq, e, o->reason, d);
 	if (__builtin_expect(zca_mode() == ZCA_AUTO, 0))
 		return auto_read(rq, e, total, d, o, choice);
 	return map_read(rq, e, total, d, o);
@@ -693,7 +686,7 @@ static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e, int decided
  * error (-errno), or EOF. */
 ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason)
 {
-	r = r < 0 ? -err : tk_eof(fd, r, 1);
+	r = r < 0 ? -err : r;
 	struct zst_delta d = { .reason = -1 };
 	zcp_learn_pass(e, r, reason);
 	zcr_count(fd, e, &d);

@@ -136,6 +136,10 @@ ROW(race_fork, 1, 180)
 /* a vfork child's close, dup2 or close_range changes nothing of the
  * parent's (beyond-the-bytes issue, 2) */
 ROW(vfork_fds, 1, 120)
+/* the socket's error stays the socket's: 100 connections reset, a fork
+ * child or an exec'd program reading the rest, FIN then a reset, poll and
+ * SO_ERROR after part of the data (beyond-the-bytes issue, 1) */
+ROW(errors, 1, 240)
 
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a

@@ -1408,6 +1408,151 @@ static int sc_vfork_fds(void)
 	return 0;
 }
 
+/* ---- the socket's error, and every holder of it ------------------------ */
+
+/* Reads fd to its end, 256 KiB at a time: "N bytes, then E" (E: the
+ * error that ended it, or EOF).  Content checked against the stream from
+ * rcvd. */
+static const char *read_to_end(int fd)
+{
+	static char out[96];
+	uint8_t *b = buffer(256 * KB);
+	uint64_t n = 0;
+	int ok = 1;
+	ssize_t r;
+	while ((r = read(fd, b, 256 * KB)) > 0) {
+		ok &= pat_check(b, rcvd, (size_t)r) == (size_t)r;
+		rcvd += (uint64_t)r;
+		n += (uint64_t)r;
+	}
+	snprintf(out, sizeof(out), "%llu bytes%s, then %s", (unsigned long long)n, ok ? "" : " BAD",
+		 r < 0 ? ename(errno) : "EOF");
+	munmap(b, 256 * KB);
+	return out;
+}
+
+/* A connection with n bytes queued behind which the peer reset it. */
+static struct pair reset_after(size_t n)
+{
+	struct pair p = make_pair();
+	send_n(&p, n);
+	wait_arrived(&p, 0);
+	reset_peer(p.tx);
+	wait_hup(p.rx);
+	return p;
+}
+
+static int sc_errors(void)
+{
+	/* 1. Many connections reset at once, each read to its end. */
+	enum { N = 100 };
+	static struct pair ps[N];
+	for (int i = 0; i < N; i++) {
+		ps[i] = make_pair();
+		send_n(&ps[i], 300000);
+		wait_arrived(&ps[i], 0);
+	}
+	for (int i = 0; i < N; i++)
+		reset_peer(ps[i].tx);
+	int resets = 0, eofs = 0, first = 1;
+	uint8_t *fb = buffer(100000);
+	for (int i = 0; i < N; i++) {	/* a first read of each, then the rest of each */
+		wait_hup(ps[i].rx);
+		first &= read(ps[i].rx, fb, 100000) == 100000 &&
+			 pat_check(fb, sent - (uint64_t)(N - i) * 300000, 100000) == 100000;
+	}
+	for (int i = 0; i < N; i++) {
+		rcvd = sent - (uint64_t)(N - i) * 300000 + 100000;
+		const char *r = read_to_end(ps[i].rx);
+		resets += strstr(r, "ECONNRESET") != NULL;
+		eofs += strstr(r, "EOF") != NULL;
+		close(ps[i].rx);
+	}
+	rcvd = sent;
+	printf("%d connections reset behind 300000 bytes, 100000 read of each, then the rest: first reads %s; ECONNRESET on %d, a clean EOF on %d\n",
+	       N, first ? "ok" : "BAD", resets, eofs);
+
+	/* 2. Part read here, then a forked child reads the rest; then the
+	 * parent reads again. */
+	struct pair p = reset_after(300000);
+	uint8_t *b = buffer(256 * KB);
+	got("read", read(p.rx, b, 100000), b);
+	int pfd[2];
+	if (pipe(pfd))
+		die("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *r = read_to_end(p.rx);
+		if (write(pfd[1], r, strlen(r) + 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	char child[96] = { 0 };
+	if (read(pfd[0], child, sizeof(child) - 1) <= 0)
+		die("child");
+	waitpid(pid, NULL, 0);
+	printf("a forked child then read: %s\n", child);
+	rcvd = sent;
+	printf("and the parent after it: %s\n", read_to_end(p.rx));
+
+	/* 3. Part read here, the rest by a program exec'd with the socket. */
+	p = reset_after(300000);
+	got("read", read(p.rx, b, 100000), b);
+	pid = fork();
+	if (pid == 0) {
+		char fd[16], off[32];
+		snprintf(fd, sizeof(fd), "%d", p.rx);
+		snprintf(off, sizeof(off), "%llu", (unsigned long long)rcvd);
+		fcntl(p.rx, F_SETFD, 0);
+		dup2(pfd[1], 1);
+		execl("/proc/self/exe", "zcdiff", "x", "read_fd", fd, off, (char *)NULL);
+		_exit(127);
+	}
+	memset(child, 0, sizeof(child));
+	if (read(pfd[0], child, sizeof(child) - 1) <= 0)
+		die("exec'd reader");
+	waitpid(pid, NULL, 0);
+	printf("a program exec'd with the socket then read: %s", child);
+	rcvd = sent;
+
+	/* 4. The peer's FIN, then its reset. */
+	p = make_pair();
+	send_n(&p, 300000);
+	shutdown(p.tx, SHUT_WR);
+	wait_arrived(&p, 0);
+	wait_hup(p.rx);
+	got("FIN after 300000 bytes, then a reset; read", read(p.rx, b, 200000), b);
+	reset_peer(p.tx);
+	for (int i = 0; i < 100; i++) {	/* until the reset has reached rx */
+		struct pollfd q = { .fd = p.rx, .events = 0 };
+		if (poll(&q, 1, 10) > 0 && (q.revents & POLLERR))
+			break;
+	}
+	printf("then: %s\n", read_to_end(p.rx));
+
+	/* 5. Part read; poll and SO_ERROR show the reset still pending. */
+	p = reset_after(300000);
+	got("read", read(p.rx, b, 100000), b);
+	struct pollfd q = { .fd = p.rx, .events = POLLIN };
+	poll(&q, 1, 0);
+	int err = 0;
+	socklen_t l = sizeof(err);
+	getsockopt(p.rx, SOL_SOCKET, SO_ERROR, &err, &l);
+	printf("then poll says %s, SO_ERROR %s\n", q.revents & POLLERR ? "POLLERR" : "no error",
+	       err ? ename(err) : "0");
+	printf("and the rest: %s\n", read_to_end(p.rx));
+	return 0;
+}
+
+/* The exec'd half of sc_errors, 3: reads fd to its end from stream offset
+ * off and says how it ended, on stdout. */
+static int read_fd(const char *fd, const char *off)
+{
+	rcvd = strtoull(off, NULL, 0);
+	printf("%s\n", read_to_end(atoi(fd)));
+	return 0;
+}
+
 static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "urgent", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
 	{ "cancel", sc_cancel }, { "self_cancel", sc_self_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
@@ -1419,7 +1564,7 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "eof", sc_eof }, { "nonblock", sc_nonblock },
 	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
 	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
-	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds },
+	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds }, { "errors", sc_errors },
 };
 
 int main(int argc, char **argv)
@@ -1427,6 +1572,8 @@ int main(int argc, char **argv)
 	errno_at_start = errno;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 5 && !strcmp(argv[2], "read_fd"))
+		return read_fd(argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[2], "random")) {
 		mode = !strcmp(argv[1], "zc") ? 1 : !strcmp(argv[1], "zc4108") ? 2 : 0;
 		return sc_random(argv[3]);
