@@ -12,8 +12,7 @@
  *      already holds all the read can take (then no SO_RCVLOWAT or
  *      MSG_WAITALL could make recv() wait);
  *   4. take (take.h: tk_lock): with signals blocked and the fd locked,
- *      TCP_ZEROCOPY_RECEIVE (mapped pages copied out; the straggler behind
- *      them through the kernel's copybuf) and non-blocking copies of
+ *      TCP_ZEROCOPY_RECEIVE (mapped pages copied out) and non-blocking copies of
  *      unmappable runs, until the destination is full or the queue is
  *      empty: what one read returns is min(len, queued), one contiguous
  *      run of the stream, as recv() returns it.  Several consuming calls
@@ -51,18 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Valgrind cannot see the kernel writing the copybuf (its address sits
- * inside the getsockopt struct): say so, at the cost of a few no-op
- * instructions when not under valgrind. */
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#else
-#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
-
 #define PAGE 4096u
 #define TAIL_IOV 8
-#define CB_RESERVE ZCW_CB
 
 void zcr_configure(const struct zcfg *cfg)
 {
@@ -204,7 +193,6 @@ struct rd {
 	int guessed;            /* the last call copied a guessed rest of a page */
 	uint32_t head_off;      /* the head is this far into a mappable page
 				 * (a copy the room cut short; 0: not known) */
-	uint8_t *cb;            /* the window's CB_RESERVE bytes for the copybuf */
 	struct zst_delta *d;
 };
 
@@ -268,27 +256,24 @@ static int room_tail(struct rd *s)
 	return how;
 }
 
-/* Where the kernel's copybuf may go, and how much of the room to map. */
-static size_t plan_call(struct rd *s, const struct zcw_win *w, size_t *cb_len)
+/* How much of the room to map: whole pages, no more than the window, nor
+ * than what is queued as far as the kernel has said (the pages of the
+ * destination proved writable are the pages this call fills).  No
+ * copybuf: asking for one would hand the socket's error over too (zcwin.c,
+ * call()); the straggler behind mapped pages comes by a copy of its own
+ * (head_unmappable). */
+static size_t plan_call(const struct rd *s, const struct zcw_win *w)
 {
-	size_t left = s->cur.left, want = left < w->size ? left : w->size;
-	/* No more than is queued, as far as the kernel has said: the pages
-	 * of the destination proved writable are the pages this call fills. */
+	size_t want = s->cur.left < w->size ? s->cur.left : w->size;
 	size_t queued = s->inq < PAGE ? PAGE : s->inq;
 	if (s->inq != UINT32_MAX && queued < want)
 		want = queued;
-	size_t map = want & ~(size_t)(PAGE - 1);
-	/* No copybuf: asking for one would hand the socket's error over too
-	 * (zcwin.c, call()); the straggler behind mapped pages comes by a
-	 * copy of its own (head_unmappable). */
-	*cb_len = 0;
-	(void)left;
-	return map;
+	return want & ~(size_t)(PAGE - 1);
 }
 
 static int one_call(struct rd *s, struct zcw_win *w)
 {
-	size_t cb_len, map = plan_call(s, w, &cb_len);
+	size_t map = plan_call(s, w);
 	if (!map)
 		return room_tail(s);	/* under a page: nothing to map */
 	if (!cur_writable(&s->cur, map)) {
@@ -297,35 +282,27 @@ static int one_call(struct rd *s, struct zcw_win *w)
 	}
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data = NULL;
-	int r = tk_map(s->rq->fd, w, map, cb_len ? s->cb : NULL, cb_len, &zc, &data, s->d);
+	int r = tk_map(s->rq->fd, w, map, NULL, 0, &zc, &data, s->d);
 	if (r < 0) {
 		s->fail = r;
 		return FAIL;
 	}
 	s->inq = zc.inq;
-	size_t mapped = zc.length, copied = zc.copybuf_len > 0 ? (size_t)zc.copybuf_len : 0;
-	if (copied)
-		VALGRIND_MAKE_MEM_DEFINED(s->cb, copied);
+	size_t mapped = zc.length;
 	cur_put(&s->cur, data, mapped);
-	cur_put(&s->cur, s->cb, copied);
-	s->got += mapped + copied;
-	/* Mapped up to the room: the head is at a mappable page boundary, or
-	 * (the copybuf took mappable bytes behind, new data having made the
-	 * call run out of room) that far into such a page.  Cut short by a
-	 * straggler the copybuf took whole: at the next page. */
-	s->at_page = mapped == map ? !copied : copied && !zc.recv_skip_hint;
-	if (mapped + copied)
-		s->head_off = mapped == map && copied ? (uint32_t)(copied % PAGE) : 0;
-	if (mapped)
+	s->got += mapped;
+	/* Mapped up to the room: the head is at a mappable page boundary. */
+	s->at_page = mapped == map;
+	if (mapped) {
+		s->head_off = 0;
 		s->guessed = 0;
+	}
 	s->d->mapped += mapped;
-	s->d->copied += copied;
-	/* A run is counted where it starts to be taken: by the copybuf behind
-	 * mapped pages, or at the head of the queue. */
-	s->d->skip_runs += copied || (!mapped && zc.recv_skip_hint);
-	s->skip_behind |= mapped && zc.recv_skip_hint > copied;
+	/* A run is counted where it starts to be taken: at the head. */
+	s->d->skip_runs += !mapped && zc.recv_skip_hint;
+	s->skip_behind |= mapped && zc.recv_skip_hint;
 	s->clean |= mapped == map;
-	if (mapped + copied)
+	if (mapped)
 		return TOOK;
 	if (zc.recv_skip_hint)
 		return head_unmappable(s, zc.recv_skip_hint);
@@ -392,7 +369,6 @@ static int take(struct rd *s)
 	int how = FAIL;
 	s->fail = -ENOSR;
 	if (w) {
-		s->cb = w->cb;
 		how = take_locked(s, w);
 		zcw_release(w);
 	}

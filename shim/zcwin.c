@@ -21,7 +21,6 @@
 #define RSS_BUDGET (64u << 20)	/* pages left mapped, all windows together */
 
 static struct zcw_win pool[POOL_MAX];
-static uint8_t pool_cb[POOL_MAX][ZCW_CB];	/* untouched pages cost nothing */
 static unsigned pool_len = 4;
 static size_t win_size = 2u << 20;
 
@@ -203,7 +202,6 @@ struct zcw_win *zcw_acquire(void)
 		if (!w->addr) {
 			w->addr = zcw_map(win_size, 0);
 			w->size = win_size;
-			w->cb = pool_cb[w - pool];
 			if (!w->addr) {
 				static int said;
 				if (!said++)

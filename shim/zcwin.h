@@ -29,16 +29,11 @@ struct zcw_kernel {
 	int why;                /* errno that made it unsupported */
 };
 
-/* The kernel's copybuf of a pool window: the unmappable straggler behind
- * mapped pages lands here, not on the reader's stack. */
-#define ZCW_CB (8u << 10)
-
 struct zcw_win {
 	uint8_t *addr;
 	size_t size;
 	size_t next;            /* ring: first offset not mapped since the last zap */
 	uint32_t busy;
-	uint8_t *cb;            /* ZCW_CB bytes (pool windows; NULL elsewhere) */
 };
 
 /* Set the window size (bytes, page multiple) before first use. */
