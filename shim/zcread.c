@@ -420,6 +420,11 @@ static int64_t now_ns(void)
 static int wait_more(struct rd *s)
 {
 	int fd = s->rq->fd, saved = errno;
+	/* The kept O_NONBLOCK flag (fdt_blocking) can be stale (FIONBIO is
+	 * not hooked): a non-blocking socket returns what it has. */
+	int fl = (int)syscall(SYS_fcntl, fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return 0;
 	if (!s->deadline_ns) {
 		struct timeval tv = { 0, 0 };
 		socklen_t l = sizeof(tv);

@@ -831,6 +831,15 @@ static int sc_nonblock(void)
 	send_n(&p, 50 * KB);
 	wait_arrived(&p, 0);
 	got("O_NONBLOCK, SO_RCVLOWAT 200K, 50K queued", read(p.rx, b, 300 * KB), b);
+	/* Blocking first (the shim learns it), then FIONBIO, which no hook
+	 * sees: a MSG_WAITALL read returns what is queued. */
+	struct pair q = make_pair();
+	send_n(&q, 100 * KB);
+	wait_arrived(&q, 0);
+	got("blocking read", read(q.rx, b, 64 * KB), b);
+	int on = 1;
+	ioctl(q.rx, FIONBIO, &on);
+	got("after FIONBIO, MSG_WAITALL 300K, 36K queued", recv(q.rx, b, 300 * KB, MSG_WAITALL), b);
 	return 0;
 }
 
