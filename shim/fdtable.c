@@ -154,7 +154,6 @@ void fdt_hints_clear(struct fdt_hints *h)
 	FDT_SET(h->miss_streak, 0);
 	FDT_SET(h->backoff, 0);
 	FDT_SET(h->pass_left, 0);
-	FDT_SET(h->had_skip, 0);
 	FDT_SET(h->little, 0);
 	FDT_SET(h->queued, 0);
 	FDT_SET(h->blocking, 0);

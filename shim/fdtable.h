@@ -28,7 +28,6 @@ struct fdt_hints {
 	uint32_t pass_left;     /* reads the hooks pass through before deciding
 				 * again: a back-off, or a run of auto's copies */
 	uint8_t pass_why;       /* what those count as: ZCS_R_BACKOFF or _AUTO */
-	uint8_t had_skip;       /* unmappable data seen right behind mapped data */
 	uint8_t little;         /* reads in a row that delivered under two pages (max 2) */
 	uint32_t queued;        /* bytes the last mapped-path call saw queued
 				 * (0: drained or not known; UINT32_MAX: the

@@ -169,7 +169,7 @@ static int map_call(int fd, struct fdt_entry *e, struct lend *l, size_t len, str
 	struct tk_guard g;
 	tk_lock(e, &g);
 	size_t before = l->w.next;
-	int r = tk_map(fd, &l->w, len, NULL, 0, zc, at, d);
+	int r = tk_map(fd, &l->w, len, zc, at, d);
 	tk_unlock(e, &g);
 	/* Pages mapped minus pages a wrap of the ring zapped: either way the
 	 * window now holds next bytes where it held before. */

@@ -47,10 +47,6 @@ static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)
 static void learn_mapped(struct fdt_hints *h, const struct zcp_outcome *o)
 {
 	learn_backoff(h, o);
-	if (o->skip_behind)
-		FDT_SET(h->had_skip, 1);
-	else if (o->clean)
-		FDT_SET(h->had_skip, 0);
 	FDT_SET(h->queued, o->result > 0 ? o->inq : 0);
 	FDT_SET(h->head_off, (uint16_t)o->head_off);
 }

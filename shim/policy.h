@@ -26,8 +26,6 @@ struct zcp_outcome {
 	ssize_t result;         /* bytes delivered, or -errno */
 	uint64_t mapped;        /* bytes of them mapped */
 	int unmappable;         /* met a page or more it could not map */
-	int skip_behind;        /* met unmappable data right behind mapped data */
-	int clean;              /* mapped everything it asked for, no straggler */
 	uint32_t inq;           /* queued after it (UINT32_MAX: not known) */
 	int peek;               /* MSG_PEEK: nothing consumed */
 	uint32_t head_off;      /* it stopped this far into a mappable page */

@@ -28,10 +28,10 @@ void tk_unlock(struct fdt_entry *e, struct tk_guard *g)
 		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &g->old, NULL, _NSIG / 8);
 }
 
-int tk_map(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len, struct tcp_zerocopy_receive *zc,
-	   const uint8_t **data, struct zst_delta *d)
+int tk_map(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data,
+	   struct zst_delta *d)
 {
-	int r = zcw_receive(fd, w, map_len, cb, cb_len, zc, data);
+	int r = zcw_receive(fd, w, map_len, zc, data);
 	d->zc_calls++;
 	if (r < 0) {
 		/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF/EOPNOTSUPP are about this

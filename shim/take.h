@@ -44,11 +44,10 @@ void tk_lock(struct fdt_entry *e, struct tk_guard *g);
 void tk_unlock(struct fdt_entry *e, struct tk_guard *g);
 
 /* One call, the lock held: map map_len bytes (page multiple) at the
- * window's next offset, the unmappable straggler behind them into cb
- * (cb_len bytes, 0: none).  0 or -errno; *zc and *data as zcw_receive.
+ * window's next offset.  0 or -errno; *zc and *data as zcw_receive.
  * Counts the call in d. */
-int tk_map(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len, struct tcp_zerocopy_receive *zc,
-	   const uint8_t **data, struct zst_delta *d);
+int tk_map(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data,
+	   struct zst_delta *d);
 
 /* 1 if the failure says only that this fd is not (any more) a TCP socket
  * the mapped path can serve: the real call answers. */

@@ -187,7 +187,7 @@ struct rd {
 				 * SO_RCVTIMEO deadline (0 not yet asked, -1 none) */
 	uint32_t gen;           /* the fd's generation when the read began */
 	int fail;               /* FAIL: -errno, or -ENOSR for no window */
-	int unmappable, skip_behind, clean;
+	int unmappable;
 	int at_page;            /* the last call left the head at the start of
 				 * a page (all it mapped, or a whole straggler) */
 	int guessed;            /* the last call copied a guessed rest of a page */
@@ -282,7 +282,7 @@ static int one_call(struct rd *s, struct zcw_win *w)
 	}
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data = NULL;
-	int r = tk_map(s->rq->fd, w, map, NULL, 0, &zc, &data, s->d);
+	int r = tk_map(s->rq->fd, w, map, &zc, &data, s->d);
 	if (r < 0) {
 		s->fail = r;
 		return FAIL;
@@ -300,8 +300,6 @@ static int one_call(struct rd *s, struct zcw_win *w)
 	s->d->mapped += mapped;
 	/* A run is counted where it starts to be taken: at the head. */
 	s->d->skip_runs += !mapped && zc.recv_skip_hint;
-	s->skip_behind |= mapped && zc.recv_skip_hint;
-	s->clean |= mapped == map;
 	if (mapped)
 		return TOOK;
 	if (zc.recv_skip_hint)
@@ -589,8 +587,6 @@ static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, s
 		d->reason = ZCS_R_UNMAPPABLE;
 	o->mapped = d->mapped;
 	o->unmappable = s.unmappable;
-	o->skip_behind = s.skip_behind;
-	o->clean = s.clean && !s.skip_behind;
 	o->inq = s.inq;
 	o->head_off = s.head_off;
 	return r;

@@ -259,19 +259,12 @@ void zcw_zap(struct zcw_win *w)
  * 1.125/1.133 -> 1.179/1.133x plain, default-MSS MSG_ZEROCOPY
  * 1.430/1.389 -> 1.460/1.484x (stragglers now come by a copy of their
  * own; the kernel zaps the range it maps into). */
-static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, uint32_t flags, struct tcp_zerocopy_receive *zc)
+static int call(int fd, uint8_t *at, size_t map_len, struct tcp_zerocopy_receive *zc)
 {
 	socklen_t len = kinfo.optlen >= KZC_LEN_ERR ? (socklen_t)KZC_END(inq) : kinfo.optlen;
 	memset(zc, 0, sizeof(*zc));
 	zc->address = (uint64_t)(uintptr_t)at;
 	zc->length = (uint32_t)map_len;
-	if (len >= KZC_LEN_COPYBUF) {
-		zc->flags = flags;
-		if (cb && cb_len) {
-			zc->copybuf_address = (uint64_t)(uintptr_t)cb;
-			zc->copybuf_len = cb_len > INT32_MAX ? INT32_MAX : (int32_t)cb_len;
-		}
-	}
 	return getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &len) ? -errno : 0;
 }
 
@@ -283,35 +276,24 @@ static int call(int fd, uint8_t *at, size_t map_len, void *cb, size_t cb_len, ui
 static int stalled(int fd, const struct tcp_zerocopy_receive *zc)
 {
 	int at = 1;
-	if (zc->length || zc->copybuf_len > 0 || zc->recv_skip_hint || !zc->inq || kinfo.optlen < KZC_LEN_ERR)
+	if (zc->length || zc->recv_skip_hint || !zc->inq || kinfo.optlen < KZC_LEN_ERR)
 		return 0;
 	return syscall(SYS_ioctl, fd, SIOCATMARK, &at) == 0 && !at;
 }
 
-int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
-		struct tcp_zerocopy_receive *zc, const uint8_t **data)
+int zcw_receive(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data)
 {
 	if (w->next + map_len > w->size) {
 		zcw_zap(w);	/* round the ring */
 	}
 	uint8_t *at = w->addr + w->next;
-	uint32_t flags = TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
-	int r = call(fd, at, map_len, cb, cb_len, flags, zc);
-	if (r == -EINVAL || r == -EBUSY) {
-		/* A kernel that dislikes the hint or found the range in use:
-		 * zap it and ask again the plain way (nothing was taken). */
-		zcw_zap(w);
-		at = w->addr;
-		r = call(fd, at, map_len, cb, cb_len, flags = 0, zc);
-	}
+	int r = call(fd, at, map_len, zc);
 	if (!r && stalled(fd, zc))
-		r = call(fd, at, map_len, cb, cb_len, flags, zc);	/* the same question again */
+		r = call(fd, at, map_len, zc);	/* the same question again */
 	if (r)
 		return r;
 	w->next += zc->length;	/* a page multiple */
 	*data = at;
-	zc->copybuf_len = 0;	/* never asked for: see call() */
-	zc->err = 0;
 	if (kinfo.optlen < KZC_LEN_ERR)
 		zc->inq = UINT32_MAX;	/* unknown: the caller keeps asking */
 	return 0;

@@ -77,14 +77,15 @@ void zcw_on_release(void (*fn)(uint64_t ns, uint64_t bytes));
  * MADV_DONTNEED, one TLB flush), timed for zcw_on_release. */
 void zcw_zap(struct zcw_win *w);
 
-/* One call.  In: map_len (page multiple, <= window size), cb/cb_len.
- * Out (in *out): length = bytes mapped at *data, copybuf_len = bytes
- * copied to cb, recv_skip_hint, inq, err.  Returns 0 or -errno.
- * Successive calls map at advancing offsets of the window and tell the
- * kernel the range is clean (TLB_CLEAN_HINT), so the window is unmapped
- * (one TLB flush) once per trip round it, not on every call. */
-int zcw_receive(int fd, struct zcw_win *w, size_t map_len, void *cb, size_t cb_len,
-		struct tcp_zerocopy_receive *out, const uint8_t **data);
+/* One call.  In: map_len (page multiple, <= window size).  Out (in
+ * *out): length = bytes mapped at *data, recv_skip_hint, inq (UINT32_MAX
+ * where the kernel does not say).  Returns 0 or -errno.  Successive calls
+ * map at advancing offsets of the window, so the pages a trip round it
+ * lent are given back together (one madvise, one TLB flush), not on
+ * every call.  The struct ends at inq: the kernel takes the socket's
+ * error for any longer one (zcwin.c, call()); so no copybuf and no
+ * TLB_CLEAN_HINT, which sit behind err. */
+int zcw_receive(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *out, const uint8_t **data);
 
 /* Called, holding w, before a read blocks: if the window is half full or
  * more, unmap it now (the next call would have to wrap the ring anyway),

@@ -6,11 +6,11 @@
  *
  * Connects to ADDR:P (127.0.0.1 by default) and receives until EOF with bare
  * TCP_ZEROCOPY_RECEIVE calls through the shim's own window code
- * (shim/zcwin.c: the same 2 MiB-aligned window ring, TLB_CLEAN_HINT, zap
+ * (shim/zcwin.c: the same 2 MiB-aligned window ring, the same call, zap
  * once per trip round the ring), asking for --size bytes per call as a
  * mapped read of that size would.  What cannot be mapped (the straggler
- * behind a run of pages) is taken by the kernel's copybuf in the same call,
- * or, when nothing maps, by a recv() of what the kernel says to skip.
+ * behind a run of pages) is taken, as the shim takes it, by a recv() of
+ * what the kernel says to skip.
  *   --touch none: the pages are released untouched (the pure cost of
  *                 inserting, zapping and freeing them);
  *   --touch copy: each mapped run is also memcpy'd into a --size buffer,
@@ -18,8 +18,8 @@
  *                 floor zcbench holds the shim to;
  *   --touch sum:  each mapped run is added up in place, 64 bits at a time
  *                 (the floor under zcshim_recv with zcapi's sum).
- * Prints "bytes=N mapped=M" on stdout.  Preconditions: Linux >= 5.11 (the
- * copybuf), a sender that makes pages mappable (zcsend --mode zerocopy).
+ * Prints "bytes=N mapped=M" on stdout.  Preconditions: Linux >= 5.7 (inq),
+ * a sender that makes pages mappable (zcsend --mode zerocopy).
  * Used by `make bench`; run by hand beside a `zcsend --bytes 1G --mode
  * zerocopy --mss 4108`, pinned: `taskset -c 1 build/zcfloor --port P`.
  */
@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #define PAGE 4096u
-#define CB_LEN (8u << 10)
 
 static size_t parse_size(const char *s)
 {
@@ -57,25 +56,17 @@ static int connect_to(const char *host, int port)
 	return fd;
 }
 
-/* One read's worth: -1 at EOF or error, else bytes taken.  The copybuf is
- * offered as the shim offers it: once the stream has shown unmappable
- * stragglers behind pages, and only where the queue fits behind the pages
- * (with less queued than the copybuf the kernel copies everything). */
+/* One read's worth: -1 at EOF or error, else bytes taken.  The call is the
+ * shim's own (zcw_receive): no copybuf, so an unmappable straggler is
+ * copied by a recv of its own, as the shim copies it. */
 static uint64_t checksum;
 
 static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int copy, uint64_t *mapped)
 {
-	static uint8_t cb[CB_LEN];
-	static int had_skip;
-	static uint32_t inq = UINT32_MAX;
-	size_t want = size < w->size ? size : w->size, map = want & ~(size_t)(PAGE - 1), cb_len = 0;
-	if (had_skip && inq != UINT32_MAX && inq + CB_LEN <= want) {
-		map = (want - CB_LEN) & ~(size_t)(PAGE - 1);
-		cb_len = CB_LEN;
-	}
+	size_t want = size < w->size ? size : w->size, map = want & ~(size_t)(PAGE - 1);
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data;
-	if (zcw_receive(fd, w, map, cb_len ? cb : NULL, cb_len, &zc, &data))
+	if (zcw_receive(fd, w, map, &zc, &data))
 		return -1;	/* EIO: EOF */
 	if (copy == 1 && zc.length)
 		memcpy(buf, data, zc.length);
@@ -83,9 +74,7 @@ static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int c
 		for (size_t i = 0; i + 8 <= zc.length; i += 8)
 			checksum += *(const uint64_t *)(data + i);
 	*mapped += zc.length;
-	inq = zc.inq;
-	had_skip |= zc.length && zc.recv_skip_hint > (uint32_t)(zc.copybuf_len > 0 ? zc.copybuf_len : 0);
-	long got = (long)zc.length + (zc.copybuf_len > 0 ? zc.copybuf_len : 0);
+	long got = (long)zc.length;
 	if (!got) {
 		/* Nothing mapped: copy what must be skipped, or wait. */
 		size_t n = zc.recv_skip_hint && zc.recv_skip_hint < size ? zc.recv_skip_hint : size;
@@ -93,7 +82,6 @@ static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int c
 		if (t <= 0)
 			return -1;
 		got = zc.recv_skip_hint || zc.inq ? t : 0;
-		inq = UINT32_MAX;
 	}
 	if (zc.inq == 0)
 		zcw_settle(w);
