@@ -193,6 +193,9 @@ struct rd {
 	int guessed;            /* the last call copied a guessed rest of a page */
 	uint32_t head_off;      /* the head is this far into a mappable page
 				 * (a copy the room cut short; 0: not known) */
+	uint32_t skip;          /* the last call mapped pages and then met
+				 * this many unmappable bytes: the next call of
+				 * this take copies them without asking again */
 	struct zst_delta *d;
 };
 
@@ -273,6 +276,12 @@ static size_t plan_call(const struct rd *s, const struct zcw_win *w)
 
 static int one_call(struct rd *s, struct zcw_win *w)
 {
+	if (s->skip) {
+		size_t skip = s->skip;
+		s->skip = 0;
+		s->d->skip_runs++;
+		return head_unmappable(s, skip);
+	}
 	size_t map = plan_call(s, w);
 	if (!map)
 		return room_tail(s);	/* under a page: nothing to map */
@@ -300,6 +309,12 @@ static int one_call(struct rd *s, struct zcw_win *w)
 	s->d->mapped += mapped;
 	/* A run is counted where it starts to be taken: at the head. */
 	s->d->skip_runs += !mapped && zc.recv_skip_hint;
+	/* Stopped short of the room at an unmappable run: the kernel has
+	 * said what the next call would say (the same hint, nothing mapped);
+	 * where the take goes on, it copies the run at once.  Only where no
+	 * one else can take from the socket meanwhile (more). */
+	if (mapped && mapped < map && zc.recv_skip_hint && s->more)
+		s->skip = zc.recv_skip_hint;
 	if (mapped)
 		return TOOK;
 	if (zc.recv_skip_hint)
@@ -347,6 +362,7 @@ static int take_locked(struct rd *s, struct zcw_win *w)
 	 * wait counted more (at a reset it reports 0 with data queued). */
 	int how;
 	s->more = s->solo && !fdt_others_consuming(s->e);
+	s->skip = 0;	/* a hint from before the lock is stale */
 	do
 		how = one_call(s, w);
 	while (how == TOOK && s->cur.left && (s->inq != 0 || s->got < s->need) &&
