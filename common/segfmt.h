@@ -118,7 +118,8 @@ struct zcs_header {
 	uint64_t auto_map_ns_per_mb;  /* auto: CPU per MiB of mapped-path reads (median of samples) */
 	uint64_t auto_copy_ns_per_mb; /* auto: CPU per MiB of copied reads */
 	uint32_t auto_prior;    /* auto: started from this host's saved estimates */
-	uint32_t pad2;
+	uint32_t sandboxed;     /* the program installed a seccomp filter (1) or
+				 * strict mode (2): the shim passes through since */
 	/* Counts of slots that were recycled.  The process's totals are
 	 * retired + overflow + every slot: summed by the reader, so that a read
 	 * pays for one set of atomic adds, not two. */

@@ -205,6 +205,12 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 		c->callsites = 0;
 		bad++;
 	}
+	if ((v = get("ZCSHIM_SECCOMP")) && strcmp(v, "aside") && strcmp(v, "keep")) {
+		warn("ZCSHIM_SECCOMP", v, "expected aside or keep");
+		bad++;
+	} else if (v) {
+		c->seccomp_keep = !strcmp(v, "keep");
+	}
 	if ((v = get("ZCSHIM_SESSION")) && *v && copy_path(v, c->session, sizeof(c->session))) {
 		warn("ZCSHIM_SESSION", v, "too long");
 		c->session[0] = 0;

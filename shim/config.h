@@ -31,6 +31,8 @@ struct zcfg {
 	char session[48];           /* set by zcstat -- CMD */
 	uint32_t slots;             /* per-fd slots in the stats segment */
 	int callsites;              /* record call sites of unmapped reads */
+	int seccomp_keep;           /* ZCSHIM_SECCOMP=keep: serve on under the
+				     * program's own seccomp filter */
 	int mode;                   /* enum zca_mode: 0 map, 1 auto */
 	uint64_t auto_map_cost;     /* ZCSHIM_AUTO_COSTS, ns per MiB (0: measure) */
 	uint64_t auto_copy_cost;

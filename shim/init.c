@@ -144,6 +144,45 @@ void zci_start(void)
 	errno = saved;
 }
 
+uint32_t zci_sandbox_begin(uint32_t how)
+{
+	uint32_t s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
+	for (;;) {
+		if (s == ZCI_OFF || s == ZCI_SANDBOX)
+			return s;	/* already passing everything through */
+		if (s == ZCI_DONE && cfg.seccomp_keep) {
+			/* The operator says the filter allows the shim's calls. */
+			zlog(ZLOG_INFO, "the program installs a seccomp filter: serving on (ZCSHIM_SECCOMP=keep)");
+			return ZCI_SANDBOX;	/* nothing for end to undo */
+		}
+		if (s == ZCI_RUNNING) {
+			/* Another thread is starting the shim: a moment. */
+			syscall(SYS_sched_yield);
+			s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&zci_state, &s, ZCI_SANDBOX, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			break;
+	}
+	if (s == ZCI_DONE) {
+		int saved = errno;
+		zlog(ZLOG_INFO, "the program installs a seccomp %s: passing every call through from now on",
+		     how == 2 ? "strict mode" : "filter");
+		zst_set_sandboxed(how);
+		errno = saved;
+	}
+	return s;
+}
+
+void zci_sandbox_end(uint32_t prev, int installed)
+{
+	if (installed || (prev != ZCI_NONE && prev != ZCI_DONE))
+		return;
+	if (prev == ZCI_DONE)
+		zst_set_sandboxed(0);
+	__atomic_store_n(&zci_state, prev, __ATOMIC_RELEASE);
+}
+
 __attribute__((constructor(101))) static void zcshim_ctor(void)
 {
 	zci_ready();
@@ -151,10 +190,13 @@ __attribute__((constructor(101))) static void zcshim_ctor(void)
 
 __attribute__((destructor)) static void zcshim_dtor(void)
 {
-	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE) {
-		int saved = errno;
+	uint32_t s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
+	int saved = errno;
+	if (s == ZCI_DONE) {
 		zca_save(zst_dir());
-		zst_exit();
-		errno = saved;
+		zst_exit(1);
+	} else if (s == ZCI_SANDBOX) {
+		zst_exit(0);	/* only the mark in memory: no file work */
 	}
+	errno = saved;
 }

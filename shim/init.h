@@ -18,8 +18,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-enum { ZCI_NONE, ZCI_RUNNING, ZCI_DONE, ZCI_OFF };
-extern uint32_t zci_state;
+#include "state.h"
+
+/* Around the program's own install of a seccomp filter (or strict mode):
+ * begin steps the shim aside before the call, so no system call of its
+ * own reaches the filter; end with the call's outcome keeps it aside, or
+ * puts back the state begin returned after a failed call. */
+uint32_t zci_sandbox_begin(uint32_t how);
+void zci_sandbox_end(uint32_t prev, int installed);
 
 void zci_start(void);
 

@@ -102,7 +102,7 @@ static void zap(struct lend *l)
 static void give_back(struct lend *l)
 {
 	l->owner = 0;
-	if (l->w.next >= l->w.size / 2)
+	if (l->w.next >= l->w.size / 2 && zci_ready())	/* not under the program's filter */
 		zap(l);
 }
 

@@ -67,6 +67,8 @@ void libc_resolve(void)
 	RESOLVE(sigaction);
 	RESOLVE(signal);
 	RESOLVE(sigset);
+	RESOLVE(syscall);
+	RESOLVE(prctl);
 #undef RESOLVE
 #if defined(__x86_64__)
 	libc_direct = next_is_libc();

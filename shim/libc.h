@@ -51,6 +51,8 @@ typedef int (*__libc_shmdt)(const void *);
 typedef int (*__libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 typedef sighandler_t (*__libc_signal)(int, sighandler_t);
 typedef sighandler_t (*__libc_sigset)(int, sighandler_t);
+typedef long (*__libc_syscall)(long, ...);
+typedef int (*__libc_prctl)(int, ...);
 
 #define LIBC_SYMBOL(name) union { __libc_##name f; void *obj; } _libc_##name
 
@@ -84,6 +86,8 @@ struct libc_symbols {
 	LIBC_SYMBOL(sigaction);
 	LIBC_SYMBOL(signal);
 	LIBC_SYMBOL(sigset);
+	LIBC_SYMBOL(syscall);
+	LIBC_SYMBOL(prctl);
 };
 
 extern struct libc_symbols libc_sym;

@@ -329,10 +329,18 @@ void zst_after_fork_child(void)
 		zst_init(seg_cfg);
 }
 
-void zst_exit(void)
+void zst_set_sandboxed(uint32_t how)
+{
+	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	if (h)
+		__atomic_store_n(&h->sandboxed, how, __ATOMIC_RELEASE);
+}
+
+void zst_exit(int may_syscall)
 {
 	__atomic_store_n(&seg->exited, 1, __ATOMIC_RELEASE);
-	/* Under zcstat -- CMD the file is collected (and removed) by zcstat. */
-	if (seg_is_file && seg_cfg && !seg_cfg->session[0])
+	/* Under zcstat -- CMD the file is collected (and removed) by zcstat;
+	 * under a seccomp filter it stays (zcstat sees the pid is gone). */
+	if (may_syscall && seg_is_file && seg_cfg && !seg_cfg->session[0])
 		unlink(seg_path);
 }

@@ -114,6 +114,10 @@ void zst_callsite_dropped(void);
 /* Fork child: a segment of its own, parent's left untouched. */
 void zst_after_fork_child(void);
 /* Normal exit: mark exited; unlink the file unless zcstat is collecting it. */
-void zst_exit(void);
+/* The process installed a seccomp filter (1) or strict mode (2), or took
+ * back a failed attempt (0): zcstat says the shim stepped aside. */
+void zst_set_sandboxed(uint32_t how);
+
+void zst_exit(int may_syscall);
 
 #endif

@@ -34,6 +34,7 @@
 #include "memok.h"
 #include "policy.h"
 #include "sigwatch.h"
+#include "state.h"
 #include "stats.h"
 #include "take.h"
 #include "zcwin.h"
@@ -378,6 +379,10 @@ static int take_locked(struct rd *s, struct zcw_win *w)
 static int take(struct rd *s)
 {
 	struct tk_guard g;
+	if (!zci_serving()) {
+		s->fail = -ENOSR;	/* sandboxed meanwhile: the real call, or what we hold */
+		return FAIL;
+	}
 	tk_lock(s->e, &g);
 	struct zcw_win *w = zcw_acquire();
 	int how = FAIL;
@@ -399,6 +404,8 @@ static int take(struct rd *s)
 static int wait_kernel(struct rd *s, size_t len)
 {
 	const struct zcr_req *rq = s->rq;
+	if (!zci_serving())
+		return 1;	/* the take that follows steps aside (take) */
 	ssize_t q = tk_wait(rq->fd, s->cur.iov + s->cur.i, s->cur.cnt - s->cur.i, len, 0, s->got != 0);
 	if (q <= 0)
 		return (int)q;
@@ -434,6 +441,8 @@ static int64_t now_ns(void)
 static int wait_more(struct rd *s)
 {
 	int fd = s->rq->fd, saved = errno;
+	if (!zci_serving())
+		return 0;	/* sandboxed meanwhile: no call of our own */
 	/* The kept O_NONBLOCK flag (fdt_blocking) can be stale (FIONBIO is
 	 * not hooked): a non-blocking socket returns what it has. */
 	int fl = (int)syscall(SYS_fcntl, fd, F_GETFL);

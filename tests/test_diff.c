@@ -141,6 +141,11 @@ ROW(vfork_fds, 1, 120)
  * SO_ERROR after part of the data (beyond-the-bytes issue, 1) */
 ROW(errors, 1, 240)
 
+/* #24, 5: a seccomp filter the program installs (each action, libseccomp,
+ * TSYNC, a hand-made one by prctl, strict mode): from then on the shim
+ * makes no call of its own.  Fails (the child killed by SIGSYS) at 051ebdf. */
+ROW(seccomp, 1, 240)
+
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a
  * reader sleeps, on one connection per sender, each step's outcome in the

@@ -600,3 +600,22 @@ Test(secure, no_file_written_in_secure_execution_mode)
 	cr_assert_eq(files, 0, "a segment file was written in secure mode");
 	cr_assert(access("/tmp/zcshim-secure.log", F_OK), "a log file was written in secure mode");
 }
+
+Test(config, seccomp_aside_or_keep)
+{
+	struct zcfg c;
+	const char *keep[] = { "ZCSHIM_SECCOMP", "keep", NULL };
+	memcpy(fake_env, keep, sizeof(keep));
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 0);
+	cr_assert_eq(c.seccomp_keep, 1);
+	const char *aside[] = { "ZCSHIM_SECCOMP", "aside", NULL };
+	memcpy(fake_env, aside, sizeof(aside));
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 0);
+	cr_assert_eq(c.seccomp_keep, 0);
+	const char *bad[] = { "ZCSHIM_SECCOMP", "yes", NULL };
+	memcpy(fake_env, bad, sizeof(bad));
+	warnings = 0;
+	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 1);
+	cr_assert_eq(c.seccomp_keep, 0, "a bad value keeps the default: step aside");
+	cr_assert_str_eq(last_warned, "ZCSHIM_SECCOMP");
+}

@@ -148,7 +148,14 @@ static void check_sandbox(const struct seglist *l, int works_here)
 		char id[64];
 		snprintf(id, sizeof(id), "kernel.sandbox.%d", h->pid);
 		int mode = seccomp_mode(h->pid);
-		if (h->kernel_zc == 2 && works_here) {
+		if (h->sandboxed) {
+			struct check *c = add(id, ST_WARN,
+					      "process %d installed %s of its own: the shim stepped aside from then on "
+					      "(no zero-copy receive after it)", h->pid,
+					      h->sandboxed == 2 ? "seccomp strict mode" : "a seccomp filter");
+			ADVISE(c, "if the program's filter allows getsockopt, recvmsg, ppoll, fcntl, mmap, munmap and "
+				  "madvise, set ZCSHIM_SECCOMP=keep (README: Running under seccomp)");
+		} else if (h->kernel_zc == 2 && works_here) {
 			struct check *c = add(id, ST_FAIL,
 					      "process %d could not use TCP_ZEROCOPY_RECEIVE though this host can "
 					      "(seccomp %s): a sandbox or container profile blocks it", h->pid,

@@ -387,6 +387,24 @@ static void report_auto(FILE *f, const struct seglist *l, const struct proc_view
 	}
 }
 
+/* Processes that installed a seccomp filter of their own: from then on
+ * the shim made no call of its own, and counted nothing (sandbox.c). */
+static void report_sandboxed(FILE *f, const struct seglist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		uint32_t s = __atomic_load_n(&l->v[i].h->sandboxed, __ATOMIC_RELAXED);
+		if (s)
+			fprintf(f, "seccomp, pid %d: the program installed %s; the shim passed every call "
+				   "through from then on (its reads after that are not counted here)\n",
+				l->v[i].h->pid, s == 2 ? "seccomp strict mode" : "a seccomp filter");
+	}
+}
+
+static const char *sandboxed_name(uint32_t s)
+{
+	return s == 2 ? "\"strict\"" : s == 1 ? "\"filter\"" : "null";
+}
+
 static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
 {
 	int k = kernel_state(l);
@@ -399,10 +417,11 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		fprintf(f, "%s{\"pid\":%d,\"ppid\":%d,\"command\":", i ? "," : "", h->pid, h->ppid);
 		json_str(f, h->command);
 		fprintf(f, ",\"alive\":%s,\"kernel_zerocopy\":%s,\"window\":%llu,\"min_read\":%llu,"
-			   "\"slots_recycled\":%llu,\"mode\":\"%s\",",
+			   "\"slots_recycled\":%llu,\"mode\":\"%s\",\"seccomp_installed\":%s,",
 			pv[i].live ? "true" : "false", hk == 1 ? "true" : hk == 2 ? "false" : "null",
 			(unsigned long long)h->window_size, (unsigned long long)h->min_read,
-			(unsigned long long)h->slots_recycled, h->mode == 1 ? "auto" : "map");
+			(unsigned long long)h->slots_recycled, h->mode == 1 ? "auto" : "map",
+			sandboxed_name(h->sandboxed));
 		if (h->mode == 1)
 			fprintf(f, "\"auto\":{\"verdict\":\"%s\",\"map_ns_per_mib\":%llu,\"copy_ns_per_mib\":%llu,"
 				   "\"from_host_estimates\":%s},",
@@ -460,6 +479,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 	if (mr >= 0)
 		fprintf(f, "main reason bytes were not mapped: %s\n", zcs_reason_names[mr]);
 	report_auto(f, l, pv);
+	report_sandboxed(f, l);
 	fprintf(f, "%7s %-20s %5s %-22s %-6s %9s %11s %11s %8s  %s\n", "PID", "COMMAND", "FD", "PEER", "STATE",
 		"READS", "MAPPED_MiB", "COPIED_MiB", "MAPPED%", "FALLBACK");
 	size_t quiet = 0;

@@ -26,7 +26,13 @@
 #include "readers.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sockios.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1575,6 +1581,165 @@ static int sc_errors(void)
 	return 0;
 }
 
+/* ---- 19. a seccomp filter the program installs ------------------------ */
+
+static volatile sig_atomic_t sigsys_nr = -1;
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	sigsys_nr = si->si_syscall;
+}
+
+/* The calls the reading child makes from here on, plain: no more. */
+static const int filter_allows[] = { SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(recvfrom), SCMP_SYS(ioctl),
+				     SCMP_SYS(exit_group), SCMP_SYS(exit), SCMP_SYS(rt_sigreturn) };
+
+/* libseccomp (its seccomp_load calls syscall(SYS_seccomp)), default
+ * action act for every call not listed. */
+static int install_libseccomp(uint32_t act, uint32_t flags)
+{
+	scmp_filter_ctx ctx = seccomp_init(act);
+	if (!ctx)
+		return -1;
+	for (size_t i = 0; i < sizeof(filter_allows) / sizeof(filter_allows[0]); i++)
+		seccomp_rule_add(ctx, SCMP_ACT_ALLOW, filter_allows[i], 0);
+	if (flags)
+		seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	return seccomp_load(ctx);	/* ctx is left: free() might want brk */
+}
+
+/* A hand-made filter through prctl(PR_SET_SECCOMP): kill the process on
+ * any call not listed. */
+static int install_prctl(void)
+{
+	enum { N = sizeof(filter_allows) / sizeof(filter_allows[0]) };
+	struct sock_filter f[4 + 2 * N];
+	int k = 0;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < N; i++) {
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)filter_allows[i], 0, 1);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	}
+	f[k - 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { .len = (unsigned short)(k + 1), .filter = f };
+	struct sock_filter all[4 + 2 * N + 1];
+	memcpy(all, f, sizeof(f));
+	all[k] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	prog.filter = all;
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static int install_filter(const char *how)
+{
+	if (!strcmp(how, "strict"))
+		return prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0);
+	if (!strcmp(how, "prctl"))
+		return install_prctl();
+	uint32_t act = !strcmp(how, "kill_process") ? SCMP_ACT_KILL_PROCESS :
+		       !strcmp(how, "kill_thread") ? SCMP_ACT_KILL_THREAD :
+		       !strcmp(how, "trap") ? SCMP_ACT_TRAP :
+		       !strcmp(how, "errno") ? SCMP_ACT_ERRNO(EPERM) :
+		       !strcmp(how, "trace") ? SCMP_ACT_TRACE(1) : SCMP_ACT_LOG;
+	return install_libseccomp(act, !strcmp(how, "tsync"));
+}
+
+/* Until the child sleeps in a receive call, or has ended. */
+static void wait_child_blocked(pid_t pid)
+{
+	char path[64], buf[128];
+	for (int i = 0; i < 20000; i++) {
+		if (waitid(P_PID, (id_t)pid, &(siginfo_t){ 0 }, WEXITED | WNOHANG | WNOWAIT) == 0) {
+			siginfo_t si = { 0 };
+			waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+			if (si.si_pid)
+				return;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+		FILE *f = fopen(path, "re");
+		long nr = -1;
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
+				nr = -1;
+			fclose(f);
+		}
+		if (nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_ppoll)
+			return;
+		usleep(1000);
+	}
+	die("the child never blocked");
+}
+
+/* The exec'd child (zcdiff SENDER seccomp_child HOW RXFD SYNCFD
+ * OFFSET): a fresh process that inherited the socket, as a server's
+ * worker would.  It reads, installs the filter, reads on (what is queued,
+ * a MSG_WAITALL read, a read that waits for data to come), then says what
+ * it saw.  Strict mode allows only read, write and exit. */
+static int seccomp_child(const char *how, int rx, int sync)
+{
+	uint8_t *b = buffer(1 << 20);
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	sigaction(SIGSYS, &sa, NULL);
+	int strict = !strcmp(how, "strict");
+	got("before the filter", read(rx, b, 100 * KB), b);
+	int r = install_filter(how);
+	printf("filter %s: %s\n", how, r == 0 ? "installed" : "not installed");
+	got("read", read(rx, b, 100 * KB), b);
+	if (!strict)
+		got("recv MSG_WAITALL", recv(rx, b, 100 * KB, MSG_WAITALL), b);
+	char c = 1;
+	if (write(sync, &c, 1) != 1)
+		syscall(SYS_exit, 3);
+	got("read that waits", read(rx, b, 1 << 20), b);
+	printf("SIGSYS: %s\n", sigsys_nr < 0 ? "none" : "for a call");
+	syscall(SYS_exit, 0);
+	return 0;
+}
+
+static int sc_seccomp(const char *self)
+{
+	static const char *const hows[] = { "kill_process", "kill_thread", "trap", "errno", "trace", "log",
+					    "tsync", "prctl", "strict" };
+	for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+		struct pair p = make_pair();
+		send_n(&p, 300 * KB);
+		wait_arrived(&p, 0);
+		int sv[2];
+		if (pipe(sv))
+			die("pipe");
+		fcntl(p.rx, F_SETFD, 0);
+		char rxs[16], syncs[16], offs[32];
+		snprintf(rxs, sizeof(rxs), "%d", p.rx);
+		snprintf(syncs, sizeof(syncs), "%d", sv[1]);
+		snprintf(offs, sizeof(offs), "%llu", (unsigned long long)rcvd);
+		const char *snd = mode == 2 ? "zc4108" : mode ? "zc" : "plain";
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl(self, self, snd, "seccomp_child", hows[i], rxs, syncs, offs, (char *)NULL);
+			_exit(127);
+		}
+		close(sv[1]);
+		close(p.rx);
+		char c;
+		if (read(sv[0], &c, 1) == 1) {
+			wait_child_blocked(pid);
+			send_n(&p, 50 * KB);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		printf("%s: child %s %d\n", hows[i], WIFSIGNALED(st) ? "killed by signal" : "exit",
+		       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		close(sv[0]);
+		close(p.tx);
+		sent = rcvd = 0;
+	}
+	return 0;
+}
+
 /* The exec'd half of sc_errors, 3: reads fd to its end from stream offset
  * off and says how it ended, on stdout. */
 static int read_fd(const char *fd, const char *off)
@@ -1585,7 +1750,7 @@ static int read_fd(const char *fd, const char *off)
 }
 
 static const struct { const char *name; int (*fn)(void); } table[] = {
-	{ "urgent", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
+	{ "urgent", NULL }, { "seccomp", NULL }, { "urgent_inline", NULL }, { "urgent_waitall", sc_urgent_waitall },
 	{ "cancel", sc_cancel }, { "self_cancel", sc_self_cancel }, { "longjmp", sc_longjmp }, { "peekoff", sc_peekoff },
 	{ "badptr", sc_badptr }, { "short", sc_short }, { "lowat", sc_lowat },
 	{ "waitall_timeo", sc_waitall_timeo }, { "waitall_restart", NULL }, { "waitall_eintr", NULL },
@@ -1596,6 +1761,7 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
 	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
 	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds }, { "errors", sc_errors },
+
 };
 
 int main(int argc, char **argv)
@@ -1605,6 +1771,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 5 && !strcmp(argv[2], "read_fd"))
 		return read_fd(argv[3], argv[4]);
+	if (argc == 7 && !strcmp(argv[2], "seccomp_child")) {
+		rcvd = strtoull(argv[6], NULL, 0);
+		return seccomp_child(argv[3], atoi(argv[4]), atoi(argv[5]));
+	}
 	if (argc == 4 && !strcmp(argv[2], "random")) {
 		mode = !strcmp(argv[1], "zc") ? 1 : !strcmp(argv[1], "zc4108") ? 2 : 0;
 		return sc_random(argv[3]);
@@ -1613,6 +1783,8 @@ int main(int argc, char **argv)
 		die("usage: zcdiff plain|zc|zc4108 SCENARIO | zcdiff SENDER random SEED");
 	mode = !strcmp(argv[1], "zc") ? 1 : !strcmp(argv[1], "zc4108") ? 2 : 0;
 	const char *s = argv[2];
+	if (!strcmp(s, "seccomp"))
+		return sc_seccomp(argv[0]);
 	if (!strcmp(s, "urgent"))
 		return sc_urgent(0);
 	if (!strcmp(s, "urgent_inline"))
