@@ -56,7 +56,7 @@ CFLAGS ?=
 
 # common/: what the shim and the tools both use (segment layout and reader,
 # reason names, stats directory, kernel probe, formatter).
-COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c
+COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c common/size.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
            shim/take.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c shim/sighooks.c shim/sandbox.c $(COMMON_SRC)
@@ -71,18 +71,23 @@ COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
 TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c tools/zcprom.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
+# The programs the tests, the demo and the benchmark drive live in
+# tests/helpers/ and are built into build/helpers/, apart from the tools
+# that ship.
 HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff zcstack
-HELPER_BIN = $(HELPERS:%=$(BUILD)/%) $(BUILD)/zcapi $(BUILD)/zcstress-asan $(BUILD)/libzcfault.so $(BUILD)/libzcseen.so $(BUILD)/libzcshim-asan.so
+HDIR = $(BUILD)/helpers
+HELPER_BIN = $(HELPERS:%=$(HDIR)/%) $(HDIR)/zcapi $(HDIR)/zcstress-asan $(HDIR)/libzcfault.so $(HDIR)/libzcseen.so $(BUILD)/libzcshim-asan.so
 
 # The in-place API's test driver links the library, as an application would.
-$(BUILD)/zcapi: $(BUILD)/tobj/tests/helpers/zcapi.o $(LIB)
-	$(CC) $(SAN_FLAGS) -o $@ $< -L$(BUILD) -lzcshim -Wl,-rpath,'$$ORIGIN' -pthread
+$(HDIR)/zcapi: $(BUILD)/tobj/tests/helpers/zcapi.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $< -L$(BUILD) -lzcshim -Wl,-rpath,'$$ORIGIN/..' -pthread
 
-$(BUILD)/libzcfault.so: tests/helpers/zcfault.c
+$(HDIR)/libzcfault.so: tests/helpers/zcfault.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -ldl
 
-$(BUILD)/libzcseen.so: tests/helpers/zcseen.c
+$(HDIR)/libzcseen.so: tests/helpers/zcseen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -ldl
 
@@ -103,11 +108,11 @@ $(BUILD)/libzcshim-asan.so: $(SHIM_SRC) shim/libzcshim.map $(BUILD)/early-hooks.
 
 # The stress program is built with ASan and UBSan; under the shim it needs
 # ASAN_OPTIONS=verify_asan_link_order=0 (the shim is preloaded before libasan).
-$(BUILD)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/helpers/pattern.h
+$(HDIR)/zcstress-asan: tests/helpers/zcstress.c tests/helpers/common.h tests/helpers/pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -o $@ $< -pthread
-TESTS = test_units test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_doctor test_apps test_robust test_faults test_install
+TESTS = test_units test_cli test_core test_semantics test_diff test_api test_lifecycle test_zcstat test_doctor test_apps test_robust test_faults test_install
 TEST_BIN = $(TESTS:%=$(BUILD)/%)
 
 # The exported symbols have one home, the version script; check-symbols
@@ -157,11 +162,11 @@ $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	    -o $@ $(SHIM_OBJ) -ldl -pthread
 
 # zcstat doctor reads rtnetlink and ethtool netlink through libmnl.
-DOCTOR_OBJ = $(BUILD)/tobj/tools/zcdoctor.o $(BUILD)/tobj/tools/znl.o $(BUILD)/tobj/tools/zccost.o
+DOCTOR_OBJ = $(BUILD)/tobj/tools/segs.o $(BUILD)/tobj/tools/zcdoctor.o $(BUILD)/tobj/tools/znl.o $(BUILD)/tobj/tools/zccost.o
 $(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(BUILD)/tobj/tools/zcprom.o $(DOCTOR_OBJ) $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^ -lmnl -pthread
 
-$(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
+$(BUILD)/zcbench: $(BUILD)/tobj/bench/zcbench.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^
 
 # zcsink: the in-place API's tool.  It carries the shim's objects itself
@@ -169,7 +174,7 @@ $(BUILD)/zcbench: $(BUILD)/tobj/tools/zcbench.o $(COMMON_OBJ)
 # search path to find the library wherever it is installed.
 $(BUILD)/zcsink: $(BUILD)/tobj/tools/zcsink.o $(SHIM_OBJ) $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) $(SHIM_SAN) $(SHIM_LTO) -O2 -o $@ $(BUILD)/tobj/tools/zcsink.o $(SHIM_OBJ) \
-	    $(filter-out $(BUILD)/tobj/common/segfmt.o $(BUILD)/tobj/common/statdir.o $(BUILD)/tobj/common/kzc.o $(BUILD)/tobj/common/zfmt.o,$(COMMON_OBJ)) -ldl -pthread
+	    $(filter-out $(COMMON_SRC:%.c=$(BUILD)/tobj/%.o),$(COMMON_OBJ)) -ldl -pthread
 
 # zcshim: the launcher (a shell script; the multiarch directory filled in).
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
@@ -179,11 +184,12 @@ $(BUILD)/zcshim: tools/zcshim.in
 	chmod 0755 $@
 
 # The benchmark's floor: bare zero-copy receive through the shim's own
-# window code (tools/zcfloor.c), no hooks.
-$(BUILD)/zcfloor: $(BUILD)/tobj/tools/zcfloor.o $(BUILD)/tobj/shim/zcwin.o $(BUILD)/tobj/shim/log.o $(COMMON_OBJ)
+# window code (bench/zcfloor.c), no hooks.
+$(BUILD)/zcfloor: $(BUILD)/tobj/bench/zcfloor.o $(BUILD)/tobj/shim/zcwin.o $(BUILD)/tobj/shim/log.o $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^
 
-$(BUILD)/%: $(BUILD)/tobj/tests/helpers/%.o
+$(HDIR)/%: $(BUILD)/tobj/tests/helpers/%.o
+	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $< -pthread -lseccomp
 
 $(BUILD)/test_%: $(BUILD)/testobj/tests/test_%.o $(BUILD)/testobj/tests/testlib.o $(TEST_COMMON_OBJ)
@@ -204,7 +210,8 @@ deps-fuzz:
 # ThreadSanitizer on the threaded programs running under the shim, with
 # the shim built with TSan too (make test SANITIZE=thread runs the whole
 # suite that way).
-$(BUILD)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.h
+$(HDIR)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.h
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=thread -fno-omit-frame-pointer -o $@ $< -pthread
 
 # The shim built with TSan too, preloaded behind libtsan, so that TSan sees
@@ -215,27 +222,27 @@ $(BUILD)/libzcshim-tsan.so: $(SHIM_SRC) shim/libzcshim.map $(BUILD)/early-hooks.
 	    $(filter-out $(EARLY_HOOKS),$(SHIM_SRC)) $(BUILD)/early-hooks.o -ldl -pthread
 
 tsan: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/zcstress-tsan $(BUILD)/zcrecv-tsan $(BUILD)/zcecho-tsan \
-	    $(BUILD)/libzcshim-tsan.so $(BUILD)/zcsend $(BUILD)/zcecho
-	@sh tools/tsan.sh $(BUILD)
+	@$(MAKE) --no-print-directory all $(HDIR)/zcstress-tsan $(HDIR)/zcrecv-tsan $(HDIR)/zcecho-tsan \
+	    $(BUILD)/libzcshim-tsan.so $(HDIR)/zcsend $(HDIR)/zcecho
+	@sh tests/scripts/tsan.sh $(BUILD)
 
 # Not in CI: SOAK_SECONDS (default 600) of zcstress under the shim.
 soak: deps
 	@$(MAKE) --no-print-directory all helpers
-	@sh tools/soak.sh $(BUILD) $(SOAK_SECONDS)
+	@sh tests/scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
 
-# The shim against plain recv(), side by side (tools/zcbench.c).
+# The shim against plain recv(), side by side (bench/zcbench.c).
 bench: deps
 	@$(MAKE) --no-print-directory all helpers $(BUILD)/zcbench $(BUILD)/zcfloor
 	@$(BUILD)/zcbench $(BENCH_ARGS)
 
 # libFuzzer targets (segment reader + zcstat reports, config parser),
-# FUZZ_SECONDS each, then the hook layer differentially (tools/fuzz-hooks.sh:
+# FUZZ_SECONDS each, then the hook layer differentially (tests/scripts/fuzz-hooks.sh:
 # random call sequences with and without the shim); fails on any crash,
 # sanitizer report or difference.
 fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory all helpers
-	@sh tools/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+	@sh tests/scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 check-symbols: $(LIB)
 	@sh tools/check-symbols.sh $(LIB) $(EXPORTS)

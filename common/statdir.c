@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int statdir_default(char *buf, size_t cap, const char *xdg, unsigned uid)
 {
@@ -18,6 +19,15 @@ int statdir_default(char *buf, size_t cap, const char *xdg, unsigned uid)
 	else
 		return -ENOENT;
 	return n + 1 >= cap ? -ENAMETOOLONG : (int)n;
+}
+
+int statdir_find(char *buf, size_t cap, const char *override, const char *xdg)
+{
+	if (override && *override) {
+		size_t n = zfmtf(buf, cap, "%s", override);
+		return n + 1 >= cap ? -ENAMETOOLONG : (int)n;
+	}
+	return statdir_default(buf, cap, xdg, (unsigned)geteuid());
 }
 
 int statdir_check(const char *dir, unsigned uid, int create)

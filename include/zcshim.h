@@ -13,7 +13,7 @@
  * Build: cc app.c $(pkg-config --cflags --libs zcshim)
  * Linked this way the program needs libzcshim.so at run time and does not
  * start without it (the dynamic loader says so).  To run either way, look
- * the function up instead (see README, "In-place receive"):
+ * the function up instead (see zcshim_recv(3)):
  *     ssize_t (*zr)(int, const void **, size_t, int) =
  *             (ssize_t (*)(int, const void **, size_t, int))dlsym(RTLD_DEFAULT, "zcshim_recv");
  * and call recv() into a buffer of your own when zr is NULL.

@@ -3,6 +3,7 @@
  * init path before anything else is set up.
  */
 #include "config.h"
+#include "size.h"
 #include "log.h"
 
 #include <errno.h>
@@ -16,44 +17,6 @@ void zcfg_defaults(struct zcfg *c)
 	c->min_read = ZCFG_DEFAULT_MIN_READ;
 	c->log_level = ZLOG_OFF;
 	c->slots = ZCFG_DEFAULT_SLOTS;
-}
-
-int zcfg_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	if (!s || !*s)
-		return -EINVAL;
-	uint64_t v = 0;
-	const char *p = s;
-	while (*p == ' ')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	unsigned shift = 0;
-	switch (*p) {
-	case 'k': case 'K': shift = 10; p++; break;
-	case 'm': case 'M': shift = 20; p++; break;
-	case 'g': case 'G': shift = 30; p++; break;
-	default: break;
-	}
-	if (shift && (*p == 'i' || *p == 'I'))
-		p++;
-	if (shift && (*p == 'b' || *p == 'B'))
-		p++;
-	if (*p)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	v <<= shift;
-	if (v < min || v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
 }
 
 int zcfg_parse_bool(const char *s, int *out)
@@ -160,7 +123,7 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 	}
 	if ((v = get("ZCSHIM_WINDOW"))) {
 		uint64_t w;
-		if (zcfg_parse_size(v, ZCFG_MIN_WINDOW, ZCFG_MAX_WINDOW, &w) || (w & 4095)) {
+		if (size_parse(v, ZCFG_MIN_WINDOW, ZCFG_MAX_WINDOW, &w) || (w & 4095)) {
 			warn("ZCSHIM_WINDOW", v, "expected a multiple of 4096 between 64K and 256M");
 			bad++;
 		} else {
@@ -169,7 +132,7 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 	}
 	if ((v = get("ZCSHIM_MIN_READ"))) {
 		uint64_t m;
-		if (zcfg_parse_size(v, 0, ZCFG_MAX_MIN_READ, &m)) {
+		if (size_parse(v, 0, ZCFG_MAX_MIN_READ, &m)) {
 			warn("ZCSHIM_MIN_READ", v, "expected a size between 0 and 1G");
 			bad++;
 		} else {
@@ -193,7 +156,7 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 	}
 	if ((v = get("ZCSHIM_SLOTS"))) {
 		uint64_t n;
-		if (zcfg_parse_size(v, 1, 1u << 20, &n)) {
+		if (size_parse(v, 1, 1u << 20, &n)) {
 			warn("ZCSHIM_SLOTS", v, "expected a count between 1 and 1048576");
 			bad++;
 		} else {

@@ -48,8 +48,6 @@ void zcfg_defaults(struct zcfg *c);
 /* Fills c from the environment.  Returns the number of rejected variables. */
 int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure);
 
-/* "4096", "64k", "2M", "1g" (binary units).  0 or -EINVAL/-ERANGE. */
-int zcfg_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "1", "true", "yes", "on" / "0", "false", "no", "off", "".  0 or -EINVAL. */
 int zcfg_parse_bool(const char *s, int *out);
 /* "map" (0), "auto" (1).  0 or -EINVAL. */

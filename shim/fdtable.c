@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include "fdtable.h"
 #include "libc.h"
-#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +37,11 @@ struct fdt_table fdt_tab;
 static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
 static int tcp_open;		/* entries of kind TCP right now */
 
-int fdt_init(void)
+static void (*release_slot)(uint32_t slot);
+
+int fdt_init(void (*release)(uint32_t slot))
 {
+	release_slot = release;
 	/* At least the kernel's default nr_open (2^20): a program may raise
 	 * RLIMIT_NOFILE after we start.  MAP_NORESERVE: only entries of fds
 	 * actually used cost memory. */
@@ -136,7 +138,7 @@ int fdt_classify(int fd, struct fdt_entry *e)
 	/* Met, not made here: inherited across exec, received by
 	 * SCM_RIGHTS, made by a raw call.  Taken as this process's alone: the
 	 * program that handed it over (inetd, a shell, a supervisor) does not
-	 * read it meanwhile, as a program that forks may (README, Guarantees;
+	 * read it meanwhile, as a program that forks may (docs/design.md, Guarantees;
 	 * measured: one consuming call a read cost cat 1.34x the floor on an
 	 * inherited socket, against 1.10). */
 	FDT_SET(e->solo, 1);
@@ -178,8 +180,8 @@ static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o, 
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
 	/* After the slot: a reader caching ctr re-checks the slot (zcread.c). */
 	__atomic_store_n(&e->ctr, NULL, __ATOMIC_RELEASE);
-	if (slot)
-		zst_release(slot - 1);
+	if (slot && release_slot)
+		release_slot(slot - 1);
 	fdt_hints_clear(&e->hints);
 	opts_store(e, o ? o : &fresh);
 	FDT_SET(e->sid, sid ? sid : new_sid());

@@ -76,8 +76,11 @@ struct __attribute__((aligned(64))) fdt_entry {
 };
 _Static_assert(sizeof(struct fdt_entry) == 64, "one cache line an entry");
 
-/* Allocates the table; 0 or -errno.  Called once from init. */
-int fdt_init(void);
+/* Allocates the table; 0 or -errno.  Called once from init, with the
+ * function that gives back an entry's statistics slot (index) when the
+ * fd starts meaning something else (stats.c: zst_release; passed in, so
+ * the table needs nothing of the statistics). */
+int fdt_init(void (*release_slot)(uint32_t slot));
 /* Entry for fd, or NULL when fd is negative or beyond the table. */
 /* The table: a plain array indexed by fd (after redis's ae.c), reserved
  * at start-up.  Its lookup is inline: every hooked call makes one. */

@@ -61,7 +61,7 @@ static void at_fork_child(void)
 
 /* Both sides of a fork hold every socket: no reader is alone any more
  * (fdtable.h: solo).  vfork and posix_spawn run no handlers: a program
- * they exec reads what it inherits unseen (README, Guarantees). */
+ * they exec reads what it inherits unseen (docs/design.md, Guarantees). */
 static void at_fork_parent(void)
 {
 	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE)
@@ -102,7 +102,7 @@ static uint32_t start_modules(void)
 		return ZCI_OFF;
 	}
 	__atomic_store_n(&zci_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	if (fdt_init()) {
+	if (fdt_init(zst_release)) {
 		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
 		return ZCI_OFF;
 	}

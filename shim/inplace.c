@@ -25,6 +25,8 @@
  */
 #define _GNU_SOURCE
 #include "zcshim.h"
+#include "export.h"
+#include "page.h"
 #include "fdtable.h"
 #include "libc.h"
 #include "init.h"
@@ -42,8 +44,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
-#define PAGE 4096u
 #define COPY_BUF (256u << 10)
 #define LEND_BUDGET (256ull << 20)
 #define MAX_FDS (1u << 20)

@@ -10,7 +10,8 @@
  * the next symbols are known, the raw system call answers.
  */
 #define _GNU_SOURCE
-#include "init.h"
+#include "state.h"
+#include "export.h"
 #include "libc.h"
 #include "memok.h"
 
@@ -20,7 +21,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 
 static inline int running(void)
 {

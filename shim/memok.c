@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "memok.h"
+#include "page.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -14,7 +15,6 @@
 #endif
 
 #define TLS __attribute__((tls_model("initial-exec"))) __thread
-#define PAGE 4096u
 #define SLOTS 4
 
 struct proved {

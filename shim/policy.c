@@ -3,16 +3,17 @@
  */
 #define _GNU_SOURCE
 #include "policy.h"
+#include "config.h"
+#include "page.h"
 #include "segfmt.h"
 
 #include <sys/socket.h>
 
-#define PAGE 4096u
 #define MISS_LIMIT 4
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
 
-size_t zcp_small_lim = (64u << 10) - 1;
+size_t zcp_small_lim = ZCFG_DEFAULT_MIN_READ - 1;	/* until configured */
 
 void zcp_configure(size_t m)
 {
@@ -54,7 +55,7 @@ static void learn_mapped(struct fdt_hints *h, const struct zcp_outcome *o)
 void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o)
 {
 	struct fdt_hints *h = &e->hints;
-	int small = o->result >= 0 && o->result < 2 * (ssize_t)PAGE;
+	int small = o->result >= 0 && o->result < POLICY_LITTLE;
 	uint8_t l = FDT_GET(h->little);
 	if (o->reason == ZCP_MAP) {
 		learn_mapped(h, o);

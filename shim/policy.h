@@ -15,10 +15,15 @@
 #include <sys/types.h>
 
 #include "fdtable.h"
+#include "page.h"
 #include "segfmt.h"
 #include "zcwin.h"
 
 #define ZCP_MAP (-1)
+
+/* A read under this many bytes, with the queue (nearly) empty behind it,
+ * is the little data of request/response traffic (zcp_learn). */
+#define POLICY_LITTLE (2 * (ssize_t)PAGE)
 
 /* What a read found, for learn. */
 struct zcp_outcome {
@@ -124,7 +129,7 @@ static inline int zcp_traffic_reason(int reason)
 static inline void zcp_learn_pass(struct fdt_entry *e, ssize_t r, int reason)
 {
 	uint8_t l = FDT_GET(e->hints.little);
-	int small = r >= 0 && r < 2 * 4096;
+	int small = r >= 0 && r < POLICY_LITTLE;
 	if ((small ? l == 2 : l == 0) && !FDT_GET(e->hints.head_off))
 		return;
 	struct zcp_outcome o = { .reason = reason, .result = r, .inq = UINT32_MAX };

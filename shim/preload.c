@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "callsite.h"
+#include "export.h"
 #include "fdtable.h"
 #include "libc.h"
 #include "init.h"
@@ -33,7 +34,6 @@
 #include "zcread.h"
 #include "zcwin.h"
 
-#define EXPORT __attribute__((visibility("default")))
 
 /* The fd's entry if it is a TCP socket the shim serves, else NULL. */
 static inline struct fdt_entry *ours(int fd)

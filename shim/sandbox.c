@@ -17,13 +17,14 @@
  * README lists the calls it must allow, and `zcstat doctor` shows the
  * process's Seccomp mode.  A read already inside the mapped path in
  * another thread when a filter is installed with SECCOMP_FILTER_FLAG_TSYNC
- * finishes that read with the calls it was making (README, Guarantees).
+ * finishes that read with the calls it was making (docs/design.md, Guarantees).
  *
  * Built without sanitizer instrumentation, like maphooks.c: syscall()
  * can be called by anything at any time, before our constructor too.
  */
 #define _GNU_SOURCE
 #include "init.h"
+#include "export.h"
 #include "libc.h"
 
 #include <errno.h>
@@ -32,7 +33,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#define EXPORT __attribute__((visibility("default")))
 
 #ifndef SYS_seccomp
 #define SYS_seccomp __NR_seccomp
@@ -118,8 +118,13 @@ static int do_prctl(int option, unsigned long a, unsigned long b, unsigned long 
 }
 
 /* Both take what the C library's own take: six (four) words, however many
- * the caller passed (the unused ones are never looked at). */
-EXPORT long syscall(long n, ...)
+ * the caller passed (the unused ones are never looked at).  The C names
+ * are the module's; the symbols are libc's (asm labels).  The shim's own
+ * syscall() calls reach this hook too, which hands them on unchanged. */
+EXPORT long sandbox_syscall(long n, ...) __asm__("syscall");
+EXPORT int sandbox_prctl(int option, ...) __asm__("prctl");
+
+EXPORT long sandbox_syscall(long n, ...)
 {
 	va_list ap;
 	va_start(ap, n);
@@ -129,7 +134,7 @@ EXPORT long syscall(long n, ...)
 	return do_syscall(n, a, b, c, d, e, f);
 }
 
-EXPORT int prctl(int option, ...)
+EXPORT int sandbox_prctl(int option, ...)
 {
 	va_list ap;
 	va_start(ap, option);

@@ -12,13 +12,13 @@
  * while starting.
  */
 #define _GNU_SOURCE
-#include "init.h"
+#include "state.h"
+#include "export.h"
 #include "libc.h"
 #include "sigwatch.h"
 
 #include <signal.h>
 
-#define EXPORT __attribute__((visibility("default")))
 
 extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 

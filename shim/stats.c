@@ -130,13 +130,9 @@ static int create_file(size_t size, void **out)
 	char dir[ZCFG_PATH_MAX];
 	unsigned uid = (unsigned)geteuid();
 	int r;
-	if (seg_cfg && seg_cfg->stats_dir[0]) {
-		zfmtf(dir, sizeof(dir), "%s", seg_cfg->stats_dir);
-	} else {
-		const char *xdg = seg_cfg && !seg_cfg->secure ? secure_getenv("XDG_RUNTIME_DIR") : NULL;
-		if ((r = statdir_default(dir, sizeof(dir), xdg, uid)) < 0)
-			return r;
-	}
+	const char *xdg = seg_cfg && !seg_cfg->secure ? secure_getenv("XDG_RUNTIME_DIR") : NULL;
+	if ((r = statdir_find(dir, sizeof(dir), seg_cfg ? seg_cfg->stats_dir : NULL, xdg)) < 0)
+		return r;
 	if ((r = statdir_check(dir, uid, 1)) < 0)
 		return r;
 	zfmtf(seg_dir, sizeof(seg_dir), "%s", dir);

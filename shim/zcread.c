@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include "zcread.h"
+#include "page.h"
 #include "auto.h"
 #include "callsite.h"
 #include "iocur.h"
@@ -51,7 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096u
 #define TAIL_IOV 8
 
 void zcr_configure(const struct zcfg *cfg)
@@ -412,7 +412,7 @@ static int wait_kernel(struct rd *s, size_t len)
 	/* Another thread may have closed the fd while we slept, and the
 	 * number may now be another socket: never read that.  (Every close,
 	 * dup over and socket creation through libc bumps gen; raw system
-	 * calls are invisible, see README.) */
+	 * calls are invisible, see docs/design.md.) */
 	if (__atomic_load_n(&s->e->gen, __ATOMIC_ACQUIRE) != s->gen)
 		return -EBADF;
 	s->base = s->got;
@@ -437,7 +437,7 @@ static int64_t now_ns(void)
  * own SO_RCVTIMEO deadline, counted from its start (both asked of the
  * kernel here, when a read first needs them).  Unlike recv(), it sleeps
  * on after a stop (SIGSTOP, SIGTSTP and SIGCONT) that comes meanwhile
- * (README, Guarantees).  1: take again. */
+ * (docs/design.md, Guarantees).  1: take again. */
 static int wait_more(struct rd *s)
 {
 	int fd = s->rq->fd, saved = errno;
@@ -515,7 +515,7 @@ static ssize_t failed(struct rd *s, int reason_hint)
 /* Waits first unless the queue as last seen holds all the read can take
  * (then neither SO_RCVLOWAT nor MSG_WAITALL could make recv() wait), then
  * takes.  A read waits after taking only for the rest of a MSG_WAITALL
- * read, or where someone else took the queue it had seen (the README's
+ * read, or where someone else took the queue it had seen (docs/design.md's
  * Guarantees). */
 static ssize_t mapped_read(struct rd *s)
 {

@@ -5,6 +5,7 @@
 #include "zcwin.h"
 #include "log.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -68,17 +69,19 @@ static void private_close(int fd)
 /* TSan must see the socket made and closed: it sees the window's mmap of
  * it, and a socket it never saw closed made another thread's dup() that
  * got the number next a reported race (make test SANITIZE=thread,
- * zcstress, about 1 run in 10).  Through the libc calls (and the shim's
- * own hooks), with cancellation held off around close. */
+ * zcstress, about 1 run in 10).  Through the first definitions in the
+ * process (TSan's interceptors, which hand the calls on to the shim's
+ * hooks and libc), with cancellation held off around close. */
 static int private_socket(void)
 {
-	return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int (*first)(int, int, int) = (int (*)(int, int, int))dlsym(RTLD_DEFAULT, "socket");
+	return first(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 }
 static void private_close(int fd)
 {
-	int old;
+	int old, (*first)(int) = (int (*)(int))dlsym(RTLD_DEFAULT, "close");
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	close(fd);
+	first(fd);
 	pthread_setcancelstate(old, NULL);
 }
 #endif

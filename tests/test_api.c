@@ -194,7 +194,7 @@ Test(api, header_compiles_as_c11_and_cxx17, .timeout = 60)
 
 /* zcsink lands the stream in a file (and through a pipe) byte for byte,
  * mapped where the sender allows, and says so. */
-Test(zcsink, file_and_pipe_byte_for_byte, .timeout = 120)
+Test(api, zcsink_file_and_pipe_byte_for_byte, .timeout = 120)
 {
 	char out[] = "/tmp/zcsink-test-XXXXXX", ref[] = "/tmp/zcsink-ref-XXXXXX", err[] = "/tmp/zcsink-err-XXXXXX";
 	close(mkstemp(out));
@@ -237,7 +237,7 @@ Test(zcsink, file_and_pipe_byte_for_byte, .timeout = 120)
 /* zcsink carries the shim; under zcstat a second copy is preloaded.  Only
  * the first serves (the other forwards its in-place API): every byte is
  * counted once, in one process entry, and still lent in place. */
-Test(zcsink, under_zcstat_every_byte_counted_once, .timeout = 120)
+Test(api, zcsink_under_zcstat_every_byte_counted_once, .timeout = 120)
 {
 	char out[] = "/tmp/zcsink-once-XXXXXX";
 	close(mkstemp(out));

@@ -115,13 +115,13 @@ static void api_case(const char *api, const char *iov, const char *size, int wai
 	tl_free(&r);
 }
 
-Test(api, read, .timeout = 120) { api_case("read", NULL, "1M", 0); }
-Test(api, read_chk, .timeout = 120) { api_case("read_chk", NULL, "1M", 0); }
-Test(api, recv, .timeout = 120) { api_case("recv", NULL, "256K", 0); }
-Test(api, recv_waitall, .timeout = 120) { api_case("recv", NULL, "1M", 1); }
-Test(api, recvfrom, .timeout = 120) { api_case("recvfrom", NULL, "1M", 0); }
-Test(api, readv_3_uneven_iovecs, .timeout = 120) { api_case("readv", "3", "1000000", 0); }
-Test(api, recvmsg_4_iovecs_waitall, .timeout = 120) { api_case("recvmsg", "4", "1M", 1); }
+Test(core, api_read, .timeout = 120) { api_case("read", NULL, "1M", 0); }
+Test(core, api_read_chk, .timeout = 120) { api_case("read_chk", NULL, "1M", 0); }
+Test(core, api_recv, .timeout = 120) { api_case("recv", NULL, "256K", 0); }
+Test(core, api_recv_waitall, .timeout = 120) { api_case("recv", NULL, "1M", 1); }
+Test(core, api_recvfrom, .timeout = 120) { api_case("recvfrom", NULL, "1M", 0); }
+Test(core, api_readv_3_uneven_iovecs, .timeout = 120) { api_case("readv", "3", "1000000", 0); }
+Test(core, api_recvmsg_4_iovecs_waitall, .timeout = 120) { api_case("recvmsg", "4", "1M", 1); }
 
 Test(core, small_reads_pass_through, .timeout = 120)
 {
@@ -163,7 +163,7 @@ Test(core, threads_mixing_small_and_mapped_reads_every_byte_once, .timeout = 180
  * mapping is cheaper it maps as map mode does; where copying is, it copies
  * and still samples the mapped path, so zcstat can say how much of the
  * traffic was mappable. */
-Test(auto_mode, maps_when_mapping_is_cheaper, .timeout = 120)
+Test(core, auto_mode_maps_when_mapping_is_cheaper, .timeout = 120)
 {
 	struct tl_result r;
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -190,7 +190,7 @@ Test(auto_mode, maps_when_mapping_is_cheaper, .timeout = 120)
 	tl_free(&r);
 }
 
-Test(auto_mode, copies_when_copying_is_cheaper_and_still_samples, .timeout = 120)
+Test(core, auto_mode_copies_when_copying_is_cheaper_and_still_samples, .timeout = 120)
 {
 	struct tl_result r;
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -215,7 +215,7 @@ Test(auto_mode, copies_when_copying_is_cheaper_and_still_samples, .timeout = 120
 }
 
 /* map mode (the default) never consults the estimates. */
-Test(auto_mode, map_mode_maps_whatever_the_costs, .timeout = 120)
+Test(core, auto_mode_map_mode_maps_whatever_the_costs, .timeout = 120)
 {
 	struct tl_result r;
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -276,7 +276,7 @@ Test(core, signals_blocked_only_when_a_handler_is_installed, .timeout = 120)
 	}
 }
 
-Test(config, min_read_from_environment, .timeout = 120)
+Test(core, config_min_read_from_environment, .timeout = 120)
 {
 	struct tl_result r;
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -288,7 +288,7 @@ Test(config, min_read_from_environment, .timeout = 120)
 	tl_free(&r);
 }
 
-Test(config, window_from_environment_and_bad_value_warns_once, .timeout = 120)
+Test(core, config_window_from_environment_and_bad_value_warns_once, .timeout = 120)
 {
 	struct tl_result r;
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -318,7 +318,7 @@ Test(config, window_from_environment_and_bad_value_warns_once, .timeout = 120)
 	tl_free(&r);
 }
 
-Test(config, disable_means_plain_libc, .timeout = 120)
+Test(core, config_disable_means_plain_libc, .timeout = 120)
 {
 	struct tl_result r;
 	const char *sa[] = { "--mode", "zerocopy", "--mss", "4108", NULL };
@@ -359,10 +359,10 @@ static void no_kernel(const char *mode)
 	tl_free(&r);
 }
 
-Test(kernel, without_zerocopy_receive_everything_passes_through, .timeout = 120) { no_kernel(NULL); }
-Test(kernel, mmap_of_window_refused_everything_passes_through, .timeout = 120) { no_kernel("--mmap"); }
+Test(core, kernel_without_zerocopy_receive_everything_passes_through, .timeout = 120) { no_kernel(NULL); }
+Test(core, kernel_mmap_of_window_refused_everything_passes_through, .timeout = 120) { no_kernel("--mmap"); }
 
-Test(memory, thousand_idle_connections_bounded_rssfile, .timeout = 240)
+Test(core, memory_thousand_idle_connections_bounded_rssfile, .timeout = 240)
 {
 	struct tl_result r;
 	const char *a[] = { tl_bin("zcsem"), "manyidle", NULL };

@@ -374,10 +374,10 @@ static void veth_case(int mtu)
 	assert_prediction_held(&o, 0, what);
 }
 
-Test(doctor_veth, mtu_1500) { veth_case(1500); }
-Test(doctor_veth, mtu_9000) { veth_case(9000); }
+Test(doctor, doctor_veth_mtu_1500) { veth_case(1500); }
+Test(doctor, doctor_veth_mtu_9000) { veth_case(9000); }
 /* 4148 - 40 - 12: one page of payload per segment. */
-Test(doctor_veth, mtu_4148_whole_pages)
+Test(doctor, doctor_veth_mtu_4148_whole_pages)
 {
 	veth_case(4148);
 	char *out = NULL;

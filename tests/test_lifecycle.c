@@ -56,11 +56,11 @@ static void close_path(const char *how)
 	}
 }
 
-Test(close, by_close, .timeout = 90) { close_path("close"); }
-Test(close, by_close_range, .timeout = 90) { close_path("close_range"); }
-Test(close, by_dup2_over_it, .timeout = 90) { close_path("dup2"); }
-Test(close, by_fclose_of_fdopen_stream, .timeout = 90) { close_path("fclose"); }
-Test(close, by_exit, .timeout = 90) { close_path("exit"); }
+Test(lifecycle, close_by_close, .timeout = 90) { close_path("close"); }
+Test(lifecycle, close_by_close_range, .timeout = 90) { close_path("close_range"); }
+Test(lifecycle, close_by_dup2_over_it, .timeout = 90) { close_path("dup2"); }
+Test(lifecycle, close_by_fclose_of_fdopen_stream, .timeout = 90) { close_path("fclose"); }
+Test(lifecycle, close_by_exit, .timeout = 90) { close_path("exit"); }
 
 static void sender_and(struct tl_result *r, const char *bytes, const char *conns, const char *const tail[])
 {
@@ -81,7 +81,7 @@ static void sender_and(struct tl_result *r, const char *bytes, const char *conns
 	cr_assert_eq(r->status, 0, "%s", r->out);
 }
 
-Test(process, fork_parent_and_child_read_their_own, .timeout = 120)
+Test(lifecycle, process_fork_parent_and_child_read_their_own, .timeout = 120)
 {
 	struct tl_result r;
 	const char *t[] = { "fork", NULL };
@@ -97,7 +97,7 @@ Test(process, fork_parent_and_child_read_their_own, .timeout = 120)
 	tl_free(&r);
 }
 
-Test(process, exec_reads_inherited_socket, .timeout = 120)
+Test(lifecycle, process_exec_reads_inherited_socket, .timeout = 120)
 {
 	struct tl_result r;
 	const char *t[] = { "exec", tl_bin("zcrecv"), NULL };
@@ -110,7 +110,7 @@ Test(process, exec_reads_inherited_socket, .timeout = 120)
 	tl_free(&r);
 }
 
-Test(process, dup_chain_reads_through_every_copy, .timeout = 120)
+Test(lifecycle, process_dup_chain_reads_through_every_copy, .timeout = 120)
 {
 	struct tl_result r;
 	const char *t[] = { "dup", "10M", NULL };
@@ -161,13 +161,13 @@ static void echo(const char *mode)
 	free(buf);
 }
 
-Test(echo, blocking_threads_500_mixed, .timeout = 180) { echo("blocking"); }
-Test(echo, epoll_level_triggered_500_mixed, .timeout = 180) { echo("epoll"); }
-Test(echo, epoll_edge_triggered_500_mixed, .timeout = 180) { echo("epoll-et"); }
-Test(echo, poll_500_mixed, .timeout = 180) { echo("poll"); }
-Test(echo, select_500_mixed, .timeout = 180) { echo("select"); }
+Test(lifecycle, echo_blocking_threads_500_mixed, .timeout = 180) { echo("blocking"); }
+Test(lifecycle, echo_epoll_level_triggered_500_mixed, .timeout = 180) { echo("epoll"); }
+Test(lifecycle, echo_epoll_edge_triggered_500_mixed, .timeout = 180) { echo("epoll-et"); }
+Test(lifecycle, echo_poll_500_mixed, .timeout = 180) { echo("poll"); }
+Test(lifecycle, echo_select_500_mixed, .timeout = 180) { echo("select"); }
 
-Test(process, stale_entry_after_unhooked_close_never_misroutes, .timeout = 60)
+Test(lifecycle, process_stale_entry_after_unhooked_close_never_misroutes, .timeout = 60)
 {
 	struct tl_result r;
 	const char *t[] = { "stale", NULL };
@@ -176,7 +176,7 @@ Test(process, stale_entry_after_unhooked_close_never_misroutes, .timeout = 60)
 	tl_free(&r);
 }
 
-Test(zcstat, exits_with_the_status_of_cmd, .timeout = 60)
+Test(lifecycle, zcstat_exits_with_the_status_of_cmd, .timeout = 60)
 {
 	struct tl_result r;
 	const char *a[] = { "/bin/sh", "-c", "exit 7", NULL };
@@ -193,7 +193,7 @@ Test(zcstat, exits_with_the_status_of_cmd, .timeout = 60)
 	tl_free(&r);
 }
 
-Test(process, posix_spawn_and_vfork_children_read_inherited_sockets, .timeout = 120)
+Test(lifecycle, process_posix_spawn_and_vfork_children_read_inherited_sockets, .timeout = 120)
 {
 	struct tl_result r;
 	const char *t[] = { "spawn", tl_bin("zcrecv"), NULL };
@@ -206,7 +206,7 @@ Test(process, posix_spawn_and_vfork_children_read_inherited_sockets, .timeout = 
 	tl_free(&r);
 }
 
-Test(process, close_from_another_thread_while_blocked_in_read, .timeout = 60)
+Test(lifecycle, process_close_from_another_thread_while_blocked_in_read, .timeout = 60)
 {
 	char results[2][128];
 	for (int shim = 0; shim <= 1; shim++) {
@@ -232,7 +232,7 @@ Test(process, close_from_another_thread_while_blocked_in_read, .timeout = 60)
 /* The blocked read's fd is closed and its number reused for a new
  * connection whose data arrives first: libc's read still sees the old
  * socket; the shim's must never take the new socket's bytes. */
-Test(process, fd_reused_while_blocked_in_read_never_misroutes, .timeout = 60)
+Test(lifecycle, process_fd_reused_while_blocked_in_read_never_misroutes, .timeout = 60)
 {
 	const char *a[] = { tl_bin("zclife"), "closereuse", NULL };
 	for (int shim = 0; shim <= 1; shim++) {
@@ -250,7 +250,7 @@ Test(process, fd_reused_while_blocked_in_read_never_misroutes, .timeout = 60)
 	}
 }
 
-Test(stress, thirty_seconds_random_lifecycle_under_asan_ubsan, .timeout = 180)
+Test(lifecycle, stress_thirty_seconds_random_lifecycle_under_asan_ubsan, .timeout = 180)
 {
 #ifdef ZCSHIM_SANITIZE_THREAD
 	/* ASan and TSan cannot share a process: here zcstress itself is the

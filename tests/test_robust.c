@@ -36,10 +36,10 @@ static void differential(const char *min_read)
 	tl_free(&shim);
 }
 
-Test(bad_input, same_results_as_libc_default_min_read, .timeout = 120) { differential("64K"); }
-Test(bad_input, same_results_as_libc_mapped_path_from_16K, .timeout = 120) { differential("16K"); }
+Test(robust, bad_input_same_results_as_libc_default_min_read, .timeout = 120) { differential("64K"); }
+Test(robust, bad_input_same_results_as_libc_mapped_path_from_16K, .timeout = 120) { differential("16K"); }
 
-Test(memcheck, valgrind_receiving_64M_under_the_shim, .timeout = 300)
+Test(robust, memcheck_valgrind_receiving_64M_under_the_shim, .timeout = 300)
 {
 #ifdef ZCSHIM_SANITIZE
 	cr_skip_test("valgrind cannot run sanitizer-instrumented programs");
@@ -62,7 +62,7 @@ Test(memcheck, valgrind_receiving_64M_under_the_shim, .timeout = 300)
 	tl_free(&r);
 }
 
-Test(asan, the_shim_itself_under_asan_ubsan, .timeout = 120)
+Test(robust, asan_the_shim_itself_under_asan_ubsan, .timeout = 120)
 {
 #ifdef ZCSHIM_SANITIZE
 	cr_skip_test("run in the plain build: the helpers there are not instrumented themselves");
@@ -146,5 +146,5 @@ static void stack_use(const char *sender)
 	tl_free(&shim);
 }
 
-Test(stack, mapped_reads_need_at_most_2k_more_than_libc, .timeout = 120) { stack_use("zc4108"); }
-Test(stack, unmappable_reads_need_at_most_2k_more_than_libc, .timeout = 120) { stack_use("plain"); }
+Test(robust, stack_mapped_reads_need_at_most_2k_more_than_libc, .timeout = 120) { stack_use("zc4108"); }
+Test(robust, stack_unmappable_reads_need_at_most_2k_more_than_libc, .timeout = 120) { stack_use("plain"); }

@@ -16,6 +16,7 @@
 #include "auto.h"
 #include "autohost.h"
 #include "config.h"
+#include "size.h"
 #include "zcprom.h"
 #include "stats.h"
 #include "log.h"
@@ -23,23 +24,23 @@
 #include "segread.h"
 #include "helpers/pattern.h"
 
-Test(config, sizes)
+Test(units, config_sizes)
 {
 	uint64_t v;
-	cr_assert_eq(zcfg_parse_size("4096", 0, ~0ull, &v), 0);
+	cr_assert_eq(size_parse("4096", 0, ~0ull, &v), 0);
 	cr_assert_eq(v, 4096);
-	cr_assert_eq(zcfg_parse_size("64k", 0, ~0ull, &v), 0);
+	cr_assert_eq(size_parse("64k", 0, ~0ull, &v), 0);
 	cr_assert_eq(v, 65536);
-	cr_assert_eq(zcfg_parse_size("2M", 0, ~0ull, &v), 0);
+	cr_assert_eq(size_parse("2M", 0, ~0ull, &v), 0);
 	cr_assert_eq(v, 2u << 20);
-	cr_assert_eq(zcfg_parse_size("1GiB", 0, ~0ull, &v), 0);
+	cr_assert_eq(size_parse("1GiB", 0, ~0ull, &v), 0);
 	cr_assert_eq(v, 1u << 30);
-	cr_assert_eq(zcfg_parse_size("", 0, ~0ull, &v), -EINVAL);
-	cr_assert_eq(zcfg_parse_size("-1", 0, ~0ull, &v), -EINVAL);
-	cr_assert_eq(zcfg_parse_size("12x", 0, ~0ull, &v), -EINVAL);
-	cr_assert_eq(zcfg_parse_size("99999999999999999999", 0, ~0ull, &v), -ERANGE);
-	cr_assert_eq(zcfg_parse_size("17179869184G", 0, ~0ull, &v), -ERANGE);
-	cr_assert_eq(zcfg_parse_size("1k", 4096, 8192, &v), -ERANGE);
+	cr_assert_eq(size_parse("", 0, ~0ull, &v), -EINVAL);
+	cr_assert_eq(size_parse("-1", 0, ~0ull, &v), -EINVAL);
+	cr_assert_eq(size_parse("12x", 0, ~0ull, &v), -EINVAL);
+	cr_assert_eq(size_parse("99999999999999999999", 0, ~0ull, &v), -ERANGE);
+	cr_assert_eq(size_parse("17179869184G", 0, ~0ull, &v), -ERANGE);
+	cr_assert_eq(size_parse("1k", 4096, 8192, &v), -ERANGE);
 }
 
 static const char *fake_env[16];
@@ -59,7 +60,7 @@ static void count_warn(const char *name, const char *value, const char *why)
 	snprintf(last_warned, sizeof(last_warned), "%s", name);
 }
 
-Test(config, environment_bad_values_warn_and_default)
+Test(units, config_environment_bad_values_warn_and_default)
 {
 	struct zcfg c;
 	const char *env[] = { "ZCSHIM_WINDOW", "3000", "ZCSHIM_MIN_READ", "64k", "ZCSHIM_LOG", "debug",
@@ -74,7 +75,7 @@ Test(config, environment_bad_values_warn_and_default)
 	cr_assert_eq(c.disable, 0);
 }
 
-Test(config, secure_execution_ignores_environment)
+Test(units, config_secure_execution_ignores_environment)
 {
 	struct zcfg c;
 	const char *env[] = { "ZCSHIM_WINDOW", "256K", "ZCSHIM_LOG_FILE", "/tmp/x", "ZCSHIM_DISABLE", "1", NULL };
@@ -87,7 +88,7 @@ Test(config, secure_execution_ignores_environment)
 	cr_assert(c.secure);
 }
 
-Test(config, mode_and_injected_costs)
+Test(units, config_mode_and_injected_costs)
 {
 	struct zcfg c;
 	const char *env[] = { "ZCSHIM_MODE", "auto", "ZCSHIM_AUTO_COSTS", "300000:200000", NULL };
@@ -113,7 +114,7 @@ Test(config, mode_and_injected_costs)
 
 /* The verdict from estimates: clear after three samples of each, close
  * calls only after five, and a margin against flapping. */
-Test(auto_mode, verdict_from_estimates)
+Test(units, auto_mode_verdict_from_estimates)
 {
 	static const struct {
 		uint64_t map_ns;        /* copy costs 100 */
@@ -141,7 +142,7 @@ Test(auto_mode, verdict_from_estimates)
 }
 
 /* Samples of the path not chosen cost at most 0.25% of the chosen one's. */
-Test(auto_mode, sampling_interval_follows_the_price)
+Test(units, auto_mode_sampling_interval_follows_the_price)
 {
 	struct zca_est e = { .map_ns = 400, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1, .verdict = 2 };
 	cr_assert_eq(zca_sample_every(&e), 1200, "3x dearer: one in 1200");
@@ -176,7 +177,7 @@ static int run_reads(int n, int *mapped_reads, int *timed)
 	return v.verdict;
 }
 
-Test(auto_mode, copies_where_mapping_costs_more)
+Test(units, auto_mode_copies_where_mapping_costs_more)
 {
 	int m, t;
 	zca_configure(ZCA_AUTO, 3000000, 1000000);
@@ -190,7 +191,7 @@ Test(auto_mode, copies_where_mapping_costs_more)
 	cr_assert_eq(v.copy_ns_per_mb, 1000000);
 }
 
-Test(auto_mode, maps_where_mapping_costs_less)
+Test(units, auto_mode_maps_where_mapping_costs_less)
 {
 	int m, t;
 	zca_configure(ZCA_AUTO, 500000, 1000000);
@@ -198,7 +199,7 @@ Test(auto_mode, maps_where_mapping_costs_less)
 	cr_assert_geq(m, 10000 - 10000 / 100 - 8, "%d mapped reads", m);
 }
 
-Test(auto_mode, close_costs_need_three_samples_each)
+Test(units, auto_mode_close_costs_need_three_samples_each)
 {
 	int m, t;
 	zca_configure(ZCA_AUTO, 970000, 1000000);
@@ -206,7 +207,7 @@ Test(auto_mode, close_costs_need_three_samples_each)
 	cr_assert_eq(run_reads(30, &m, &t), 1, "3%% cheaper mapped: map after enough samples");
 }
 
-Test(auto_mode, within_the_margin_copying_stays)
+Test(units, auto_mode_within_the_margin_copying_stays)
 {
 	int m, t;
 	zca_configure(ZCA_AUTO, 990000, 1000000);
@@ -219,7 +220,7 @@ Test(auto_mode, within_the_margin_copying_stays)
  * mapped path every 800 reads at its own phase, the copy path at read
  * 1,024k + 1; and it asks about once in RUN_MAX (64) reads, not at every
  * read. */
-Test(auto_mode, runs_of_copies_skip_no_sample)
+Test(units, auto_mode_runs_of_copies_skip_no_sample)
 {
 	enum { N = 200000, LEARNT = 16 };
 	static int choice[N + 64];
@@ -254,7 +255,7 @@ Test(auto_mode, runs_of_copies_skip_no_sample)
 
 /* A run the policy grants (a back-off, auto's copies) passes the fd's
  * next reads through under its reason, then ends. */
-Test(policy, a_run_passes_reads_through_under_its_reason)
+Test(units, policy_a_run_passes_reads_through_under_its_reason)
 {
 	struct fdt_entry e;
 	memset(&e, 0, sizeof(e));
@@ -283,7 +284,7 @@ static void map_sample(uint64_t ns_back)
 	zca_sampled(ZCA_SAMPLE_MAP, &m, 1u << 20);
 }
 
-Test(auto_mode, releasing_mapped_pages_counts_in_the_map_cost)
+Test(units, auto_mode_releasing_mapped_pages_counts_in_the_map_cost)
 {
 	zca_configure(ZCA_AUTO, 0, 0);
 	for (int i = 0; i < 4; i++)	/* the first makes a window: dropped */
@@ -345,7 +346,7 @@ static void start_from_host(uint64_t map, uint64_t copy, uint64_t release, uint6
 /* A process that starts from the host's estimates still leaves its first
  * mapped sample out: that read also made the window.  (Before, it counted:
  * seeded rings 1, 1, 1 ms and samples of 9 ms read 9 ms, not 5.) */
-Test(auto_mode, the_read_that_makes_the_window_is_not_timed_from_host_estimates)
+Test(units, auto_mode_the_read_that_makes_the_window_is_not_timed_from_host_estimates)
 {
 	start_from_host(1000000, 500000, 0, 0, NULL);
 	for (int i = 0; i < 4; i++)
@@ -358,7 +359,7 @@ Test(auto_mode, the_read_that_makes_the_window_is_not_timed_from_host_estimates)
 
 /* What that first mapped read cost beyond the usual is the set-up, and it
  * is kept for the next process. */
-Test(auto_mode, the_first_mapped_reads_extra_cost_is_kept_as_the_setup)
+Test(units, auto_mode_the_first_mapped_reads_extra_cost_is_kept_as_the_setup)
 {
 	char dir[32], path[64], id[64], line[256];
 	start_from_host(1000000, 500000, 0, 0, dir);
@@ -399,7 +400,7 @@ static int first_mapped(int limit)
 /* Copying cheaper (mapping 3x: one sample in 800 reads), a process that
  * knows the set-up (50 ms) maps its first sample only once 0.25% of what
  * it has spent copying covers it: 50 ms / (1 ms x 0.25%) = 20,000 reads. */
-Test(auto_mode, a_short_process_does_not_pay_the_setup_of_a_sample)
+Test(units, auto_mode_a_short_process_does_not_pay_the_setup_of_a_sample)
 {
 	start_from_host(3000000, 1000000, 0, 50000000, NULL);
 	int k = first_mapped(30000);
@@ -410,7 +411,7 @@ Test(auto_mode, a_short_process_does_not_pay_the_setup_of_a_sample)
 	cr_assert(k >= 19800 && k <= 20000 + 800, "first mapped read %d", k);
 }
 
-Test(auto_mode, without_a_known_setup_the_first_sample_comes_in_the_first_interval)
+Test(units, auto_mode_without_a_known_setup_the_first_sample_comes_in_the_first_interval)
 {
 	start_from_host(3000000, 1000000, 0, 0, NULL);
 	int k = first_mapped(30000);
@@ -420,7 +421,7 @@ Test(auto_mode, without_a_known_setup_the_first_sample_comes_in_the_first_interv
 /* The host's estimates as the shim writes them (version 3) and as it
  * wrote them before (version 1: no release, version 2: no set-up); another
  * boot's are not used. */
-Test(auto_mode, host_estimates_read_in_every_version)
+Test(units, auto_mode_host_estimates_read_in_every_version)
 {
 	struct autohost h;
 	char line[256];
@@ -448,7 +449,7 @@ static char *expose(struct prom_proc *p, size_t n, const struct prom_state *st)
 	return buf;
 }
 
-Test(prometheus, exposition_names_labels_and_reasons)
+Test(units, prometheus_exposition_names_labels_and_reasons)
 {
 	struct prom_proc p[2] = { { .pid = 7, .start = 1, .command = "curl -o \"x\"\\y" },
 				  { .pid = 9, .start = 1, .command = "nginx" } };
@@ -469,7 +470,7 @@ Test(prometheus, exposition_names_labels_and_reasons)
 	free(out);
 }
 
-Test(prometheus, series_are_bounded)
+Test(units, prometheus_series_are_bounded)
 {
 	struct prom_proc p[PROM_MAX_PROCS + 10];
 	memset(p, 0, sizeof(p));
@@ -495,7 +496,7 @@ Test(prometheus, series_are_bounded)
 
 /* An exporter that runs on: a process that ends moves into "exited", so
  * the host's totals never go down. */
-Test(prometheus, exited_processes_fold_into_totals)
+Test(units, prometheus_exited_processes_fold_into_totals)
 {
 	struct prom_state st = { 0 };
 	struct prom_proc a = { .pid = 5, .start = 10, .command = "a" }, b = { .pid = 6, .start = 11, .command = "b" };
@@ -517,7 +518,7 @@ Test(prometheus, exited_processes_fold_into_totals)
 	free(st.seen);
 }
 
-Test(log, formatter_is_bounded_and_correct)
+Test(units, log_formatter_is_bounded_and_correct)
 {
 	char b[64];
 	zfmtf(b, sizeof(b), "%s=%d %u %x %zu %ld %%", "a", -42, 7u, 255u, (size_t)123, -5L);
@@ -542,7 +543,7 @@ static struct zcs_header *good_segment(size_t *size)
 	return h;
 }
 
-Test(segment, validator_accepts_good_rejects_bad)
+Test(units, segment_validator_accepts_good_rejects_bad)
 {
 	char err[256];
 	size_t sz;
@@ -564,7 +565,7 @@ Test(segment, validator_accepts_good_rejects_bad)
 	free(h);
 }
 
-Test(pattern, locate_and_check)
+Test(units, pattern_locate_and_check)
 {
 	uint8_t buf[4096];
 	for (uint64_t off = 0; off < 70; off += 7) {
@@ -578,7 +579,7 @@ Test(pattern, locate_and_check)
 	cr_assert_eq(pat_check(buf, 1000003 + 63, sizeof(buf)), 100);
 }
 
-Test(secure, no_file_written_in_secure_execution_mode)
+Test(units, secure_no_file_written_in_secure_execution_mode)
 {
 	char dir[] = "/tmp/zcshim-secure-XXXXXX";
 	cr_assert(mkdtemp(dir));
@@ -601,7 +602,7 @@ Test(secure, no_file_written_in_secure_execution_mode)
 	cr_assert(access("/tmp/zcshim-secure.log", F_OK), "a log file was written in secure mode");
 }
 
-Test(config, seccomp_aside_or_keep)
+Test(units, config_seccomp_aside_or_keep)
 {
 	struct zcfg c;
 	const char *keep[] = { "ZCSHIM_SECCOMP", "keep", NULL };

@@ -90,7 +90,7 @@ static void release(struct held *h)
 	cr_assert_eq(tl_wait(&h->snd, 30000), 0);
 }
 
-Test(live, list_shows_running_processes_then_forgets_them, .timeout = 90)
+Test(zcstat, live_list_shows_running_processes_then_forgets_them, .timeout = 90)
 {
 	private_dir();
 	struct held h;
@@ -120,7 +120,7 @@ Test(live, list_shows_running_processes_then_forgets_them, .timeout = 90)
 	cleanup_dir();
 }
 
-Test(live, top_view_refreshes_and_json_snapshot, .timeout = 90)
+Test(zcstat, live_top_view_refreshes_and_json_snapshot, .timeout = 90)
 {
 	private_dir();
 	struct held h;
@@ -180,7 +180,7 @@ static struct zcs_header *fake(size_t *size, int pid, unsigned long long start)
 	return h;
 }
 
-Test(safety, reused_pid_is_never_shown_as_the_old_process, .timeout = 60)
+Test(zcstat, safety_reused_pid_is_never_shown_as_the_old_process, .timeout = 60)
 {
 	private_dir();
 	size_t n;
@@ -199,7 +199,7 @@ Test(safety, reused_pid_is_never_shown_as_the_old_process, .timeout = 60)
 	cleanup_dir();
 }
 
-Test(safety, malformed_segments_are_refused_with_a_reason, .timeout = 60)
+Test(zcstat, safety_malformed_segments_are_refused_with_a_reason, .timeout = 60)
 {
 	private_dir();
 	size_t n;
@@ -233,7 +233,7 @@ Test(safety, malformed_segments_are_refused_with_a_reason, .timeout = 60)
 	cleanup_dir();
 }
 
-Test(safety, segment_owned_by_another_user_is_refused, .timeout = 60)
+Test(zcstat, safety_segment_owned_by_another_user_is_refused, .timeout = 60)
 {
 	if (geteuid() != 0)
 		cr_skip_test("needs root to create files owned by two users");
@@ -259,7 +259,7 @@ Test(safety, segment_owned_by_another_user_is_refused, .timeout = 60)
 	cleanup_dir();
 }
 
-Test(safety, no_segment_possible_shim_still_works_and_says_why_once, .timeout = 60)
+Test(zcstat, safety_no_segment_possible_shim_still_works_and_says_why_once, .timeout = 60)
 {
 	struct tl_proc snd;
 	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", NULL };
@@ -292,7 +292,7 @@ Test(safety, no_segment_possible_shim_still_works_and_says_why_once, .timeout = 
 	}
 }
 
-Test(scale, more_connections_than_slots_keep_correct_totals, .timeout = 120)
+Test(zcstat, scale_more_connections_than_slots_keep_correct_totals, .timeout = 120)
 {
 	struct tl_proc srv, cli;
 	char json[] = "/tmp/zcshim-slots-XXXXXX", line[64];
@@ -321,7 +321,7 @@ Test(scale, more_connections_than_slots_keep_correct_totals, .timeout = 120)
 	free(out);
 }
 
-Test(scale, fd_above_65535, .timeout = 60)
+Test(zcstat, scale_fd_above_65535, .timeout = 60)
 {
 	struct tl_proc snd;
 	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", NULL };
@@ -343,7 +343,7 @@ Test(scale, fd_above_65535, .timeout = 60)
 	tl_free(&r);
 }
 
-Test(callsites, names_the_function_that_reads_small_chunks, .timeout = 90)
+Test(zcstat, callsites_names_the_function_that_reads_small_chunks, .timeout = 90)
 {
 	struct tl_proc snd;
 	const char *sa[] = { "--bytes", "16M", "--mode", "zerocopy", NULL };
@@ -379,7 +379,7 @@ Test(callsites, names_the_function_that_reads_small_chunks, .timeout = 90)
 /* ZCSHIM_MODE=auto: the text report says in one line whether zero-copy
  * receive pays here, with the costs measured (injected here) and the share
  * of the sampled traffic that was mappable. */
-Test(auto_mode, text_report_says_whether_zero_copy_pays, .timeout = 90)
+Test(zcstat, auto_mode_text_report_says_whether_zero_copy_pays, .timeout = 90)
 {
 	const char *verdicts[][2] = { { "3000000:1000000", "does not pay on this host (copying instead)" },
 				      { "500000:1000000", "zero-copy receive pays on this host" } };
@@ -434,7 +434,7 @@ static unsigned long long json_mapped(int pid)
 	return v;
 }
 
-Test(prometheus, list_matches_json_and_promtool_accepts_it, .timeout = 90)
+Test(zcstat, prometheus_list_matches_json_and_promtool_accepts_it, .timeout = 90)
 {
 	private_dir();
 	struct held h;
@@ -494,7 +494,7 @@ static int listening_port(int pid)
 
 /* zcstat export writes the textfile; node_exporter's textfile collector
  * serves it on /metrics with the values zcstat's JSON shows. */
-Test(prometheus, node_exporter_serves_the_export, .timeout = 120)
+Test(zcstat, prometheus_node_exporter_serves_the_export, .timeout = 120)
 {
 	private_dir();
 	struct held h;

@@ -26,7 +26,10 @@ const char *tl_bin(const char *name)
 	static int next;
 	const char *b = getenv("ZCSHIM_BUILD");
 	char *out = bufs[next++ % 16];
-	snprintf(out, 512, "%s/%s", b && *b ? b : "build", name);
+	/* The helpers live in build/helpers/, the shipped tools in build/. */
+	snprintf(out, 512, "%s/helpers/%s", b && *b ? b : "build", name);
+	if (access(out, F_OK))
+		snprintf(out, 512, "%s/%s", b && *b ? b : "build", name);
 	return out;
 }
 

@@ -20,7 +20,8 @@ struct tl_proc {
 	int pidfd;
 };
 
-/* build/NAME (the build directory comes from $ZCSHIM_BUILD, default "build"). */
+/* build/helpers/NAME for a helper, else build/NAME (the build directory
+ * comes from $ZCSHIM_BUILD, default "build"). */
 const char *tl_bin(const char *name);
 
 /* Starts argv with the test's environment minus any LD_PRELOAD/ZCSHIM_*,

@@ -15,10 +15,10 @@ trap 'rm -rf "$tmp"' EXIT
 run() {
 	mode=$1; shift
 	mkfifo "$tmp/port.$mode"
-	"$b/zcsend" --bytes 256M --mode "$mode" "$@" >"$tmp/port.$mode" &
+	"$b/helpers/zcsend" --bytes 256M --mode "$mode" "$@" >"$tmp/port.$mode" &
 	read -r _ port <"$tmp/port.$mode"	# blocks until the sender listens
 	echo "== sender: $mode $* on 127.0.0.1:$port; receiver: cat under zcstat"
-	"$b/zcstat" -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; cat <&3 | '$b/zcrecv' --fd 0 --expect 256M"
+	"$b/zcstat" -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; cat <&3 | '$b/helpers/zcrecv' --fd 0 --expect 256M"
 	wait
 	echo
 }

@@ -22,7 +22,9 @@
  * Exit status: 0 when no check failed, 1 when one did, 2 for bad usage.
  */
 #define _GNU_SOURCE
-#include "zcstat.h"
+#include "segs.h"
+#include "page.h"
+#include "zcdoctor.h"
 #include "autohost.h"
 #include "kzc.h"
 #include "statdir.h"
@@ -31,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -47,7 +50,6 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define PAGE 4096u
 #define MAX_CHECKS 96
 #define MAX_PEERS 8
 
@@ -519,7 +521,7 @@ static int saved_estimates(double *map, double *copy)
 		id[strcspn(id, "\n")] = 0;
 		fclose(f);
 	}
-	if (zcstat_stats_dir(dir, sizeof(dir)))
+	if (segs_stats_dir(dir, sizeof(dir)))
 		return -1;
 	snprintf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
 	f = fopen(path, "r");
@@ -648,36 +650,42 @@ static void usage(FILE *f)
 
 int doctor_main(int argc, char **argv)
 {
-	int json = 0, pid = 0, selftest = 1, npeers = 0, i;
+	int json = 0, pid = 0, selftest = 1, npeers = 0, c;
 	const char *out_path = NULL;
 	struct peer peers[MAX_PEERS];
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--")) {
-			i++;
-			break;
-		} else if (!strcmp(a, "--json")) {
-			json = 1;
-		} else if (!strcmp(a, "--no-selftest")) {
-			selftest = 0;
-		} else if (!strcmp(a, "-p") && v) {
-			pid = atoi(v), i++;
-		} else if (!strcmp(a, "-o") && v) {
-			out_path = v, i++;
-		} else if (!strcmp(a, "--peer") && v && npeers < MAX_PEERS) {
-			if (resolve(v, &peers[npeers])) {
-				fprintf(stderr, "zcstat doctor: cannot resolve %s\n", v);
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },	      { "no-selftest", no_argument, NULL, 'S' },
+		{ "pid", required_argument, NULL, 'p' },      { "output", required_argument, NULL, 'o' },
+		{ "peer", required_argument, NULL, 'P' },     { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	optind = 1;	/* argv[0] is "doctor" */
+	while ((c = getopt_long(argc, argv, "+p:o:h", longs, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'S': selftest = 0; break;
+		case 'o': out_path = optarg; break;
+		case 'p':
+			pid = (int)strtol(optarg, &end, 10);
+			if (end == optarg || *end || pid <= 0) {
+				fprintf(stderr, "zcstat doctor: -p takes a pid, not \"%s\"\n", optarg);
 				return 2;
 			}
-			npeers++, i++;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
+			break;
+		case 'P':
+			if (npeers == MAX_PEERS || resolve(optarg, &peers[npeers])) {
+				fprintf(stderr, "zcstat doctor: cannot resolve %s (or more than %d peers)\n", optarg,
+					MAX_PEERS);
+				return 2;
+			}
+			npeers++;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
+	int i = optind;
 	struct seglist l = { 0 };
 	int ran = 0, code = 0;
 	FILE *out = stdout;
@@ -696,7 +704,7 @@ int doctor_main(int argc, char **argv)
 			saved = dup(STDOUT_FILENO);
 			dup2(STDERR_FILENO, STDOUT_FILENO);
 		}
-		int bad = zcstat_run(argv + i, env, &l, &code);
+		int bad = segs_run(argv + i, env, &l, &code);
 		if (saved >= 0) {
 			dup2(saved, STDOUT_FILENO);
 			close(saved);
@@ -708,8 +716,8 @@ int doctor_main(int argc, char **argv)
 			fprintf(stderr, "zcstat doctor: %s exited with status %d\n", argv[i], code);
 	} else if (pid > 0) {
 		char dir[PATH_MAX];
-		if (!zcstat_stats_dir(dir, sizeof(dir)))
-			zcstat_collect_live(dir, &l, pid);
+		if (!segs_stats_dir(dir, sizeof(dir)))
+			segs_collect_live(dir, &l, pid);
 		if (!l.n)
 			fprintf(stderr, "zcstat doctor: process %d is not running the shim (or not yours)\n", pid);
 	}
@@ -724,9 +732,9 @@ int doctor_main(int argc, char **argv)
 	if (out != stdout)
 		fclose(out);
 	if (ran)
-		zcstat_run_done(&l);
+		segs_run_done(&l);
 	else
-		zcstat_free_list(&l);
+		segs_free_list(&l);
 	int nbad;
 	return worst(&nbad) == ST_FAIL ? 1 : 0;
 }

@@ -19,6 +19,7 @@
  * LD_PRELOAD).
  */
 #define _GNU_SOURCE
+#include "size.h"
 #include "segread.h"
 #include "statdir.h"
 #include "zcshim.h"
@@ -26,6 +27,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -92,10 +94,7 @@ static int write_all(int fd, const char *p, size_t n)
 static double mapped_pct(void)
 {
 	char dir[512], path[1024], prefix[32];
-	const char *env = getenv("ZCSHIM_STATS_DIR");
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s", env);
-	else if (statdir_default(dir, sizeof(dir), getenv("XDG_RUNTIME_DIR"), getuid()) < 0)
+	if (statdir_find(dir, sizeof(dir), getenv("ZCSHIM_STATS_DIR"), getenv("XDG_RUNTIME_DIR")) < 0)
 		return -1;
 	snprintf(prefix, sizeof(prefix), "%d-", (int)getpid());
 	DIR *d = opendir(dir);
@@ -133,30 +132,41 @@ static double now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	size_t v = strtoull(s, &end, 10);
-	return v << (*end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : 0);
-}
-
 int main(int argc, char **argv)
 {
 	const char *lport = NULL, *peer = NULL, *out = "-";
 	size_t size = 1u << 20;
 	int quiet = 0, copy = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--listen") && v) lport = v, i++;
-		else if (!strcmp(a, "--connect") && v) peer = v, i++;
-		else if (!strcmp(a, "-o") && v) out = v, i++;
-		else if (!strcmp(a, "--size") && v) size = parse_size(v), i++;
-		else if (!strcmp(a, "-q")) quiet = 1;
-		else if (!strcmp(a, "--copy")) copy = 1;
-		else {
-			fprintf(stderr, "usage: zcsink (--listen PORT | --connect HOST:PORT) [-o FILE|-] [--size 1M] [-q] [--copy]\n");
-			return 2;
+	static const struct option longs[] = {
+		{ "listen", required_argument, NULL, 'L' }, { "connect", required_argument, NULL, 'C' },
+		{ "output", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },	    { "copy", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+	};
+	static const char use[] = "usage: zcsink (--listen PORT | --connect HOST:PORT) [-o FILE|-] [--size 1M] [-q] [--copy]\n";
+	int c;
+	uint64_t sz;
+	while ((c = getopt_long(argc, argv, "o:qh", longs, NULL)) != -1) {
+		switch (c) {
+		case 'L': lport = optarg; break;
+		case 'C': peer = optarg; break;
+		case 'o': out = optarg; break;
+		case 's':
+			if (size_parse(optarg, 1, 1u << 30, &sz)) {
+				fprintf(stderr, "zcsink: --size takes 1 to 1G, not \"%s\"\n", optarg);
+				return 2;
+			}
+			size = (size_t)sz;
+			break;
+		case 'q': quiet = 1; break;
+		case 'c': copy = 1; break;
+		case 'h': fputs(use, stdout); return 0;
+		default: fputs(use, stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		fputs(use, stderr);
+		return 2;
 	}
 	if (!!lport == !!peer || !size) {
 		fprintf(stderr, "zcsink: give one of --listen and --connect\n");

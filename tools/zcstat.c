@@ -22,7 +22,8 @@
  * before use (tools/segread.c).
  */
 #define _GNU_SOURCE
-#include "zcstat.h"
+#include "segs.h"
+#include "zcdoctor.h"
 #include "segread.h"
 #include "zcprom.h"
 #include "statdir.h"
@@ -31,6 +32,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,98 +66,6 @@ static void usage(FILE *f)
 		   "  export     write that to DIR/zcshim.prom every SECS (node_exporter's\n"
 		   "             textfile collector), exited processes kept in the totals\n"
 		   "  doctor     what stands between the traffic and 100%% mapped (zcstat doctor -h)\n");
-}
-
-/* ---- finding things -------------------------------------------------- */
-
-static int find_lib(char *out, size_t cap)
-{
-	const char *env = getenv("ZCSHIM_LIB");
-	if (env && *env) {
-		if (access(env, R_OK))
-			return fprintf(stderr, "zcstat: ZCSHIM_LIB=%s: %s\n", env, strerror(errno)), -1;
-		if (!realpath(env, out))
-			return -1;
-		return 0;
-	}
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -1;
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	*slash = 0;
-#ifndef ZCSHIM_MULTIARCH
-#define ZCSHIM_MULTIARCH ""
-#endif
-	const char *tries[] = { "%s/libzcshim.so", "%s/../lib/zcshim/libzcshim.so",
-				"%s/../lib/" ZCSHIM_MULTIARCH "/zcshim/libzcshim.so" };
-	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		char p[PATH_MAX + 64];
-		snprintf(p, sizeof(p), tries[i], self);
-		if (!access(p, R_OK) && realpath(p, out))
-			return 0;
-	}
-	(void)cap;
-	fprintf(stderr, "zcstat: cannot find libzcshim.so beside %s; set ZCSHIM_LIB\n", self);
-	return -1;
-}
-
-int zcstat_stats_dir(char *out, size_t cap)
-{
-	const char *env = getenv("ZCSHIM_STATS_DIR");
-	if (env && *env) {
-		snprintf(out, cap, "%s", env);
-		return 0;
-	}
-	int r = statdir_default(out, cap, getenv("XDG_RUNTIME_DIR"), (unsigned)geteuid());
-	return r < 0 ? r : 0;
-}
-
-/* ---- collecting segments --------------------------------------------- */
-
-static int cmp_seg(const void *a, const void *b)
-{
-	const struct segview *x = a, *y = b;
-	if (x->h->pid != y->h->pid)
-		return x->h->pid < y->h->pid ? -1 : 1;
-	return strcmp(x->path, y->path);
-}
-
-/* Segments in dir whose session equals session (NULL: all, and say why
- * any cannot be read; a session's own segments are always readable). */
-static void collect(const char *dir, const char *session, struct seglist *out)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	long owner = geteuid() == 0 ? -1 : (long)geteuid();
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name), sl = strlen(ZCS_SEG_SUFFIX);
-		if (len <= sl || strcmp(de->d_name + len - sl, ZCS_SEG_SUFFIX))
-			continue;
-		char path[PATH_MAX + 256], err[256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		struct segview v;
-		if (seg_open(path, owner, &v, err, sizeof(err))) {
-			if (!session)
-				fprintf(stderr, "zcstat: skipping %s: %s\n", path, err);
-			continue;
-		}
-		if (session && strcmp(v.h->session, session)) {
-			seg_close(&v);
-			continue;
-		}
-		if (out->n == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 16;
-			out->v = realloc(out->v, out->cap * sizeof(*out->v));
-		}
-		out->v[out->n++] = v;
-	}
-	closedir(d);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_seg);
 }
 
 /* ---- reporting ------------------------------------------------------- */
@@ -551,48 +461,6 @@ static void report(FILE *f, const struct seglist *l, int json)
 
 /* ---- live views ------------------------------------------------------ */
 
-/* The pid of the zcstat that owns a session ("zcstat-PID-..."), or 0. */
-static int session_owner(const char *session)
-{
-	int pid = 0;
-	return sscanf(session, "zcstat-%d-", &pid) == 1 ? pid : 0;
-}
-
-/* Live segments only; dead ones are removed unless a running zcstat --
- * CMD is still to collect them. */
-void zcstat_collect_live(const char *dir, struct seglist *out, int pid)
-{
-	struct seglist all = { 0 };
-	collect(dir, NULL, &all);
-	for (size_t i = 0; i < all.n; i++) {
-		struct segview *v = &all.v[i];
-		if (seg_live(v) && (!pid || v->h->pid == pid)) {
-			if (out->n == out->cap) {
-				out->cap = out->cap ? out->cap * 2 : 16;
-				out->v = realloc(out->v, out->cap * sizeof(*out->v));
-			}
-			out->v[out->n++] = *v;
-			continue;
-		}
-		if (!seg_live(v)) {
-			int owner = session_owner(v->h->session);
-			if (!owner || (kill(owner, 0) && errno == ESRCH))
-				unlink(v->path);
-		}
-		seg_close(v);
-	}
-	free(all.v);
-}
-
-void zcstat_free_list(struct seglist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		seg_close(&l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
 /* The live processes as the Prometheus writer wants them. */
 static struct prom_proc *prom_procs(const struct seglist *l)
 {
@@ -617,14 +485,14 @@ static int prom_kernel(const struct seglist *l)
 static int export_mode(const char *textdir, double interval, long count)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 64];
-	if (zcstat_stats_dir(dir, sizeof(dir)))
+	if (segs_stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	snprintf(final, sizeof(final), "%s/zcshim.prom", textdir);
 	snprintf(tmp, sizeof(tmp), "%s/.zcshim.prom.%d", textdir, (int)getpid());
 	struct prom_state st = { 0 };
 	for (long k = 0; !count || k < count; k++) {
 		struct seglist l = { 0 };
-		zcstat_collect_live(dir, &l, 0);
+		segs_collect_live(dir, &l, 0);
 		struct prom_proc *p = prom_procs(&l);
 		prom_fold(&st, p, l.n);
 		FILE *f = fopen(tmp, "w");
@@ -634,7 +502,7 @@ static int export_mode(const char *textdir, double interval, long count)
 		if (fclose(f) || rename(tmp, final))
 			return fprintf(stderr, "zcstat: %s: %s\n", final, strerror(errno)), unlink(tmp), 1;
 		free(p);
-		zcstat_free_list(&l);
+		segs_free_list(&l);
 		if (!count || k + 1 < count) {
 			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
 			nanosleep(&ts, NULL);
@@ -647,10 +515,10 @@ static int export_mode(const char *textdir, double interval, long count)
 static int list_mode(int json, int prometheus)
 {
 	char dir[PATH_MAX];
-	if (zcstat_stats_dir(dir, sizeof(dir)))
+	if (segs_stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	struct seglist l = { 0 };
-	zcstat_collect_live(dir, &l, 0);
+	segs_collect_live(dir, &l, 0);
 	if (prometheus) {
 		struct prom_proc *p = prom_procs(&l);
 		prom_write(stdout, p, l.n, NULL, prom_kernel(&l));
@@ -678,7 +546,7 @@ static int list_mode(int json, int prometheus)
 		if (!l.n)
 			printf("(no live process is running the shim)\n");
 	}
-	zcstat_free_list(&l);
+	segs_free_list(&l);
 	return 0;
 }
 
@@ -692,17 +560,17 @@ static double now_s(void)
 static int top_mode(int pid, double interval, long count, int deltas, int json)
 {
 	char dir[PATH_MAX];
-	if (zcstat_stats_dir(dir, sizeof(dir)))
+	if (segs_stats_dir(dir, sizeof(dir)))
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	struct seglist l = { 0 };
-	zcstat_collect_live(dir, &l, pid);
+	segs_collect_live(dir, &l, pid);
 	if (!l.n) {
 		fprintf(stderr, "zcstat: no live process %d running the shim (or not yours)\n", pid);
 		return 1;
 	}
 	if (json) {
 		report(stdout, &l, 1);
-		zcstat_free_list(&l);
+		segs_free_list(&l);
 		return 0;
 	}
 	const struct segview *v = &l.v[l.n - 1];	/* the current image, if it exec'd */
@@ -749,82 +617,17 @@ static int top_mode(int pid, double interval, long count, int deltas, int json)
 		free(pv.rows);
 	}
 	free(prev);
-	zcstat_free_list(&l);
+	segs_free_list(&l);
 	return 0;
 }
 
 /* ---- run mode -------------------------------------------------------- */
 
-int zcstat_run(char **cmd, const char *const extra_env[], struct seglist *out, int *code)
-{
-	char lib[PATH_MAX], dir[PATH_MAX], session[48];
-	if (find_lib(lib, sizeof(lib)))
-		return 127;
-	if (zcstat_stats_dir(dir, sizeof(dir))) {
-		fprintf(stderr, "zcstat: no statistics directory (no /dev/shm and no XDG_RUNTIME_DIR)\n");
-		return 127;
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(session, sizeof(session), "zcstat-%d-%lld%09ld", (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
-
-	const char *old = getenv("LD_PRELOAD");
-	char *preload;
-	if (old && *old) {
-		if (asprintf(&preload, "%s:%s", lib, old) < 0)
-			return 127;
-	} else {
-		preload = strdup(lib);
-	}
-	setenv("LD_PRELOAD", preload, 1);
-	setenv("ZCSHIM_SESSION", session, 1);
-	free(preload);
-	for (size_t i = 0; extra_env && extra_env[i]; i++)
-		putenv((char *)extra_env[i]);
-
-	/* Like time(1): the terminal's signals go to CMD; we wait and report. */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
-	sigaction(SIGINT, &ign, &oint);
-	sigaction(SIGQUIT, &ign, &oquit);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("zcstat: fork");
-		return 127;
-	}
-	if (pid == 0) {
-		sigaction(SIGINT, &oint, NULL);
-		sigaction(SIGQUIT, &oquit, NULL);
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "zcstat: %s: %s\n", cmd[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	unsetenv("LD_PRELOAD");
-	collect(dir, session, out);
-	return 0;
-}
-
-void zcstat_run_done(struct seglist *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		/* Collected: remove the files of processes that are gone. */
-		if (!seg_live(&l->v[i]))
-			unlink(l->v[i].path);
-		seg_close(&l->v[i]);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
 static int run_and_report(char **cmd, int json, const char *outpath)
 {
 	struct seglist l = { 0 };
 	int code;
-	if (zcstat_run(cmd, NULL, &l, &code))
+	if (segs_run(cmd, NULL, &l, &code))
 		return 127;
 	FILE *f = stderr;
 	if (outpath && !(f = fopen(outpath, "w"))) {
@@ -834,73 +637,80 @@ static int run_and_report(char **cmd, int json, const char *outpath)
 	report(f, &l, json);
 	if (f != stderr)
 		fclose(f);
-	zcstat_run_done(&l);
+	segs_run_done(&l);
 	return code;
+}
+
+/* A whole number in [lo, hi], or -1 (said on stderr). */
+static long arg_long(const char *opt, const char *v, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < lo || n > hi) {
+		fprintf(stderr, "zcstat: %s takes a number from %ld to %ld, not \"%s\"\n", opt, lo, hi, v);
+		return -1;
+	}
+	return n;
 }
 
 int main(int argc, char **argv)
 {
-	int json = 0, list = 0, deltas = 0, pid = 0, prometheus = 0, i;
+	int json = 0, list = 0, deltas = 0, pid = 0, prometheus = 0, c;
 	const char *textfile = NULL;
 	long count = 0;
 	double interval = 1.0;
 	const char *out = NULL;
 	if (argc > 1 && !strcmp(argv[1], "doctor"))
 		return doctor_main(argc - 1, argv + 1);
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--")) {
-			i++;
+	if (argc > 1 && !strcmp(argv[1], "export"))
+		argc--, argv++;	/* export --textfile DIR: the options say it all */
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },	   { "output", required_argument, NULL, 'o' },
+		{ "list", no_argument, NULL, 'l' },	   { "prometheus", no_argument, NULL, 'P' },
+		{ "textfile", required_argument, NULL, 't' }, { "deltas", no_argument, NULL, 'd' },
+		{ "pid", required_argument, NULL, 'p' },    { "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* "+": options end at CMD, whose own options are its own. */
+	while ((c = getopt_long(argc, argv, "+o:ldp:i:c:h", longs, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'o': out = optarg; break;
+		case 'l': list = 1; break;
+		case 'P': prometheus = 1; break;
+		case 't': textfile = optarg; break;
+		case 'd': deltas = 1; break;
+		case 'p':
+			if ((pid = (int)arg_long("-p", optarg, 1, INT_MAX)) < 0)
+				return 2;
 			break;
-		} else if (!strcmp(a, "--json")) {
-			json = 1;
-		} else if (!strcmp(a, "-o") && v) {
-			out = v, i++;
-		} else if (!strcmp(a, "-l")) {
-			list = 1;
-		} else if (!strcmp(a, "--prometheus")) {
-			prometheus = 1;
-		} else if (i == 1 && !strcmp(a, "export")) {
-			continue;
-		} else if (!strcmp(a, "--textfile") && v) {
-			textfile = v, i++;
-		} else if (!strcmp(a, "-d")) {
-			deltas = 1;
-		} else if (!strcmp(a, "-p") && v) {
-			pid = atoi(v), i++;
-		} else if (!strcmp(a, "-i") && v) {
-			interval = strtod(v, NULL), i++;
-		} else if (!strcmp(a, "-c") && v) {
-			count = atol(v), i++;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return 0;
-		} else if (a[0] != '-') {
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (end == optarg || *end || interval < 0.05 || interval > 3600) {
+				fprintf(stderr, "zcstat: -i takes 0.05 to 3600 seconds, not \"%s\"\n", optarg);
+				return 2;
+			}
 			break;
-		} else {
-			usage(stderr);
-			return 2;
+		case 'c':
+			if ((count = arg_long("-c", optarg, 0, LONG_MAX)) < 0)
+				return 2;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
-	if (textfile) {
-		if (interval < 0.05 || interval > 3600 || count < 0) {
-			fprintf(stderr, "zcstat: -i takes 0.05 to 3600 seconds\n");
-			return 2;
-		}
+	if (textfile)
 		return export_mode(textfile, interval, count);
-	}
 	if (list)
 		return list_mode(json, prometheus);
-	if (pid > 0) {
-		if (interval < 0.05 || interval > 3600) {
-			fprintf(stderr, "zcstat: -i takes 0.05 to 3600 seconds\n");
-			return 2;
-		}
+	if (pid > 0)
 		return top_mode(pid, interval, count, deltas, json);
-	}
-	if (i >= argc) {
+	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
-	return run_and_report(argv + i, json, out);
+	return run_and_report(argv + optind, json, out);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "size.h"
 
 static const char *value;
 
@@ -33,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	value = s;
 	uint64_t u;
 	int b;
-	zcfg_parse_size(s, 0, UINT64_MAX, &u);
+	size_parse(s, 0, UINT64_MAX, &u);
 	zcfg_parse_bool(s, &b);
 	zcfg_parse_level(s, &b);
 	struct zcfg c;

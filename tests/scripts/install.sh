@@ -4,7 +4,7 @@
 #   make: make install PREFIX=<tmp> DESTDIR=, then make uninstall;
 #   deb:  make deb, dpkg -i both packages, then dpkg -r and dpkg -P
 #         (root only; prints "skip: ..." and exits 0 otherwise).
-# The transfer: build/zcsend (the peer, MSG_ZEROCOPY at MSS 4108) to cat on
+# The transfer: build/helpers/zcsend (the peer, MSG_ZEROCOPY at MSS 4108) to cat on
 # a bash /dev/tcp socket under the installed `zcshim --stats`, with a PATH
 # of /usr/bin:/bin and no LD_LIBRARY_PATH; the report must show mapped
 # bytes.  Prints "ok" last on success.
@@ -15,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 transfer() {	# $1: the installed zcshim
 	mkfifo "$tmp/port"
-	"$b/zcsend" --bytes 32M --mode zerocopy --mss 4108 >"$tmp/port" &
+	"$b/helpers/zcsend" --bytes 32M --mode zerocopy --mss 4108 >"$tmp/port" &
 	read -r _ port <"$tmp/port"
 	rm -f "$tmp/port"
 	env -i PATH=/usr/bin:/bin HOME="$tmp" "$1" --stats -- \

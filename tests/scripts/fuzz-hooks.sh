@@ -4,7 +4,7 @@
 # (zcdiff SENDER random SEED) run without and with the shim, at two
 # ZCSHIM_MIN_READ settings, for SECONDS; any difference in the transcripts
 # (or a failed run) is a finding, printed with its seed so that
-# `build/zcdiff SENDER random SEED` replays it.  Seeds that once failed are
+# `build/helpers/zcdiff SENDER random SEED` replays it.  Seeds that once failed are
 # kept in tests/fuzz/regressions/hooks and replayed first.
 set -u
 b=$1
@@ -13,10 +13,10 @@ end=$(( $(date +%s) + secs ))
 lib=$PWD/$b/libzcshim.so
 runs=0
 check() {
-	plain=$(timeout 60 "$b/zcdiff" "$1" random "$2" 2>&1) || { echo "fuzz: hooks: plain run failed, $1 seed $2"; return 1; }
+	plain=$(timeout 60 "$b/helpers/zcdiff" "$1" random "$2" 2>&1) || { echo "fuzz: hooks: plain run failed, $1 seed $2"; return 1; }
 	case $plain in *BAD*) echo "fuzz: hooks: plain libc says BAD (the harness is wrong), $1 seed $2"; return 1 ;; esac
 	for m in 64K 0; do
-		shim=$(ZCSHIM_MIN_READ=$m LD_PRELOAD=$lib timeout 60 "$b/zcdiff" "$1" random "$2" 2>&1) || {
+		shim=$(ZCSHIM_MIN_READ=$m LD_PRELOAD=$lib timeout 60 "$b/helpers/zcdiff" "$1" random "$2" 2>&1) || {
 			echo "fuzz: hooks: shim run failed, $1 seed $2 MIN_READ=$m"; return 1; }
 		if [ "$plain" != "$shim" ]; then
 			echo "fuzz: hooks: DIFFERENCE, sender $1 seed $2 MIN_READ=$m"

@@ -5,8 +5,8 @@
  *           [--read-size N] [--sender plain|zc|zc4108] [--no-syscalls]
  *           [--no-pin] [--no-floor] [--no-auto] [--ab-runs 31]
  *
- * Every scenario runs an unmodified receiver (build/zcrecv, or cat reading
- * a bash /dev/tcp socket) against a test sender (build/zcsend: plain send,
+ * Every scenario runs an unmodified receiver (build/helpers/zcrecv, or cat reading
+ * a bash /dev/tcp socket) against a test sender (build/helpers/zcsend: plain send,
  * MSG_ZEROCOPY at the default MSS, or at MSS 4108), alternating without and
  * with the shim (A B A B ...) for --runs pairs, and reports medians:
  * throughput (MB/s over the receiver's wall time), receiver CPU per MB
@@ -40,14 +40,16 @@
  *
  * Run from the repository (it finds build/ beside itself).  Preconditions:
  * loopback, the helpers built (`make bench` does both).  Between two hosts,
- * see the README.
+ * see docs/benchmarks.md.
  */
 #define _GNU_SOURCE
 #include "segread.h"
+#include "size.h"
 
 #include <dirent.h>
 #include <sched.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -135,7 +137,7 @@ static void start_sender_as(struct sender *s, const char *mode, int mss, const c
 		dup2(p[1], 1);
 		close(p[0]);
 		char path[PATH_MAX + 16], mssbuf[16];
-		snprintf(path, sizeof(path), "%s/zcsend", bindir);
+		snprintf(path, sizeof(path), "%s/helpers/zcsend", bindir);
 		snprintf(mssbuf, sizeof(mssbuf), "%d", mss);
 		execl(path, path, "--bytes", bytes, "--mode", mode, "--mss", mssbuf, "--serve-forever",
 		      pull ? "--pull" : (char *)NULL, (char *)NULL);
@@ -290,11 +292,11 @@ struct row {
 static struct row rows[64];
 static int nrows;
 
+/* A size zcbench itself wrote ("64K", "1M"): 0 if it is not one. */
 static unsigned long long parse_bytes(const char *v)
 {
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10);
-	return n << (*end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0);
+	uint64_t n = 0;
+	return size_parse(v, 0, UINT64_MAX, &n) ? 0 : n;
 }
 
 static int selected(const char *name)
@@ -314,7 +316,7 @@ static void build_argv(char **argv, const char *receiver, int port, const char *
 		argv[3] = NULL;
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/zcrecv", bindir);
+	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
 	argv[0] = path;
 	argv[1] = "--port";
 	argv[2] = portbuf;
@@ -508,7 +510,7 @@ static void api_rows(const char *sender_name, const char *mode, int mss, const c
 	if (!selected(w->name))
 		return;
 	static char api[PATH_MAX + 16], flr[PATH_MAX + 16], hostport[64], *port;
-	snprintf(api, sizeof(api), "%s/zcapi", bindir);
+	snprintf(api, sizeof(api), "%s/helpers/zcapi", bindir);
 	snprintf(flr, sizeof(flr), "%s/zcfloor", bindir);
 	port = hostport + 10;	/* after "127.0.0.1:", filled by linked_row */
 	char *pa[] = { api, "--plain", "sum", "--port", port, "--max", (char *)size, NULL };
@@ -558,7 +560,7 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
 	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
 	struct sender s;
 	start_sender_as(&s, mode, mss, bytes, 1);
-	snprintf(path, sizeof(path), "%s/zcrecv", bindir);
+	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
 	snprintf(portbuf, sizeof(portbuf), "%d", s.port);
 	char *argv[] = { path, "--port", portbuf, "--size", (char *)size, "--no-check", "--pull", "16M", "--ab", NULL };
 	double rs[AB_MAX], ra[AB_MAX], mapped = 0, amapped = 0;
@@ -612,7 +614,7 @@ static void pingpong(void)
 					setenv("ZCSHIM_STATS_DIR", statsdir, 1);
 				}
 				char path[PATH_MAX + 16];
-				snprintf(path, sizeof(path), "%s/zcecho", bindir);
+				snprintf(path, sizeof(path), "%s/helpers/zcecho", bindir);
 				execl(path, path, "server", "blocking", "--size", "64K", (char *)NULL);
 				_exit(127);
 			}
@@ -686,7 +688,7 @@ static void many(void)
 			struct sender s;
 			start_sender(&s, "zerocopy", 0, "1M");
 			char path[PATH_MAX + 16], portbuf[16];
-			snprintf(path, sizeof(path), "%s/zcrecv", bindir);
+			snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
 			snprintf(portbuf, sizeof(portbuf), "%d", s.port);
 			char *argv[] = { path, "--port", portbuf, "--conns", "1000", "--epoll", "--size", "256K",
 					 "--no-check", NULL };
@@ -819,25 +821,44 @@ static void print(double memcpy_bw)
 int main(int argc, char **argv)
 {
 	const char *only_size = NULL, *only_sender = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--json")) want_json = 1;
-		else if (!strcmp(a, "--bytes") && v) nbytes = parse_bytes(v), i++;
-		else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
-		else if (!strcmp(a, "--filter") && v) filter = v, i++;
-		else if (!strcmp(a, "--read-size") && v) only_size = v, i++;
-		else if (!strcmp(a, "--sender") && v) only_sender = v, i++;
-		else if (!strcmp(a, "--no-syscalls")) count_syscalls = 0;
-		else if (!strcmp(a, "--no-pin")) pin = 0;
-		else if (!strcmp(a, "--no-floor")) want_floor = 0;
-		else if (!strcmp(a, "--no-auto")) want_auto = 0;
-		else if (!strcmp(a, "--ab-runs") && v) ab_runs = atoi(v), i++;
-		else {
-			fprintf(stderr, "usage: zcbench [--json] [--bytes 256M] [--runs 5] [--filter S] [--read-size N] "
-					"[--sender plain|zc|zc4108] [--no-syscalls] [--no-pin] [--no-floor] [--no-auto] "
-					"[--ab-runs 31]\n");
-			return 2;
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },	       { "bytes", required_argument, NULL, 'b' },
+		{ "runs", required_argument, NULL, 'r' },      { "filter", required_argument, NULL, 'f' },
+		{ "read-size", required_argument, NULL, 's' }, { "sender", required_argument, NULL, 'S' },
+		{ "no-syscalls", no_argument, NULL, 'Y' },     { "no-pin", no_argument, NULL, 'P' },
+		{ "no-floor", no_argument, NULL, 'F' },	       { "no-auto", no_argument, NULL, 'A' },
+		{ "ab-runs", required_argument, NULL, 'a' },   { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char use[] = "usage: zcbench [--json] [--bytes 256M] [--runs 5] [--filter S] [--read-size N] "
+				  "[--sender plain|zc|zc4108] [--no-syscalls] [--no-pin] [--no-floor] [--no-auto] "
+				  "[--ab-runs 31]\n";
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'j': want_json = 1; break;
+		case 'b':
+			if (!(nbytes = parse_bytes(optarg))) {
+				fprintf(stderr, "zcbench: --bytes takes a size, not \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'r': runs = atoi(optarg); break;
+		case 'f': filter = optarg; break;
+		case 's': only_size = optarg; break;
+		case 'S': only_sender = optarg; break;
+		case 'Y': count_syscalls = 0; break;
+		case 'P': pin = 0; break;
+		case 'F': want_floor = 0; break;
+		case 'A': want_auto = 0; break;
+		case 'a': ab_runs = atoi(optarg); break;
+		case 'h': fputs(use, stdout); return 0;
+		default: fputs(use, stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		fputs(use, stderr);
+		return 2;
 	}
 	if (runs < 1 || runs > 64)
 		runs = 5;

@@ -24,9 +24,12 @@
  * zerocopy --mss 4108`, pinned: `taskset -c 1 build/zcfloor --port P`.
  */
 #define _GNU_SOURCE
+#include "size.h"
+#include "page.h"
 #include "zcwin.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,18 +37,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PAGE 4096u
-
-static size_t parse_size(const char *s)
-{
-	char *end;
-	size_t v = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		v <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20;
-	return v;
-}
 
 static int connect_to(const char *host, int port)
 {
@@ -93,17 +84,41 @@ int main(int argc, char **argv)
 	int port = 0, copy = 0;
 	const char *host = "127.0.0.1";
 	size_t size = 1u << 20, window = 2u << 20;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
-		else if (!strcmp(a, "--host") && v) host = v, i++;
-		else if (!strcmp(a, "--size") && v) size = parse_size(v), i++;
-		else if (!strcmp(a, "--window") && v) window = parse_size(v), i++;
-		else if (!strcmp(a, "--touch") && v) copy = !strcmp(v, "copy") ? 1 : !strcmp(v, "sum") ? 2 : 0, i++;
-		else {
-			fprintf(stderr, "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n");
-			return 2;
+	static const struct option longs[] = {
+		{ "port", required_argument, NULL, 'p' },   { "host", required_argument, NULL, 'H' },
+		{ "size", required_argument, NULL, 's' },   { "window", required_argument, NULL, 'w' },
+		{ "touch", required_argument, NULL, 't' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char use[] = "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n";
+	int c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'p': port = atoi(optarg); break;
+		case 'H': host = optarg; break;
+		case 's':
+		case 'w':
+			if (size_parse(optarg, PAGE, 1u << 30, &v)) {
+				fprintf(stderr, "zcfloor: --%s takes 4K to 1G, not \"%s\"\n", c == 's' ? "size" : "window", optarg);
+				return 2;
+			}
+			*(c == 's' ? &size : &window) = (size_t)v;
+			break;
+		case 't':
+			copy = !strcmp(optarg, "copy") ? 1 : !strcmp(optarg, "sum") ? 2 : !strcmp(optarg, "none") ? 0 : -1;
+			if (copy < 0) {
+				fputs(use, stderr);
+				return 2;
+			}
+			break;
+		case 'h': fputs(use, stdout); return 0;
+		default: fputs(use, stderr); return 2;
 		}
+	}
+	if (optind < argc || port <= 0) {
+		fputs(use, stderr);
+		return 2;
 	}
 	zcw_configure(window);
 	if (!zcw_kernel()->supported) {

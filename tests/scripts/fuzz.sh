@@ -8,14 +8,14 @@ f=$b/fuzz
 mkdir -p "$f/corpus/segment" "$f/corpus/config" "$f/seeds"
 CC=${FUZZ_CC:-clang}
 flags="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icommon -Ishim -Itools"
-$CC $flags -o "$f/fuzz_segment" tests/fuzz/fuzz_segment.c tools/zcprom.c tools/zcdoctor.c tools/znl.c tools/zccost.c common/segread.c common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c -lmnl -pthread
-$CC $flags -o "$f/fuzz_config" tests/fuzz/fuzz_config.c shim/config.c shim/log.c common/zfmt.c
+$CC $flags -o "$f/fuzz_segment" tests/fuzz/fuzz_segment.c tools/zcprom.c tools/segs.c tools/zcdoctor.c tools/znl.c tools/zccost.c common/segread.c common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c -lmnl -pthread
+$CC $flags -o "$f/fuzz_config" tests/fuzz/fuzz_config.c shim/config.c shim/log.c common/zfmt.c common/size.c
 
 # Seeds: real segments (small slot table, call sites on) and config strings.
 seeddir=$(mktemp -d)
 chmod 700 "$seeddir"
 ZCSHIM_STATS_DIR=$seeddir ZCSHIM_SESSION=seed ZCSHIM_SLOTS=4 ZCSHIM_CALLSITES=1 \
-	LD_PRELOAD=$PWD/$b/libzcshim.so "$b/zcsem" residue >/dev/null
+	LD_PRELOAD=$PWD/$b/libzcshim.so "$b/helpers/zcsem" residue >/dev/null
 cp "$seeddir"/*.zcs "$f/corpus/segment/" 2>/dev/null || true
 rm -rf "$seeddir"
 for s in 4096 64k 2M 1GiB 0 yes off debug warn "" 99999999999999999999 7x; do
@@ -39,5 +39,5 @@ for t in segment config; do
 		exit 1
 	fi
 done
-sh tools/fuzz-hooks.sh "$b" "$secs" || exit 1
+sh tests/scripts/fuzz-hooks.sh "$b" "$secs" || exit 1
 echo "fuzz: no findings"

@@ -17,21 +17,21 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:report_signal_unsaf
 run() { LD_PRELOAD="$libtsan $shim" ZCSHIM_STATS_DIR="$dir" "$@"; }
 
 echo "tsan: zcstress-tsan 10 4"
-run "$b/zcstress-tsan" 10 4
+run "$b/helpers/zcstress-tsan" 10 4
 
-"$b/zcsend" --bytes 128M --mode zerocopy --mss 4108 >"$tmp" &
+"$b/helpers/zcsend" --bytes 128M --mode zerocopy --mss 4108 >"$tmp" &
 while ! grep -q PORT "$tmp"; do sleep 0.05; done	# the sender prints its port once listening
 port=$(sed -n 's/PORT //p' "$tmp")
 echo "tsan: zcrecv-tsan --threads 4"
-run "$b/zcrecv-tsan" --port "$port" --threads 4 --expect 128M
+run "$b/helpers/zcrecv-tsan" --port "$port" --threads 4 --expect 128M
 wait
 
 : >"$tmp"
-run "$b/zcecho-tsan" server blocking --conns 12 >"$tmp" &
+run "$b/helpers/zcecho-tsan" server blocking --conns 12 >"$tmp" &
 srv=$!
 while ! grep -q PORT "$tmp"; do sleep 0.05; done
 port=$(sed -n 's/PORT //p' "$tmp")
 echo "tsan: zcecho-tsan server blocking, 12 connections"
-"$b/zcecho" client "$port" --bytes 8M --conns 12
+"$b/helpers/zcecho" client "$port" --bytes 8M --conns 12
 wait $srv
 echo "tsan: no reports"

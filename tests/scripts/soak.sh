@@ -9,7 +9,7 @@ b=$1; secs=$2
 json=$(mktemp); out=$(mktemp)
 trap 'rm -f "$json" "$out"' EXIT
 echo "soak: ${secs}s of zcstress under the shim"
-"$b/zcstat" --json -o "$json" -- "$b/zcstress" "$secs" 4 >"$out"
+"$b/zcstat" --json -o "$json" -- "$b/helpers/zcstress" "$secs" 4 >"$out"
 cat "$out"
 pid=$(sed -n 's/^pid=\([0-9]*\) bytes=.*/\1/p' "$out")
 want=$(sed -n 's/^pid=[0-9]* bytes=\([0-9]*\)/\1/p' "$out")
