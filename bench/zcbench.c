@@ -239,12 +239,12 @@ static int run_receiver(char *const argv[], int how, struct result *r, const cha
 			char path[PATH_MAX], err[128];
 			snprintf(path, sizeof(path), "%s/%s", statsdir, de->d_name);
 			struct segview v;
-			if (!seg_open(path, -1, &v, err, sizeof(err))) {
-				struct zcs_counters t;
-				seg_totals(&v, &t);
+			if (!segread_open(path, -1, &v, err, sizeof(err))) {
+				struct segfmt_counters t;
+				segread_totals(&v, &t);
 				m += t.bytes_mapped;
 				c += t.bytes_copied;
-				seg_close(&v);
+				segread_close(&v);
 			}
 			unlink(path);
 		}

@@ -48,16 +48,16 @@ static int connect_to(const char *host, int port)
 }
 
 /* One read's worth: -1 at EOF or error, else bytes taken.  The call is the
- * shim's own (zcw_receive): no copybuf, so an unmappable straggler is
+ * shim's own (zcwin_receive): no copybuf, so an unmappable straggler is
  * copied by a recv of its own, as the shim copies it. */
 static uint64_t checksum;
 
-static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int copy, uint64_t *mapped)
+static long one_read(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, int copy, uint64_t *mapped)
 {
 	size_t want = size < w->size ? size : w->size, map = want & ~(size_t)(PAGE - 1);
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data;
-	if (zcw_receive(fd, w, map, &zc, &data))
+	if (zcwin_receive(fd, w, map, &zc, &data))
 		return -1;	/* EIO: EOF */
 	if (copy == 1 && zc.length)
 		memcpy(buf, data, zc.length);
@@ -75,7 +75,7 @@ static long one_read(int fd, struct zcw_win *w, size_t size, uint8_t *buf, int c
 		got = zc.recv_skip_hint || zc.inq ? t : 0;
 	}
 	if (zc.inq == 0)
-		zcw_settle(w);
+		zcwin_settle(w);
 	return got;
 }
 
@@ -120,13 +120,13 @@ int main(int argc, char **argv)
 		fputs(use, stderr);
 		return 2;
 	}
-	zcw_configure(window);
-	if (!zcw_kernel()->supported) {
+	zcwin_configure(window);
+	if (!zcwin_kernel()->supported) {
 		fprintf(stderr, "zcfloor: no TCP_ZEROCOPY_RECEIVE here\n");
 		return 1;
 	}
 	int fd = connect_to(host, port);
-	struct zcw_win *w = zcw_acquire();
+	struct zcwin_win *w = zcwin_acquire();
 	uint8_t *buf = malloc(size);
 	if (fd < 0 || !w || !buf) {
 		perror("zcfloor");

@@ -16,37 +16,37 @@
 
 #include <stdint.h>
 
-#define ZCS_MAGIC "ZCSHIMSG"
-#define ZCS_VERSION 4
-#define ZCS_SESSION_LEN 48
-#define ZCS_COMMAND_LEN 200
-#define ZCS_SEG_SUFFIX ".zcs"
+#define SEGFMT_MAGIC "ZCSHIMSG"
+#define SEGFMT_VERSION 4
+#define SEGFMT_SESSION_LEN 48
+#define SEGFMT_COMMAND_LEN 200
+#define SEGFMT_SEG_SUFFIX ".zcs"
 
 /* Why a byte was not mapped (or a call not attempted on the mapped path).
  * Each reason's name (zcstat, JSON) stands beside it in segfmt.c. */
-enum zcs_reason {
-	ZCS_R_SMALL = 0,   /* read smaller than ZCSHIM_MIN_READ */
-	ZCS_R_UNMAPPABLE,  /* data not page-mappable (recv_skip_hint) */
-	ZCS_R_FLAGS,       /* MSG_PEEK, MSG_OOB, control buffer, address...: passed through */
-	ZCS_R_NOKERNEL,    /* kernel without TCP_ZEROCOPY_RECEIVE, or disabled */
-	ZCS_R_NOWINDOW,    /* no mapping window free or mappable */
-	ZCS_R_BUFFER,      /* caller's buffer not verifiably writable */
-	ZCS_R_NESTED,      /* nested call (signal handler) or fd busy */
-	ZCS_R_BACKOFF,     /* recent data on this fd was unmappable: not probed */
-	ZCS_R_LITTLE,      /* little data arriving at a time (request/response) */
-	ZCS_R_SOCKOPT,     /* a socket option the mapped path cannot honour
+enum segfmt_reason {
+	SEGFMT_R_SMALL = 0,   /* read smaller than ZCSHIM_MIN_READ */
+	SEGFMT_R_UNMAPPABLE,  /* data not page-mappable (recv_skip_hint) */
+	SEGFMT_R_FLAGS,       /* MSG_PEEK, MSG_OOB, control buffer, address...: passed through */
+	SEGFMT_R_NOKERNEL,    /* kernel without TCP_ZEROCOPY_RECEIVE, or disabled */
+	SEGFMT_R_NOWINDOW,    /* no mapping window free or mappable */
+	SEGFMT_R_BUFFER,      /* caller's buffer not verifiably writable */
+	SEGFMT_R_NESTED,      /* nested call (signal handler) or fd busy */
+	SEGFMT_R_BACKOFF,     /* recent data on this fd was unmappable: not probed */
+	SEGFMT_R_LITTLE,      /* little data arriving at a time (request/response) */
+	SEGFMT_R_SOCKOPT,     /* a socket option the mapped path cannot honour
 			    * (SO_PEEK_OFF, TCP_REPAIR, TCP_INQ, timestamps) */
-	ZCS_R_AUTO,        /* ZCSHIM_MODE=auto measured copying cheaper here */
-	ZCS_R_COUNT
+	SEGFMT_R_AUTO,        /* ZCSHIM_MODE=auto measured copying cheaper here */
+	SEGFMT_R_COUNT
 };
 
-/* "small_read", "unmappable", ...; NULL-free, ZCS_R_COUNT entries. */
-extern const char *const zcs_reason_names[ZCS_R_COUNT];
+/* "small_read", "unmappable", ...; NULL-free, SEGFMT_R_COUNT entries. */
+extern const char *const segfmt_reason_names[SEGFMT_R_COUNT];
 /* The name of r, or "?" for a value from a newer or damaged segment. */
-const char *zcs_reason_name(unsigned r);
+const char *segfmt_reason_name(unsigned r);
 
 /* Counter block: per fd slot, per process total. */
-struct zcs_counters {
+struct segfmt_counters {
 	uint64_t reads;         /* receive calls that consumed data or failed */
 	uint64_t bytes_mapped;  /* delivered from mapped pages */
 	uint64_t bytes_copied;  /* delivered by any kernel copy */
@@ -56,16 +56,16 @@ struct zcs_counters {
 				 * the traffic that could be mapped */
 	uint64_t api_calls;     /* zcshim_recv() calls (also counted in reads) */
 	uint64_t skip_runs;     /* unmappable runs the kernel reported (recv_skip_hint)
-				 * and the shim took: fb_bytes[ZCS_R_UNMAPPABLE] /
+				 * and the shim took: fb_bytes[SEGFMT_R_UNMAPPABLE] /
 				 * skip_runs is their typical size (zcstat doctor) */
-	uint64_t fb_reads[ZCS_R_COUNT]; /* calls with unmapped bytes, by reason */
-	uint64_t fb_bytes[ZCS_R_COUNT]; /* unmapped bytes, by reason */
+	uint64_t fb_reads[SEGFMT_R_COUNT]; /* calls with unmapped bytes, by reason */
+	uint64_t fb_bytes[SEGFMT_R_COUNT]; /* unmapped bytes, by reason */
 };
 
-enum zcs_slot_state { ZCS_SLOT_FREE = 0, ZCS_SLOT_OPEN = 1, ZCS_SLOT_CLOSED = 2 };
+enum segfmt_slot_state { SEGFMT_SLOT_FREE = 0, SEGFMT_SLOT_OPEN = 1, SEGFMT_SLOT_CLOSED = 2 };
 
-struct zcs_slot {
-	uint32_t state;         /* enum zcs_slot_state */
+struct segfmt_slot {
+	uint32_t state;         /* enum segfmt_slot_state */
 	int32_t fd;
 	uint64_t inode;         /* socket inode: lets a reader tell if fd is still it */
 	uint16_t family;        /* AF_INET, AF_INET6 or 0 if unknown */
@@ -74,14 +74,14 @@ struct zcs_slot {
 	uint32_t pad;
 	uint64_t opened_ns;     /* CLOCK_REALTIME */
 	uint64_t closed_ns;
-	struct zcs_counters c;
+	struct segfmt_counters c;
 };
 
 /* Where reads that were not fully mapped come from (ZCSHIM_CALLSITES=1). */
-struct zcs_callsite {
+struct segfmt_callsite {
 	uint64_t ip;            /* return address in the caller; 0 = free */
 	uint32_t state;         /* 0 free, 1 being filled, 2 ready */
-	uint32_t reason;        /* enum zcs_reason of its first unmapped read */
+	uint32_t reason;        /* enum segfmt_reason of its first unmapped read */
 	uint64_t reads;         /* reads from here with unmapped bytes */
 	uint64_t bytes;         /* unmapped bytes read from here */
 	uint64_t offset;        /* ip - load address of module */
@@ -90,9 +90,9 @@ struct zcs_callsite {
 	char function[64];
 };
 
-#define ZCS_CALLSITES 256
+#define SEGFMT_CALLSITES 256
 
-struct zcs_header {
+struct segfmt_header {
 	char magic[8];
 	uint32_t version;
 	uint32_t header_size;
@@ -102,8 +102,8 @@ struct zcs_header {
 	int32_t pid;
 	int32_t ppid;
 	uint64_t start_time;    /* field 22 of /proc/PID/stat: detects pid reuse */
-	char session[ZCS_SESSION_LEN]; /* ZCSHIM_SESSION of zcstat -- CMD, or "" */
-	char command[ZCS_COMMAND_LEN]; /* argv joined by spaces, truncated */
+	char session[SEGFMT_SESSION_LEN]; /* ZCSHIM_SESSION of zcstat -- CMD, or "" */
+	char command[SEGFMT_COMMAND_LEN]; /* argv joined by spaces, truncated */
 	uint32_t kernel_zc;     /* 0 unknown, 1 supported, 2 not supported */
 	uint32_t exited;        /* set by the exit handler */
 	uint64_t slots_used;    /* high-water mark of claimed slots */
@@ -123,10 +123,10 @@ struct zcs_header {
 	/* Counts of slots that were recycled.  The process's totals are
 	 * retired + overflow + every slot: summed by the reader, so that a read
 	 * pays for one set of atomic adds, not two. */
-	struct zcs_counters retired;
-	struct zcs_slot overflow; /* fds that found no slot */
+	struct segfmt_counters retired;
+	struct segfmt_slot overflow; /* fds that found no slot */
 };
 
-#define ZCS_DEFAULT_SLOTS 4096
+#define SEGFMT_DEFAULT_SLOTS 4096
 
 #endif

@@ -15,26 +15,26 @@
 
 #define ERR(code, ...) (snprintf(err, errcap, __VA_ARGS__), (code))
 
-int seg_validate(const void *mem, size_t size, char *err, size_t errcap)
+int segread_validate(const void *mem, size_t size, char *err, size_t errcap)
 {
-	const struct zcs_header *h = mem;
+	const struct segfmt_header *h = mem;
 	if (size < sizeof(*h))
 		return ERR(-EINVAL, "too small for a header (%zu bytes)", size);
-	if (memcmp(h->magic, ZCS_MAGIC, 8))
+	if (memcmp(h->magic, SEGFMT_MAGIC, 8))
 		return ERR(-EINVAL, "not a zcshim segment (bad magic)");
-	if (h->version != ZCS_VERSION)
-		return ERR(-EPROTO, "segment version %u, this zcstat reads %u", h->version, ZCS_VERSION);
-	if (h->header_size != sizeof(*h) || h->slot_size != sizeof(struct zcs_slot))
+	if (h->version != SEGFMT_VERSION)
+		return ERR(-EPROTO, "segment version %u, this zcstat reads %u", h->version, SEGFMT_VERSION);
+	if (h->header_size != sizeof(*h) || h->slot_size != sizeof(struct segfmt_slot))
 		return ERR(-EPROTO, "segment layout sizes %u/%u do not match %zu/%zu",
-			   h->header_size, h->slot_size, sizeof(*h), sizeof(struct zcs_slot));
+			   h->header_size, h->slot_size, sizeof(*h), sizeof(struct segfmt_slot));
 	if (h->nslots > (1u << 24))
 		return ERR(-EINVAL, "implausible slot count %u", h->nslots);
 	if (h->ncallsites > 65536)
 		return ERR(-EINVAL, "implausible call-site count %u", h->ncallsites);
-	size_t slots_end = sizeof(*h) + (size_t)h->nslots * sizeof(struct zcs_slot);
+	size_t slots_end = sizeof(*h) + (size_t)h->nslots * sizeof(struct segfmt_slot);
 	if (h->ncallsites && h->callsite_offset != slots_end)
 		return ERR(-EINVAL, "call-site table at %u, expected %zu", h->callsite_offset, slots_end);
-	size_t need = slots_end + (size_t)h->ncallsites * sizeof(struct zcs_callsite);
+	size_t need = slots_end + (size_t)h->ncallsites * sizeof(struct segfmt_callsite);
 	if (h->total_size < need || h->total_size > size)
 		return ERR(-EINVAL, "segment claims %llu bytes, needs %zu, file has %zu",
 			   (unsigned long long)h->total_size, need, size);
@@ -45,7 +45,7 @@ int seg_validate(const void *mem, size_t size, char *err, size_t errcap)
 	return 0;
 }
 
-int seg_open(const char *path, long owner, struct segview *v, char *err, size_t errcap)
+int segread_open(const char *path, long owner, struct segview *v, char *err, size_t errcap)
 {
 	memset(v, 0, sizeof(*v));
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -65,7 +65,7 @@ int seg_open(const char *path, long owner, struct segview *v, char *err, size_t 
 		close(fd);
 		return ERR(-EPERM, "owned by uid %u, not %ld: refused", (unsigned)st.st_uid, owner);
 	}
-	if (st.st_size < (off_t)sizeof(struct zcs_header) || st.st_size > (off_t)(1ull << 32)) {
+	if (st.st_size < (off_t)sizeof(struct segfmt_header) || st.st_size > (off_t)(1ull << 32)) {
 		close(fd);
 		return ERR(-EINVAL, "bad size %lld", (long long)st.st_size);
 	}
@@ -73,7 +73,7 @@ int seg_open(const char *path, long owner, struct segview *v, char *err, size_t 
 	close(fd);
 	if (p == MAP_FAILED)
 		return ERR(-errno, "cannot map: %s", strerror(errno));
-	int r = seg_view_mem(p, (size_t)st.st_size, v, err, errcap);
+	int r = segread_view_mem(p, (size_t)st.st_size, v, err, errcap);
 	if (r) {
 		munmap(p, (size_t)st.st_size);
 		return r;
@@ -82,21 +82,21 @@ int seg_open(const char *path, long owner, struct segview *v, char *err, size_t 
 	return 0;
 }
 
-int seg_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap)
+int segread_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap)
 {
-	int r = seg_validate(mem, size, err, errcap);
+	int r = segread_validate(mem, size, err, errcap);
 	if (r)
 		return r;
 	v->h = mem;
 	v->size = size;
-	v->slots = (const struct zcs_slot *)((const char *)mem + v->h->header_size);
-	v->callsites = v->h->ncallsites ? (const struct zcs_callsite *)((const char *)mem + v->h->callsite_offset) : NULL;
+	v->slots = (const struct segfmt_slot *)((const char *)mem + v->h->header_size);
+	v->callsites = v->h->ncallsites ? (const struct segfmt_callsite *)((const char *)mem + v->h->callsite_offset) : NULL;
 	uint64_t used = __atomic_load_n(&v->h->slots_used, __ATOMIC_ACQUIRE);
 	v->nslots = used < v->h->nslots ? (uint32_t)used : v->h->nslots;
 	return 0;
 }
 
-static void add_snapshot(struct zcs_counters *t, const struct zcs_counters *c)
+static void add_snapshot(struct segfmt_counters *t, const struct segfmt_counters *c)
 {
 	const uint64_t *src = (const uint64_t *)c;
 	uint64_t *dst = (uint64_t *)t;
@@ -104,7 +104,7 @@ static void add_snapshot(struct zcs_counters *t, const struct zcs_counters *c)
 		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
-void seg_totals(const struct segview *v, struct zcs_counters *out)
+void segread_totals(const struct segview *v, struct segfmt_counters *out)
 {
 	memset(out, 0, sizeof(*out));
 	add_snapshot(out, &v->h->retired);
@@ -113,7 +113,7 @@ void seg_totals(const struct segview *v, struct zcs_counters *out)
 		add_snapshot(out, &v->slots[i].c);
 }
 
-void seg_close(struct segview *v)
+void segread_close(struct segview *v)
 {
 	if (v->h)
 		munmap((void *)v->h, v->size);
@@ -138,7 +138,7 @@ static unsigned long long start_time(int pid)
 	return p ? strtoull(p, NULL, 10) : 0;
 }
 
-int seg_live(const struct segview *v)
+int segread_live(const struct segview *v)
 {
 	char maps[64], line[1024];
 	/* A reused pid is another process: its start time differs. */
@@ -161,7 +161,7 @@ int seg_live(const struct segview *v)
 	return live;
 }
 
-int seg_fd_open(int pid, int fd, unsigned long long inode)
+int segread_fd_open(int pid, int fd, unsigned long long inode)
 {
 	char path[64], target[64], want[64];
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);

@@ -2,7 +2,7 @@
  * segread.h - safe reading of zcshim statistics segments (segfmt.h).
  *
  * Segments are files written by other processes, possibly another user's
- * or damaged: nothing in them is trusted until seg_validate has checked
+ * or damaged: nothing in them is trusted until segread_validate has checked
  * magic, version, every size field and the file size.  Used by zcstat, the
  * tests and the segment fuzzer; it does not depend on the preload.
  */
@@ -15,9 +15,9 @@
 #include <sys/types.h>
 
 struct segview {
-	const struct zcs_header *h;
-	const struct zcs_slot *slots;
-	const struct zcs_callsite *callsites; /* h->ncallsites entries, or NULL */
+	const struct segfmt_header *h;
+	const struct segfmt_slot *slots;
+	const struct segfmt_callsite *callsites; /* h->ncallsites entries, or NULL */
 	uint32_t nslots;        /* slots that may be in use */
 	size_t size;
 	char path[512];
@@ -25,20 +25,20 @@ struct segview {
 
 /* Checks a segment image of size bytes.  0, or -EINVAL/-EPROTO with a
  * reason in err. */
-int seg_validate(const void *mem, size_t size, char *err, size_t errcap);
+int segread_validate(const void *mem, size_t size, char *err, size_t errcap);
 /* Opens and maps path read-only.  owner: required file owner, or -1 for
  * any.  0 or -errno with a reason in err. */
-int seg_open(const char *path, long owner, struct segview *v, char *err, size_t errcap);
-void seg_close(struct segview *v);
+int segread_open(const char *path, long owner, struct segview *v, char *err, size_t errcap);
+void segread_close(struct segview *v);
 /* A view of a segment image already in memory (validated; v->path empty). */
-int seg_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap);
+int segread_view_mem(const void *mem, size_t size, struct segview *v, char *err, size_t errcap);
 
 /* The process's totals: retired + overflow + every slot claimed. */
-void seg_totals(const struct segview *v, struct zcs_counters *out);
+void segread_totals(const struct segview *v, struct segfmt_counters *out);
 /* 1 if process pid is alive and still maps this segment file (so it was
  * neither replaced by exec nor is a reused pid). */
-int seg_live(const struct segview *v);
+int segread_live(const struct segview *v);
 /* 1 if fd of process pid is still the socket with this inode. */
-int seg_fd_open(int pid, int fd, unsigned long long inode);
+int segread_fd_open(int pid, int fd, unsigned long long inode);
 
 #endif

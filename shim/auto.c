@@ -40,7 +40,7 @@ struct ring {
 	uint32_t n;             /* samples ever taken */
 };
 
-int zca_mode_now = ZCA_MAP;
+int auto_mode_now = AUTO_MAP;
 static uint64_t fixed_map, fixed_copy;	/* injected costs, ns/MiB */
 static struct ring rmap, rcopy;
 static int verdict;
@@ -50,7 +50,7 @@ static int prior;
 static uint32_t every = EVERY_MIN;
 static uint64_t reads;
 static uint32_t phase;	/* where in each interval this process samples */
-static uint64_t released_ns, released_bytes;	/* window releases (zca_released) */
+static uint64_t released_ns, released_bytes;	/* window releases (auto_released) */
 static uint64_t prior_release;			/* ns per MiB, from the host's estimates */
 /* What a process's first mapped read costs beyond a sampled one (it makes
  * the window; the first read that maps also scans the signal handlers):
@@ -59,9 +59,9 @@ static uint64_t setup_ns;
 static uint64_t copy_read_bytes;	/* bytes of the last timed copy */
 static uint32_t measured_setup;
 
-void zca_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
+void auto_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)
 {
-	zca_mode_now = m;
+	auto_mode_now = m;
 	fixed_map = map_ns_per_mb;
 	fixed_copy = copy_ns_per_mb;
 	/* Short processes started from the host's estimates may read fewer
@@ -96,7 +96,7 @@ static uint64_t ring_rate(const struct ring *r)
 	return !n ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-void zca_released(uint64_t ns, uint64_t bytes)
+void auto_released(uint64_t ns, uint64_t bytes)
 {
 	__atomic_add_fetch(&released_ns, ns, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&released_bytes, bytes, __ATOMIC_RELAXED);
@@ -118,7 +118,7 @@ static uint64_t map_rate(void)
 	return r && !fixed_map ? r + release_rate() : r;
 }
 
-int zca_verdict(const struct zca_est *e)
+int auto_verdict_of(const struct auto_est *e)
 {
 	if (e->map_samples < FEW || e->copy_samples < FEW || !e->map_bytes || !e->copy_bytes)
 		return e->verdict;
@@ -136,7 +136,7 @@ int zca_verdict(const struct zca_est *e)
 	return m * 100 < c * (100 - MARGIN_PCT) ? 1 : 2;
 }
 
-uint32_t zca_sample_every(const struct zca_est *e)
+uint32_t auto_sample_every(const struct auto_est *e)
 {
 	if (!e->map_bytes || !e->copy_bytes || !e->map_ns || !e->copy_ns)
 		return EVERY_MIN;
@@ -152,7 +152,7 @@ uint32_t zca_sample_every(const struct zca_est *e)
 	return n < EVERY_MIN ? EVERY_MIN : n > EVERY_MAX ? EVERY_MAX : (uint32_t)n;
 }
 
-static void estimate(struct zca_est *e)
+static void estimate(struct auto_est *e)
 {
 	e->map_samples = __atomic_load_n(&rmap.n, __ATOMIC_RELAXED);
 	e->copy_samples = __atomic_load_n(&rcopy.n, __ATOMIC_RELAXED);
@@ -197,27 +197,27 @@ static uint32_t copy_run(uint64_t k, uint32_t n)
 	return (uint32_t)run;
 }
 
-int zca_choose(uint32_t *run)
+int auto_choose(uint32_t *run)
 {
 	uint64_t k = __atomic_fetch_add(&reads, 1, __ATOMIC_RELAXED);
 	int v = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
 	*run = 0;
 	if (k == 0)
-		return ZCA_GO_COPY;	/* warm-up: fresh buffers fault on first touch */
+		return AUTO_GO_COPY;	/* warm-up: fresh buffers fault on first touch */
 	if (!v)	/* learning: the cheap guess (copy) first, then alternate */
-		return k % 2 ? ZCA_SAMPLE_COPY : ZCA_SAMPLE_MAP;
+		return k % 2 ? AUTO_SAMPLE_COPY : AUTO_SAMPLE_MAP;
 	uint32_t n = __atomic_load_n(&every, __ATOMIC_RELAXED);
 	if ((k + phase) % n == 0 && (v == 1 || first_map_due(k)))
-		return v == 1 ? ZCA_SAMPLE_COPY : ZCA_SAMPLE_MAP;
+		return v == 1 ? AUTO_SAMPLE_COPY : AUTO_SAMPLE_MAP;
 	if (k % FRESH_EVERY == 1)
-		return v == 1 ? ZCA_SAMPLE_MAP : ZCA_SAMPLE_COPY;
+		return v == 1 ? AUTO_SAMPLE_MAP : AUTO_SAMPLE_COPY;
 	if (v == 1)
-		return ZCA_GO_MAP;
+		return AUTO_GO_MAP;
 	*run = copy_run(k, n);
-	return ZCA_GO_COPY;
+	return AUTO_GO_COPY;
 }
 
-void zca_mark(struct zca_mark *m)
+void auto_mark(struct auto_mark *m)
 {
 	/* CPU from the thread clock (precise: it brings the running thread's
 	 * time up to date; getrusage's can lag by a tick), faults from
@@ -245,9 +245,9 @@ static void note_setup(uint64_t ns, uint64_t bytes)
 	__atomic_add_fetch(&measured_setup, 1, __ATOMIC_RELAXED);
 }
 
-void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
+void auto_sampled(int choice, const struct auto_mark *before, uint64_t bytes)
 {
-	int map = choice == ZCA_SAMPLE_MAP;
+	int map = choice == AUTO_SAMPLE_MAP;
 	uint64_t fixed = map ? fixed_map : fixed_copy, ns;
 	/* A read that brought little is mostly its call and wake-up, whatever
 	 * the path: it says nothing about the cost per byte. */
@@ -259,9 +259,9 @@ void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
 			return;
 		ns = (uint64_t)((unsigned __int128)fixed * bytes >> 20);
 	} else {
-		struct zca_mark now;
-		zca_mark(&now);
-		/* A release inside the sample is counted apart (zca_released). */
+		struct auto_mark now;
+		auto_mark(&now);
+		/* A release inside the sample is counted apart (auto_released). */
 		uint64_t rel = now.released_ns - before->released_ns;
 		ns = now.cpu_ns - before->cpu_ns;
 		ns = ns > rel ? ns - rel : 0;
@@ -279,16 +279,16 @@ void zca_sampled(int choice, const struct zca_mark *before, uint64_t bytes)
 	uint32_t i = __atomic_fetch_add(&r->n, 1, __ATOMIC_RELAXED) % RING;
 	__atomic_store_n(&r->ns[i], ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->bytes[i], bytes, __ATOMIC_RELAXED);
-	struct zca_est e;
+	struct auto_est e;
 	estimate(&e);
-	e.verdict = zca_verdict(&e);
+	e.verdict = auto_verdict_of(&e);
 	__atomic_store_n(&verdict, e.verdict, __ATOMIC_RELAXED);
-	__atomic_store_n(&every, zca_sample_every(&e), __ATOMIC_RELAXED);
+	__atomic_store_n(&every, auto_sample_every(&e), __ATOMIC_RELAXED);
 }
 
-void zca_view(struct zca_view *v)
+void auto_view(struct auto_view *v)
 {
-	v->mode = zca_mode_now;
+	v->mode = auto_mode_now;
 	v->verdict = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
 	v->map_ns_per_mb = map_rate();
 	v->copy_ns_per_mb = ring_rate(&rcopy);
@@ -321,11 +321,11 @@ static void seed(struct ring *r, uint64_t ns_per_mb)
 	r->n = FEW;
 }
 
-void zca_load(const char *dir)
+void auto_load(const char *dir)
 {
 	char path[512], buf[256], id[64];
 	struct autohost h;
-	if (zca_mode_now != ZCA_AUTO || !dir || fixed_map || fixed_copy || boot_id(id, sizeof(id)))
+	if (auto_mode_now != AUTO_AUTO || !dir || fixed_map || fixed_copy || boot_id(id, sizeof(id)))
 		return;
 	zfmtf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -343,14 +343,14 @@ void zca_load(const char *dir)
 	seed(&rmap, h.map);
 	seed(&rcopy, h.copy);
 	prior = 1;
-	struct zca_est e;
+	struct auto_est e;
 	estimate(&e);
-	verdict = zca_verdict(&e);
+	verdict = auto_verdict_of(&e);
 	e.verdict = verdict;
-	every = zca_sample_every(&e);
+	every = auto_sample_every(&e);
 }
 
-void zca_save(const char *dir)
+void auto_save(const char *dir)
 {
 	char path[512], tmp[512], id[64], line[256];
 	/* From scratch: three samples of each before saying anything.  From
@@ -358,7 +358,7 @@ void zca_save(const char *dir)
 	 * rings: one new sample moves the median a step). */
 	uint32_t mm = measured_map, mc = measured_copy;
 	int enough = prior ? mm + mc + measured_setup > 0 : mm >= FEW && mc >= FEW;
-	if (zca_mode_now != ZCA_AUTO || !dir || fixed_map || fixed_copy || !enough || boot_id(id, sizeof(id)))
+	if (auto_mode_now != AUTO_AUTO || !dir || fixed_map || fixed_copy || !enough || boot_id(id, sizeof(id)))
 		return;
 	int len = (int)zfmtf(line, sizeof(line), AUTOHOST_FMT, id,
 			(unsigned long long)ring_rate(&rmap), (unsigned long long)ring_rate(&rcopy),

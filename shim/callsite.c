@@ -26,7 +26,7 @@ static int (*u_get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
 static int (*u_get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
 static int (*u_backtrace)(void **, int);
 
-int cs_enabled(void)
+int callsite_enabled(void)
 {
 	return on;
 }
@@ -49,7 +49,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-int cs_init(void)
+int callsite_init(void)
 {
 	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (!h)
@@ -76,13 +76,13 @@ int cs_init(void)
 		return -ENOSYS;
 	}
 	Dl_info di;
-	if (dladdr((void *)cs_init, &di))
+	if (dladdr((void *)callsite_init, &di))
 		dl_iterate_phdr(find_self, di.dli_fbase);
 	on = 1;
 	return 0;
 }
 
-static void name_site(struct zcs_callsite *c, unw_cursor_t *cur, uintptr_t ip)
+static void name_site(struct segfmt_callsite *c, unw_cursor_t *cur, uintptr_t ip)
 {
 	Dl_info di;
 	unw_word_t off = 0;
@@ -126,10 +126,10 @@ static uintptr_t caller(unw_cursor_t *cur, int want_cursor)
 	return 0;
 }
 
-void cs_record(int reason, uint64_t bytes)
+void callsite_record(int reason, uint64_t bytes)
 {
 	uint32_t n;
-	struct zcs_callsite *tab = zst_callsites(&n);
+	struct segfmt_callsite *tab = stats_callsites(&n);
 	if (!on || !tab)
 		return;
 	unw_cursor_t cur;
@@ -138,7 +138,7 @@ void cs_record(int reason, uint64_t bytes)
 		return;
 	uint32_t h = (uint32_t)((ip * 0x9E3779B97F4A7C15ull) >> 40);
 	for (uint32_t probe = 0; probe < 32; probe++) {
-		struct zcs_callsite *c = &tab[(h + probe) % n];
+		struct segfmt_callsite *c = &tab[(h + probe) % n];
 		uint64_t cur_ip = __atomic_load_n(&c->ip, __ATOMIC_ACQUIRE);
 		if (!cur_ip) {
 			uint32_t z = 0;
@@ -158,5 +158,5 @@ void cs_record(int reason, uint64_t bytes)
 			return;
 		}
 	}
-	zst_callsite_dropped();
+	stats_callsite_dropped();
 }

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 /* 0 or -errno (libunwind missing: the mode stays off, said once). */
-int cs_init(void);
-int cs_enabled(void);
-void cs_record(int reason, uint64_t bytes);
+int callsite_init(void);
+int callsite_enabled(void);
+void callsite_record(int reason, uint64_t bytes);
 
 #endif

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <strings.h>
 
-void zcfg_defaults(struct zcfg *c)
+void config_defaults(struct zcfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->window = ZCFG_DEFAULT_WINDOW;
-	c->min_read = ZCFG_DEFAULT_MIN_READ;
+	c->window = CONFIG_DEFAULT_WINDOW;
+	c->min_read = CONFIG_DEFAULT_MIN_READ;
 	c->log_level = ZLOG_OFF;
-	c->slots = ZCFG_DEFAULT_SLOTS;
+	c->slots = CONFIG_DEFAULT_SLOTS;
 }
 
-int zcfg_parse_bool(const char *s, int *out)
+int config_parse_bool(const char *s, int *out)
 {
 	static const char *yes[] = { "1", "true", "yes", "on" };
 	static const char *no[] = { "0", "false", "no", "off", "" };
@@ -34,7 +34,7 @@ int zcfg_parse_bool(const char *s, int *out)
 	return -EINVAL;
 }
 
-int zcfg_parse_mode(const char *s, int *out)
+int config_parse_mode(const char *s, int *out)
 {
 	if (s && !strcasecmp(s, "map"))
 		return *out = 0, 0;
@@ -59,7 +59,7 @@ static int parse_cost(const char *s, const char **end, uint64_t *out)
 	return 0;
 }
 
-int zcfg_parse_costs(const char *s, uint64_t *map, uint64_t *copy)
+int config_parse_costs(const char *s, uint64_t *map, uint64_t *copy)
 {
 	const char *p;
 	uint64_t m, c;
@@ -70,7 +70,7 @@ int zcfg_parse_costs(const char *s, uint64_t *map, uint64_t *copy)
 	return 0;
 }
 
-int zcfg_parse_level(const char *s, int *out)
+int config_parse_level(const char *s, int *out)
 {
 	static const char *names[] = { "error", "warn", "info", "debug" };
 	if (!s)
@@ -94,16 +94,16 @@ static int copy_path(const char *s, char *dst, size_t cap)
 	return 0;
 }
 
-int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
+int config_load(struct zcfg *c, config_getenv_fn get, config_warn_fn warn, int secure)
 {
 	int bad = 0;
 	const char *v;
-	zcfg_defaults(c);
+	config_defaults(c);
 	c->secure = secure;
 	if (secure)
 		return 0;
 
-	if ((v = get("ZCSHIM_LOG")) && zcfg_parse_level(v, &c->log_level)) {
+	if ((v = get("ZCSHIM_LOG")) && config_parse_level(v, &c->log_level)) {
 		warn("ZCSHIM_LOG", v, "expected off, error, warn, info or debug");
 		c->log_level = ZLOG_WARN;
 		bad++;
@@ -116,14 +116,14 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 	/* A log file named and no level: warnings go there. */
 	if (c->log_file[0] && !get("ZCSHIM_LOG"))
 		c->log_level = ZLOG_WARN;
-	if ((v = get("ZCSHIM_DISABLE")) && zcfg_parse_bool(v, &c->disable)) {
+	if ((v = get("ZCSHIM_DISABLE")) && config_parse_bool(v, &c->disable)) {
 		warn("ZCSHIM_DISABLE", v, "expected 0 or 1");
 		c->disable = 0;
 		bad++;
 	}
 	if ((v = get("ZCSHIM_WINDOW"))) {
 		uint64_t w;
-		if (size_parse(v, ZCFG_MIN_WINDOW, ZCFG_MAX_WINDOW, &w) || (w & 4095)) {
+		if (size_parse(v, CONFIG_MIN_WINDOW, CONFIG_MAX_WINDOW, &w) || (w & 4095)) {
 			warn("ZCSHIM_WINDOW", v, "expected a multiple of 4096 between 64K and 256M");
 			bad++;
 		} else {
@@ -132,19 +132,19 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 	}
 	if ((v = get("ZCSHIM_MIN_READ"))) {
 		uint64_t m;
-		if (size_parse(v, 0, ZCFG_MAX_MIN_READ, &m)) {
+		if (size_parse(v, 0, CONFIG_MAX_MIN_READ, &m)) {
 			warn("ZCSHIM_MIN_READ", v, "expected a size between 0 and 1G");
 			bad++;
 		} else {
 			c->min_read = m;
 		}
 	}
-	if ((v = get("ZCSHIM_MODE")) && zcfg_parse_mode(v, &c->mode)) {
+	if ((v = get("ZCSHIM_MODE")) && config_parse_mode(v, &c->mode)) {
 		warn("ZCSHIM_MODE", v, "expected map or auto");
 		c->mode = 0;
 		bad++;
 	}
-	if ((v = get("ZCSHIM_AUTO_COSTS")) && zcfg_parse_costs(v, &c->auto_map_cost, &c->auto_copy_cost)) {
+	if ((v = get("ZCSHIM_AUTO_COSTS")) && config_parse_costs(v, &c->auto_map_cost, &c->auto_copy_cost)) {
 		warn("ZCSHIM_AUTO_COSTS", v, "expected MAP:COPY, CPU ns per MiB of each");
 		c->auto_map_cost = c->auto_copy_cost = 0;
 		bad++;
@@ -163,7 +163,7 @@ int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure)
 			c->slots = (uint32_t)n;
 		}
 	}
-	if ((v = get("ZCSHIM_CALLSITES")) && zcfg_parse_bool(v, &c->callsites)) {
+	if ((v = get("ZCSHIM_CALLSITES")) && config_parse_bool(v, &c->callsites)) {
 		warn("ZCSHIM_CALLSITES", v, "expected 0 or 1");
 		c->callsites = 0;
 		bad++;

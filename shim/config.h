@@ -13,12 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZCFG_DEFAULT_WINDOW   (2u << 20)
-#define ZCFG_MIN_WINDOW       (64u << 10)
-#define ZCFG_MAX_WINDOW       (256u << 20)
-#define ZCFG_DEFAULT_MIN_READ (64u << 10)
-#define ZCFG_MAX_MIN_READ     (1u << 30)
-#define ZCFG_PATH_MAX         256
+#define CONFIG_DEFAULT_WINDOW   (2u << 20)
+#define CONFIG_MIN_WINDOW       (64u << 10)
+#define CONFIG_MAX_WINDOW       (256u << 20)
+#define CONFIG_DEFAULT_MIN_READ (64u << 10)
+#define CONFIG_MAX_MIN_READ     (1u << 30)
+#define CONFIG_PATH_MAX         256
 
 struct zcfg {
 	int disable;
@@ -26,35 +26,35 @@ struct zcfg {
 	uint64_t window;            /* bytes, multiple of the page size */
 	uint64_t min_read;          /* smallest read sent down the mapped path */
 	int log_level;              /* enum zlog_level */
-	char log_file[ZCFG_PATH_MAX];
-	char stats_dir[ZCFG_PATH_MAX]; /* "" = default per-user directory */
+	char log_file[CONFIG_PATH_MAX];
+	char stats_dir[CONFIG_PATH_MAX]; /* "" = default per-user directory */
 	char session[48];           /* set by zcstat -- CMD */
 	uint32_t slots;             /* per-fd slots in the stats segment */
 	int callsites;              /* record call sites of unmapped reads */
 	int seccomp_keep;           /* ZCSHIM_SECCOMP=keep: serve on under the
 				     * program's own seccomp filter */
-	int mode;                   /* enum zca_mode: 0 map, 1 auto */
+	int mode;                   /* enum auto_mode: 0 map, 1 auto */
 	uint64_t auto_map_cost;     /* ZCSHIM_AUTO_COSTS, ns per MiB (0: measure) */
 	uint64_t auto_copy_cost;
 };
 
-#define ZCFG_DEFAULT_SLOTS 4096u
+#define CONFIG_DEFAULT_SLOTS 4096u
 
-typedef const char *(*zcfg_getenv_fn)(const char *name);
+typedef const char *(*config_getenv_fn)(const char *name);
 /* Called once per rejected variable: name, offending value, reason. */
-typedef void (*zcfg_warn_fn)(const char *name, const char *value, const char *why);
+typedef void (*config_warn_fn)(const char *name, const char *value, const char *why);
 
-void zcfg_defaults(struct zcfg *c);
+void config_defaults(struct zcfg *c);
 /* Fills c from the environment.  Returns the number of rejected variables. */
-int zcfg_load(struct zcfg *c, zcfg_getenv_fn get, zcfg_warn_fn warn, int secure);
+int config_load(struct zcfg *c, config_getenv_fn get, config_warn_fn warn, int secure);
 
 /* "1", "true", "yes", "on" / "0", "false", "no", "off", "".  0 or -EINVAL. */
-int zcfg_parse_bool(const char *s, int *out);
+int config_parse_bool(const char *s, int *out);
 /* "map" (0), "auto" (1).  0 or -EINVAL. */
-int zcfg_parse_mode(const char *s, int *out);
+int config_parse_mode(const char *s, int *out);
 /* "MAP:COPY", two costs in ns per MiB, each 1..10^12.  0 or -EINVAL. */
-int zcfg_parse_costs(const char *s, uint64_t *map, uint64_t *copy);
+int config_parse_costs(const char *s, uint64_t *map, uint64_t *copy);
 /* "error", "warn", "info", "debug".  0 or -EINVAL. */
-int zcfg_parse_level(const char *s, int *out);
+int config_parse_level(const char *s, int *out);
 
 #endif

@@ -26,31 +26,31 @@
 #define cpu_relax() __asm__ __volatile__("" ::: "memory")
 #endif
 
-#define FDT_DEFAULT (1u << 20)
-#define FDT_MAX (1u << 22)
+#define FDTABLE_DEFAULT (1u << 20)
+#define FDTABLE_MAX (1u << 22)
 
 static void readers_init(void);
 
-struct fdt_table fdt_tab;
-#define table fdt_tab.entries
-#define table_len fdt_tab.len
+struct fdtable_table fdtable_tab;
+#define table fdtable_tab.entries
+#define table_len fdtable_tab.len
 static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
 static int tcp_open;		/* entries of kind TCP right now */
 
 static void (*release_slot)(uint32_t slot);
 
-int fdt_init(void (*release)(uint32_t slot))
+int fdtable_init(void (*release)(uint32_t slot))
 {
 	release_slot = release;
 	/* At least the kernel's default nr_open (2^20): a program may raise
 	 * RLIMIT_NOFILE after we start.  MAP_NORESERVE: only entries of fds
 	 * actually used cost memory. */
 	struct rlimit rl;
-	unsigned n = FDT_DEFAULT;
+	unsigned n = FDTABLE_DEFAULT;
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY && rl.rlim_max > n)
-		n = rl.rlim_max > FDT_MAX ? FDT_MAX : (unsigned)rl.rlim_max;
+		n = rl.rlim_max > FDTABLE_MAX ? FDTABLE_MAX : (unsigned)rl.rlim_max;
 	/* Raw syscall: the app may interpose mmap too, and this runs early. */
-	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct fdt_entry),
+	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct fdtable_entry),
 				  PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -69,7 +69,7 @@ static void touch(int fd)
 		;
 }
 
-int fdt_is_tcp(int fd)
+int fdtable_is_tcp(int fd)
 {
 	int v;
 	socklen_t l = sizeof(v);
@@ -92,15 +92,15 @@ static uint32_t new_sid(void)
 }
 
 /* The options a socket already had when the shim first met it. */
-static void opts_read(int fd, struct fdt_opts *o)
+static void opts_read(int fd, struct fdtable_opts *o)
 {
 	static const struct { int level, name, flag; } on[] = {
-		{ SOL_SOCKET, SO_OOBINLINE, FDT_OPT_OOBINLINE },
-		{ IPPROTO_TCP, TCP_REPAIR, FDT_OPT_REPAIR },
-		{ IPPROTO_TCP, TCP_INQ, FDT_OPT_INQ },
-		{ SOL_SOCKET, SO_TIMESTAMP_OLD, FDT_OPT_TSTAMP },
-		{ SOL_SOCKET, SO_TIMESTAMPNS_OLD, FDT_OPT_TSTAMP },
-		{ SOL_SOCKET, SO_TIMESTAMPING_OLD, FDT_OPT_TSTAMP },
+		{ SOL_SOCKET, SO_OOBINLINE, FDTABLE_OPT_OOBINLINE },
+		{ IPPROTO_TCP, TCP_REPAIR, FDTABLE_OPT_REPAIR },
+		{ IPPROTO_TCP, TCP_INQ, FDTABLE_OPT_INQ },
+		{ SOL_SOCKET, SO_TIMESTAMP_OLD, FDTABLE_OPT_TSTAMP },
+		{ SOL_SOCKET, SO_TIMESTAMPNS_OLD, FDTABLE_OPT_TSTAMP },
+		{ SOL_SOCKET, SO_TIMESTAMPING_OLD, FDTABLE_OPT_TSTAMP },
 	};
 	int v;
 	socklen_t l;
@@ -112,28 +112,28 @@ static void opts_read(int fd, struct fdt_opts *o)
 	}
 	l = sizeof(v);
 	if (!getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &v, &l) && v >= 0)
-		o->flags |= FDT_OPT_PEEK_OFF;
+		o->flags |= FDTABLE_OPT_PEEK_OFF;
 }
 
-static void opts_store(struct fdt_entry *e, const struct fdt_opts *o)
+static void opts_store(struct fdtable_entry *e, const struct fdtable_opts *o)
 {
-	FDT_SET(e->opts.flags, o->flags);
+	FDTABLE_SET(e->opts.flags, o->flags);
 }
 
-int fdt_classify(int fd, struct fdt_entry *e)
+int fdtable_classify(int fd, struct fdtable_entry *e)
 {
 	uint32_t k = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE);
-	if (k != FDT_UNKNOWN)
+	if (k != FDTABLE_UNKNOWN)
 		return (int)k;
 	int saved = errno;
-	struct fdt_opts o = { 0 };
-	k = fdt_is_tcp(fd) ? FDT_TCP : FDT_OTHER;
-	if (k == FDT_TCP) {
+	struct fdtable_opts o = { 0 };
+	k = fdtable_is_tcp(fd) ? FDTABLE_TCP : FDTABLE_OTHER;
+	if (k == FDTABLE_TCP) {
 		opts_read(fd, &o);
 		touch(fd);
 	}
 	errno = saved;
-	uint32_t unknown = FDT_UNKNOWN;
+	uint32_t unknown = FDTABLE_UNKNOWN;
 	opts_store(e, &o);
 	/* Met, not made here: inherited across exec, received by
 	 * SCM_RIGHTS, made by a raw call.  Taken as this process's alone: the
@@ -141,39 +141,39 @@ int fdt_classify(int fd, struct fdt_entry *e)
 	 * read it meanwhile, as a program that forks may (docs/design.md, Guarantees;
 	 * measured: one consuming call a read cost cat 1.34x the floor on an
 	 * inherited socket, against 1.10). */
-	FDT_SET(e->solo, 1);
-	FDT_SET(e->sid, new_sid());
+	FDTABLE_SET(e->solo, 1);
+	FDTABLE_SET(e->sid, new_sid());
 	if (__atomic_compare_exchange_n(&e->kind, &unknown, k, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		if (k == FDT_TCP)
+		if (k == FDTABLE_TCP)
 			__atomic_fetch_add(&tcp_open, 1, __ATOMIC_RELAXED);
 		return (int)k;
 	}
 	return (int)unknown;	/* someone else classified it first */
 }
 
-void fdt_hints_clear(struct fdt_hints *h)
+void fdtable_hints_clear(struct fdtable_hints *h)
 {
-	FDT_SET(h->miss_streak, 0);
-	FDT_SET(h->backoff, 0);
-	FDT_SET(h->pass_left, 0);
-	FDT_SET(h->little, 0);
-	FDT_SET(h->queued, 0);
-	FDT_SET(h->blocking, 0);
-	FDT_SET(h->head_off, 0);
+	FDTABLE_SET(h->miss_streak, 0);
+	FDTABLE_SET(h->backoff, 0);
+	FDTABLE_SET(h->pass_left, 0);
+	FDTABLE_SET(h->little, 0);
+	FDTABLE_SET(h->queued, 0);
+	FDTABLE_SET(h->blocking, 0);
+	FDTABLE_SET(h->head_off, 0);
 }
 
 static void (*reset_hook)(int fd);
 
-void fdt_set_reset_hook(void (*hook)(int fd))
+void fdtable_set_reset_hook(void (*hook)(int fd))
 {
 	if (__atomic_load_n(&reset_hook, __ATOMIC_RELAXED) != hook)
 		__atomic_store_n(&reset_hook, hook, __ATOMIC_RELEASE);
 }
 
 /* sid: the socket's (0: a new one); solo as in fdtable.h. */
-static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o, uint32_t sid, int solo)
+static void reset(struct fdtable_entry *e, uint32_t kind, const struct fdtable_opts *o, uint32_t sid, int solo)
 {
-	static const struct fdt_opts fresh = { 0 };
+	static const struct fdtable_opts fresh = { 0 };
 	void (*hook)(int) = __atomic_load_n(&reset_hook, __ATOMIC_ACQUIRE);
 	if (hook)
 		hook((int)(e - table));
@@ -182,133 +182,133 @@ static void reset(struct fdt_entry *e, uint32_t kind, const struct fdt_opts *o, 
 	__atomic_store_n(&e->ctr, NULL, __ATOMIC_RELEASE);
 	if (slot && release_slot)
 		release_slot(slot - 1);
-	fdt_hints_clear(&e->hints);
+	fdtable_hints_clear(&e->hints);
 	opts_store(e, o ? o : &fresh);
-	FDT_SET(e->sid, sid ? sid : new_sid());
-	FDT_SET(e->solo, (uint8_t)solo);
+	FDTABLE_SET(e->sid, sid ? sid : new_sid());
+	FDTABLE_SET(e->solo, (uint8_t)solo);
 	__atomic_add_fetch(&e->gen, 1, __ATOMIC_RELEASE);
 	uint32_t old = __atomic_exchange_n(&e->kind, kind, __ATOMIC_ACQ_REL);
-	if (old == FDT_TCP && kind != FDT_TCP)
+	if (old == FDTABLE_TCP && kind != FDTABLE_TCP)
 		__atomic_fetch_sub(&tcp_open, 1, __ATOMIC_RELAXED);
-	else if (old != FDT_TCP && kind == FDT_TCP)
+	else if (old != FDTABLE_TCP && kind == FDTABLE_TCP)
 		__atomic_fetch_add(&tcp_open, 1, __ATOMIC_RELAXED);
 }
 
-int fdt_tcp_open(void)
+int fdtable_tcp_open(void)
 {
 	return __atomic_load_n(&tcp_open, __ATOMIC_RELAXED);
 }
 
-void fdt_set_tcp(int fd)
+void fdtable_set_tcp(int fd)
 {
-	struct fdt_entry *e = fdt_get(fd);
+	struct fdtable_entry *e = fdtable_get(fd);
 	if (!e)
 		return;
 	touch(fd);
-	reset(e, FDT_TCP, NULL, 0, 1);
+	reset(e, FDTABLE_TCP, NULL, 0, 1);
 }
 
-void fdt_forget(int fd)
+void fdtable_forget(int fd)
 {
-	struct fdt_entry *e = fdt_get(fd);
-	if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FDT_UNKNOWN)
-		reset(e, FDT_UNKNOWN, NULL, 0, 0);
+	struct fdtable_entry *e = fdtable_get(fd);
+	if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) != FDTABLE_UNKNOWN)
+		reset(e, FDTABLE_UNKNOWN, NULL, 0, 0);
 }
 
-void fdt_dup(int oldfd, int newfd)
+void fdtable_dup(int oldfd, int newfd)
 {
-	struct fdt_entry *o = fdt_get(oldfd), *n = fdt_get(newfd);
+	struct fdtable_entry *o = fdtable_get(oldfd), *n = fdtable_get(newfd);
 	if (!n)
 		return;
-	uint32_t k = o ? __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) : FDT_UNKNOWN, sid = 0;
-	struct fdt_opts opts = { 0 };
-	if (k == FDT_TCP) {
+	uint32_t k = o ? __atomic_load_n(&o->kind, __ATOMIC_ACQUIRE) : FDTABLE_UNKNOWN, sid = 0;
+	struct fdtable_opts opts = { 0 };
+	if (k == FDTABLE_TCP) {
 		touch(newfd);
-		opts.flags = FDT_GET(o->opts.flags);
-		sid = FDT_GET(o->sid);
+		opts.flags = FDTABLE_GET(o->opts.flags);
+		sid = FDTABLE_GET(o->sid);
 	}
 	/* Another fd of the same socket in this process: the same lock. */
-	reset(n, k, &opts, sid, k == FDT_TCP && FDT_GET(o->solo));
+	reset(n, k, &opts, sid, k == FDTABLE_TCP && FDTABLE_GET(o->solo));
 }
 
-void fdt_accepted(int lfd, int fd)
+void fdtable_accepted(int lfd, int fd)
 {
-	struct fdt_entry *l = fdt_get(lfd), *n = fdt_get(fd);
+	struct fdtable_entry *l = fdtable_get(lfd), *n = fdtable_get(fd);
 	if (!n)
 		return;
-	if (fdt_kind(lfd, l) != FDT_TCP) {
-		reset(n, FDT_UNKNOWN, NULL, 0, 0);
+	if (fdtable_kind(lfd, l) != FDTABLE_TCP) {
+		reset(n, FDTABLE_UNKNOWN, NULL, 0, 0);
 		return;
 	}
 	/* The kernel clones the listener's socket options into the child. */
-	struct fdt_opts o = { FDT_GET(l->opts.flags) & ~(uint32_t)FDT_OPT_REPAIR };
+	struct fdtable_opts o = { FDTABLE_GET(l->opts.flags) & ~(uint32_t)FDTABLE_OPT_REPAIR };
 	touch(fd);
-	reset(n, FDT_TCP, &o, 0, 1);
+	reset(n, FDTABLE_TCP, &o, 0, 1);
 }
 
-static void opt_flag_one(struct fdt_entry *e, uint32_t flag, int on)
+static void opt_flag_one(struct fdtable_entry *e, uint32_t flag, int on)
 {
-	uint32_t f = FDT_GET(e->opts.flags);
-	FDT_SET(e->opts.flags, on ? f | flag : f & ~flag);
+	uint32_t f = FDTABLE_GET(e->opts.flags);
+	FDTABLE_SET(e->opts.flags, on ? f | flag : f & ~flag);
 	/* The hooks pass a run of reads through before the policy sees the
 	 * options again (policy.h): an option it must answer ends the run. */
-	if (on && (flag & FDT_OPT_NOMAP))
-		FDT_SET(e->hints.pass_left, 0);
+	if (on && (flag & FDTABLE_OPT_NOMAP))
+		FDTABLE_SET(e->hints.pass_left, 0);
 }
 
 /* The option belongs to the socket: every fd of it here sees it.  A walk
  * of the table, only for the few options a read must honour. */
-static void opt_flag(struct fdt_entry *e, uint32_t flag, int on)
+static void opt_flag(struct fdtable_entry *e, uint32_t flag, int on)
 {
-	uint32_t sid = FDT_GET(e->sid);
+	uint32_t sid = FDTABLE_GET(e->sid);
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	opt_flag_one(e, flag, on);
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++)
-		if (&table[fd] != e && FDT_GET(table[fd].sid) == sid &&
-		    __atomic_load_n(&table[fd].kind, __ATOMIC_ACQUIRE) == FDT_TCP)
+		if (&table[fd] != e && FDTABLE_GET(table[fd].sid) == sid &&
+		    __atomic_load_n(&table[fd].kind, __ATOMIC_ACQUIRE) == FDTABLE_TCP)
 			opt_flag_one(&table[fd], flag, on);
 }
 
-void fdt_shared_all(void)
+void fdtable_shared_all(void)
 {
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++)
-		FDT_SET(table[fd].solo, 0);
+		FDTABLE_SET(table[fd].solo, 0);
 }
 
-void fdt_setsockopt(int fd, int level, int name, const void *val, unsigned len)
+void fdtable_setsockopt(int fd, int level, int name, const void *val, unsigned len)
 {
-	struct fdt_entry *e = fdt_get(fd);
-	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) != FDT_TCP || len < sizeof(int))
+	struct fdtable_entry *e = fdtable_get(fd);
+	if (!e || __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) != FDTABLE_TCP || len < sizeof(int))
 		return;
 	int v;
 	memcpy(&v, val, sizeof(v));	/* the kernel read it without fault */
 	if (level == SOL_SOCKET && name == SO_PEEK_OFF)
-		opt_flag(e, FDT_OPT_PEEK_OFF, v >= 0);
+		opt_flag(e, FDTABLE_OPT_PEEK_OFF, v >= 0);
 	else if (level == SOL_SOCKET && name == SO_OOBINLINE)
-		opt_flag(e, FDT_OPT_OOBINLINE, v != 0);
+		opt_flag(e, FDTABLE_OPT_OOBINLINE, v != 0);
 	else if (level == SOL_SOCKET && (name == SO_TIMESTAMP_OLD || name == SO_TIMESTAMPNS_OLD ||
 					 name == SO_TIMESTAMPING_OLD || name == SO_TIMESTAMP_NEW ||
 					 name == SO_TIMESTAMPNS_NEW || name == SO_TIMESTAMPING_NEW))
-		opt_flag(e, FDT_OPT_TSTAMP, v != 0);
+		opt_flag(e, FDTABLE_OPT_TSTAMP, v != 0);
 	else if (level == IPPROTO_TCP && name == TCP_REPAIR)
-		opt_flag(e, FDT_OPT_REPAIR, v == TCP_REPAIR_ON);
+		opt_flag(e, FDTABLE_OPT_REPAIR, v == TCP_REPAIR_ON);
 	else if (level == IPPROTO_TCP && name == TCP_INQ)
-		opt_flag(e, FDT_OPT_INQ, v != 0);
+		opt_flag(e, FDTABLE_OPT_INQ, v != 0);
 }
 
-void fdt_forget_range(unsigned lo, unsigned hi)
+void fdtable_forget_range(unsigned lo, unsigned hi)
 {
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	if (hi < end)
 		end = hi + 1;
 	for (unsigned fd = lo; fd < end && fd < table_len; fd++)
-		fdt_forget((int)fd);
+		fdtable_forget((int)fd);
 }
 
-int fdt_blocking(int fd, struct fdt_entry *e)
+int fdtable_blocking(int fd, struct fdtable_entry *e)
 {
-	uint8_t b = FDT_GET(e->hints.blocking);
+	uint8_t b = FDTABLE_GET(e->hints.blocking);
 	if (!b) {
 		/* ioctl(FIONBIO) is not hooked, so this can go stale: it only
 		 * picks a strategy, never changes what a read returns. */
@@ -318,16 +318,16 @@ int fdt_blocking(int fd, struct fdt_entry *e)
 		if (fl < 0)
 			return 0;
 		b = (fl & O_NONBLOCK) ? 2 : 1;
-		FDT_SET(e->hints.blocking, b);
+		FDTABLE_SET(e->hints.blocking, b);
 	}
 	return b == 1;
 }
 
-void fdt_flags_changed(int fd)
+void fdtable_flags_changed(int fd)
 {
-	struct fdt_entry *e = fdt_get(fd);
+	struct fdtable_entry *e = fdtable_get(fd);
 	if (e)
-		FDT_SET(e->hints.blocking, 0);
+		FDTABLE_SET(e->hints.blocking, 0);
 }
 
 /* The per-socket lock and reader count, by sid.  Sockets that share a
@@ -341,12 +341,12 @@ static struct {
 				 * registration is undone exactly once */
 } __attribute__((aligned(64))) bucket[BUCKETS];
 
-static __typeof__(bucket[0]) *bucket_of(const struct fdt_entry *e)
+static __typeof__(bucket[0]) *bucket_of(const struct fdtable_entry *e)
 {
-	return &bucket[FDT_GET(e->sid) % BUCKETS];
+	return &bucket[FDTABLE_GET(e->sid) % BUCKETS];
 }
 
-void fdt_lock(struct fdt_entry *e)
+void fdtable_lock(struct fdtable_entry *e)
 {
 	uint32_t *lock = &bucket_of(e)->lock;
 	/* Holders never block in the kernel (TCP_ZEROCOPY_RECEIVE and the
@@ -361,12 +361,12 @@ void fdt_lock(struct fdt_entry *e)
 	}
 }
 
-void fdt_unlock(struct fdt_entry *e)
+void fdtable_unlock(struct fdtable_entry *e)
 {
 	__atomic_store_n(&bucket_of(e)->lock, 0, __ATOMIC_RELEASE);
 }
 
-int fdt_others_consuming(struct fdt_entry *e)
+int fdtable_others_consuming(struct fdtable_entry *e)
 {
 	/* Sequentially consistent against consume_begin: either the reader
 	 * sees the lock held and waits, or the take sees the reader. */
@@ -403,7 +403,7 @@ static void readers_init(void)
 	reader_key_ok = !pthread_key_create(&reader_key, reader_exit);
 }
 
-int fdt_consume_begin_mt(struct fdt_entry *e)
+int fdtable_consume_begin_mt(struct fdtable_entry *e)
 {
 	undo_registration();	/* left by a siglongjmp out of the last one */
 	if (!exit_armed && reader_key_ok) {
@@ -421,22 +421,22 @@ int fdt_consume_begin_mt(struct fdt_entry *e)
 	return 1;
 }
 
-void fdt_consume_end_mt(void)
+void fdtable_consume_end_mt(void)
 {
 	undo_registration();
 }
 
-void fdt_after_fork_child(void)
+void fdtable_after_fork_child(void)
 {
 	unsigned end = __atomic_load_n(&high_water, __ATOMIC_RELAXED);
 	for (unsigned fd = 0; fd < end && fd < table_len; fd++) {
-		FDT_SET(table[fd].slot, 0);
-		FDT_SET(table[fd].ctr, NULL);
-		FDT_SET(table[fd].solo, 0);
+		FDTABLE_SET(table[fd].slot, 0);
+		FDTABLE_SET(table[fd].ctr, NULL);
+		FDTABLE_SET(table[fd].solo, 0);
 	}
 	for (unsigned i = 0; i < BUCKETS; i++) {
-		FDT_SET(bucket[i].lock, 0);
-		FDT_SET(bucket[i].readers, 0);
+		FDTABLE_SET(bucket[i].lock, 0);
+		FDTABLE_SET(bucket[i].readers, 0);
 	}
 	consuming = NULL;
 }

@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 
-uint32_t zci_state;
-pid_t zci_pid;
+uint32_t init_state;
+pid_t init_pid;
 static struct zcfg cfg;
 static __attribute__((tls_model("initial-exec"))) __thread int guard;
 
-int zci_guarded(void)
+int init_guarded(void)
 {
 	return guard;
 }
@@ -47,14 +47,14 @@ static void quiet(const char *name, const char *value, const char *why)
 
 static void at_fork_child(void)
 {
-	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) != ZCI_DONE)
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_DONE)
 		return;
 	int saved = errno;
 	guard++;
-	__atomic_store_n(&zci_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	fdt_after_fork_child();
-	zcw_after_fork_child();
-	zst_after_fork_child();
+	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	fdtable_after_fork_child();
+	zcwin_after_fork_child();
+	stats_after_fork_child();
 	guard--;
 	errno = saved;
 }
@@ -64,12 +64,12 @@ static void at_fork_child(void)
  * they exec reads what it inherits unseen (docs/design.md, Guarantees). */
 static void at_fork_parent(void)
 {
-	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE)
-		fdt_shared_all();
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE)
+		fdtable_shared_all();
 }
 
-ssize_t (*zci_first_recv)(int fd, const void **data, size_t max, int flags);
-int (*zci_first_release)(int fd);
+ssize_t (*init_first_recv)(int fd, const void **data, size_t max, int flags);
+int (*init_first_release)(int fd);
 
 /* 1 if another copy of the shim comes before this one in the lookup
  * order: a program built with the shim's objects (zcsink) run under
@@ -85,46 +85,46 @@ static int another_copy_first(void)
 		(ssize_t(*)(int, const void **, size_t, int))dlsym(RTLD_DEFAULT, "zcshim_recv");
 	if (!first || first == zcshim_recv)
 		return 0;
-	zci_first_release = (int (*)(int))dlsym(RTLD_DEFAULT, "zcshim_release");
-	__atomic_store_n(&zci_first_recv, first, __ATOMIC_RELEASE);
+	init_first_release = (int (*)(int))dlsym(RTLD_DEFAULT, "zcshim_release");
+	__atomic_store_n(&init_first_recv, first, __ATOMIC_RELEASE);
 	return 1;
 }
 
-/* ZCI_DONE, or ZCI_OFF with the reason logged. */
+/* INIT_DONE, or INIT_OFF with the reason logged. */
 static uint32_t start_modules(void)
 {
 	if (cfg.disable) {
 		zlog(ZLOG_INFO, "disabled by ZCSHIM_DISABLE");
-		return ZCI_OFF;
+		return INIT_OFF;
 	}
 	if (another_copy_first()) {
 		zlog(ZLOG_INFO, "another copy of the shim serves this program: passing everything through");
-		return ZCI_OFF;
+		return INIT_OFF;
 	}
-	__atomic_store_n(&zci_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	if (fdt_init(zst_release)) {
+	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	if (fdtable_init(stats_release)) {
 		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
-		return ZCI_OFF;
+		return INIT_OFF;
 	}
-	zcw_configure(cfg.window);
-	zcr_configure(&cfg);
-	if (cfg.callsites && cs_init())
+	zcwin_configure(cfg.window);
+	zcread_configure(&cfg);
+	if (cfg.callsites && callsite_init())
 		cfg.callsites = 0;
-	zst_init(&cfg);
-	zca_load(zst_dir());
-	if (cfg.mode == ZCA_AUTO) {
-		struct zca_view v;
-		zca_view(&v);
-		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
+	stats_init(&cfg);
+	auto_load(stats_dir_path());
+	if (cfg.mode == AUTO_AUTO) {
+		struct auto_view v;
+		auto_view(&v);
+		stats_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
 	}
 	pthread_atfork(NULL, at_fork_parent, at_fork_child);
-	return ZCI_DONE;
+	return INIT_DONE;
 }
 
-void zci_start(void)
+void init_start(void)
 {
-	uint32_t z = ZCI_NONE;
-	if (!__atomic_compare_exchange_n(&zci_state, &z, ZCI_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	uint32_t z = INIT_NONE;
+	if (!__atomic_compare_exchange_n(&init_state, &z, INIT_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;	/* done, off, or running (another thread, or dlsym calling us back) */
 	/* Start-up creates directories and files (EEXIST and the like): the
 	 * program must find errno as it left it, main() included. */
@@ -133,70 +133,70 @@ void zci_start(void)
 	libc_resolve();
 	int secure = (int)getauxval(AT_SECURE);
 	/* Pass 1 only to learn where warnings go; pass 2 reports them there. */
-	zcfg_load(&cfg, env, quiet, secure);
+	config_load(&cfg, env, quiet, secure);
 	zlog_setup(cfg.log_level, cfg.log_file);
-	zcfg_load(&cfg, env, warn_bad, secure);
+	config_load(&cfg, env, warn_bad, secure);
 	if (secure)
 		zlog(ZLOG_INFO, "secure-execution mode: environment ignored, no files written");
 	uint32_t state = start_modules();
-	__atomic_store_n(&zci_state, state, __ATOMIC_RELEASE);
+	__atomic_store_n(&init_state, state, __ATOMIC_RELEASE);
 	guard--;
 	errno = saved;
 }
 
-uint32_t zci_sandbox_begin(uint32_t how)
+uint32_t init_sandbox_begin(uint32_t how)
 {
-	uint32_t s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
+	uint32_t s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
 	for (;;) {
-		if (s == ZCI_OFF || s == ZCI_SANDBOX)
+		if (s == INIT_OFF || s == INIT_SANDBOX)
 			return s;	/* already passing everything through */
-		if (s == ZCI_DONE && cfg.seccomp_keep) {
+		if (s == INIT_DONE && cfg.seccomp_keep) {
 			/* The operator says the filter allows the shim's calls. */
 			zlog(ZLOG_INFO, "the program installs a seccomp filter: serving on (ZCSHIM_SECCOMP=keep)");
-			return ZCI_SANDBOX;	/* nothing for end to undo */
+			return INIT_SANDBOX;	/* nothing for end to undo */
 		}
-		if (s == ZCI_RUNNING) {
+		if (s == INIT_RUNNING) {
 			/* Another thread is starting the shim: a moment. */
 			syscall(SYS_sched_yield);
-			s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
+			s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
 			continue;
 		}
-		if (__atomic_compare_exchange_n(&zci_state, &s, ZCI_SANDBOX, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		if (__atomic_compare_exchange_n(&init_state, &s, INIT_SANDBOX, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			break;
 	}
-	if (s == ZCI_DONE) {
+	if (s == INIT_DONE) {
 		int saved = errno;
 		zlog(ZLOG_INFO, "the program installs a seccomp %s: passing every call through from now on",
 		     how == 2 ? "strict mode" : "filter");
-		zst_set_sandboxed(how);
+		stats_set_sandboxed(how);
 		errno = saved;
 	}
 	return s;
 }
 
-void zci_sandbox_end(uint32_t prev, int installed)
+void init_sandbox_end(uint32_t prev, int installed)
 {
-	if (installed || (prev != ZCI_NONE && prev != ZCI_DONE))
+	if (installed || (prev != INIT_NONE && prev != INIT_DONE))
 		return;
-	if (prev == ZCI_DONE)
-		zst_set_sandboxed(0);
-	__atomic_store_n(&zci_state, prev, __ATOMIC_RELEASE);
+	if (prev == INIT_DONE)
+		stats_set_sandboxed(0);
+	__atomic_store_n(&init_state, prev, __ATOMIC_RELEASE);
 }
 
 __attribute__((constructor(101))) static void zcshim_ctor(void)
 {
-	zci_ready();
+	init_ready();
 }
 
 __attribute__((destructor)) static void zcshim_dtor(void)
 {
-	uint32_t s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
+	uint32_t s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
 	int saved = errno;
-	if (s == ZCI_DONE) {
-		zca_save(zst_dir());
-		zst_exit(1);
-	} else if (s == ZCI_SANDBOX) {
-		zst_exit(0);	/* only the mark in memory: no file work */
+	if (s == INIT_DONE) {
+		auto_save(stats_dir_path());
+		stats_exit(1);
+	} else if (s == INIT_SANDBOX) {
+		stats_exit(0);	/* only the mark in memory: no file work */
 	}
 	errno = saved;
 }

@@ -5,7 +5,7 @@
  * calls they make into hooked functions pass straight through.
  *
  * A hook can run before the constructor (another library's constructor,
- * or dlsym calling back into us): every hook asks zci_ready() first, which
+ * or dlsym calling back into us): every hook asks init_ready() first, which
  * starts the shim on first use and says "not ready" while it is starting.
  */
 #ifndef ZCSHIM_INIT_H
@@ -24,20 +24,20 @@
  * begin steps the shim aside before the call, so no system call of its
  * own reaches the filter; end with the call's outcome keeps it aside, or
  * puts back the state begin returned after a failed call. */
-uint32_t zci_sandbox_begin(uint32_t how);
-void zci_sandbox_end(uint32_t prev, int installed);
+uint32_t init_sandbox_begin(uint32_t how);
+void init_sandbox_end(uint32_t prev, int installed);
 
-void zci_start(void);
+void init_start(void);
 
 /* 1 when the shim serves calls; starts it on first use. */
-static inline int zci_ready(void)
+static inline int init_ready(void)
 {
-	uint32_t s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(s == ZCI_DONE, 1))
+	uint32_t s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s == INIT_DONE, 1))
 		return 1;
-	if (s == ZCI_NONE) {
-		zci_start();
-		return __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE;
+	if (s == INIT_NONE) {
+		init_start();
+		return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE;
 	}
 	return 0;
 }
@@ -45,8 +45,8 @@ static inline int zci_ready(void)
 /* Where another copy of the shim comes first in the process (init.c:
  * another_copy_first), its in-place API, which this copy's forwards to;
  * else NULL. */
-extern ssize_t (*zci_first_recv)(int fd, const void **data, size_t max, int flags);
-extern int (*zci_first_release)(int fd);
+extern ssize_t (*init_first_recv)(int fd, const void **data, size_t max, int flags);
+extern int (*init_first_release)(int fd);
 
 /* 1 when the shim may change its state for a call that changes the
  * process's fds or sockets (close, dup, socket, accept, setsockopt...):
@@ -57,15 +57,15 @@ extern int (*zci_first_release)(int fd);
  * process asks the kernel (one getpid): a single-threaded parent sleeps
  * through its vfork child and finds at worst entries forgotten, which its
  * next read of them classifies again. */
-extern pid_t zci_pid;
-static inline int zci_lifecycle(void)
+extern pid_t init_pid;
+static inline int init_lifecycle(void)
 {
-	if (!zci_ready())
+	if (!init_ready())
 		return 0;
-	return __libc_single_threaded || (pid_t)syscall(SYS_getpid) == __atomic_load_n(&zci_pid, __ATOMIC_RELAXED);
+	return __libc_single_threaded || (pid_t)syscall(SYS_getpid) == __atomic_load_n(&init_pid, __ATOMIC_RELAXED);
 }
 
 /* Nonzero while this thread is inside start-up or the fork handler. */
-int zci_guarded(void);
+int init_guarded(void);
 
 #endif

@@ -20,7 +20,7 @@
  * Windows are kept across fork (not MADV_DONTFORK): a child's copy of a
  * lent page is its own page-table entry, which nothing in the parent
  * changes.  The consuming call runs under the fd's lock with asynchronous
- * signals blocked (tk_lock), as hooked reads do, so the two may be mixed
+ * signals blocked (take_lock), as hooked reads do, so the two may be mixed
  * on one fd.
  */
 #define _GNU_SOURCE
@@ -51,7 +51,7 @@
 struct lend {
 	uint32_t busy;          /* a call is inside (CAS 0 -> 1) */
 	int32_t owner;          /* tid of the outstanding borrow, 0: none */
-	struct zcw_win w;       /* addr NULL until first mapped call */
+	struct zcwin_win w;       /* addr NULL until first mapped call */
 	uint8_t *buf;           /* copy buffer, NULL until first needed */
 };
 
@@ -93,7 +93,7 @@ static void zap(struct lend *l)
 {
 	if (l->w.addr && l->w.next) {
 		__atomic_sub_fetch(&resident, l->w.next, __ATOMIC_RELAXED);
-		zcw_zap(&l->w);
+		zcwin_zap(&l->w);
 	}
 }
 
@@ -102,7 +102,7 @@ static void zap(struct lend *l)
 static void give_back(struct lend *l)
 {
 	l->owner = 0;
-	if (l->w.next >= l->w.size / 2 && zci_ready())	/* not under the program's filter */
+	if (l->w.next >= l->w.size / 2 && init_ready())	/* not under the program's filter */
 		zap(l);
 }
 
@@ -136,12 +136,12 @@ static int ensure_buf(struct lend *l)
 }
 
 /* The copy path: one kernel copy into the fd's buffer. */
-static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, int flags, struct zst_delta *d)
+static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, int flags, struct stats_delta *d)
 {
 	if (ensure_buf(l))
 		return -ENOMEM;
 	size_t n = max < COPY_BUF ? max : COPY_BUF;
-	int token = fdt_consume_begin(fdt_get(fd));
+	int token = fdtable_consume_begin(fdtable_get(fd));
 	ssize_t r = libc_recvfrom(fd, l->buf, n, flags, NULL, NULL);
 	if (r < 0 && errno == ENOTSOCK) {
 		/* A pipe, a file, a tty: read() (MSG_DONTWAIT: only if ready). */
@@ -152,25 +152,25 @@ static ssize_t copy_in(int fd, struct lend *l, const void **data, size_t max, in
 			r = libc_read(fd, l->buf, n);
 	}
 	r = r < 0 ? -errno : r;
-	fdt_consume_end(token);
+	fdtable_consume_end(token);
 	if (r > 0) {
 		*data = l->buf;
 		d->copied = (uint64_t)r;
-		d->reason = ZCS_R_UNMAPPABLE;
+		d->reason = SEGFMT_R_UNMAPPABLE;
 	}
 	return r;
 }
 
 /* One TCP_ZEROCOPY_RECEIVE into the fd's window, under the fd's lock with
  * asynchronous signals blocked.  0 or -errno; *zc filled. */
-static int map_call(int fd, struct fdt_entry *e, struct lend *l, size_t len, struct tcp_zerocopy_receive *zc,
-		    const uint8_t **at, struct zst_delta *d)
+static int map_call(int fd, struct fdtable_entry *e, struct lend *l, size_t len, struct tcp_zerocopy_receive *zc,
+		    const uint8_t **at, struct stats_delta *d)
 {
-	struct tk_guard g;
-	tk_lock(e, &g);
+	struct take_guard g;
+	take_lock(e, &g);
 	size_t before = l->w.next;
-	int r = tk_map(fd, &l->w, len, zc, at, d);
-	tk_unlock(e, &g);
+	int r = take_map(fd, &l->w, len, zc, at, d);
+	take_unlock(e, &g);
 	/* Pages mapped minus pages a wrap of the ring zapped: either way the
 	 * window now holds next bytes where it held before. */
 	__atomic_add_fetch(&resident, (uint64_t)((int64_t)l->w.next - (int64_t)before), __ATOMIC_RELAXED);
@@ -198,15 +198,15 @@ static ssize_t wait_data(int fd, struct lend *l, size_t max, int flags)
 	if (ensure_buf(l))
 		return -ENOMEM;
 	struct iovec v = { l->buf, max < COPY_BUF ? max : COPY_BUF };
-	return tk_wait(fd, &v, 1, v.iov_len, flags & MSG_DONTWAIT, 0);
+	return take_wait(fd, &v, 1, v.iov_len, flags & MSG_DONTWAIT, 0);
 }
 
-static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const void **data, size_t max, int flags,
-			  struct zst_delta *d)
+static ssize_t borrow_tcp(int fd, struct fdtable_entry *e, struct lend *l, const void **data, size_t max, int flags,
+			  struct stats_delta *d)
 {
 	if (!l->w.addr) {
-		l->w.size = zcw_size();
-		l->w.addr = zcw_map(l->w.size, 1);
+		l->w.size = zcwin_size();
+		l->w.addr = zcwin_map(l->w.size, 1);
 		if (!l->w.addr)
 			return copy_in(fd, l, data, max, flags, d);
 	}
@@ -234,21 +234,21 @@ static ssize_t borrow_tcp(int fd, struct fdt_entry *e, struct lend *l, const voi
 	}
 }
 
-static ssize_t borrow(int fd, struct lend *l, const void **data, size_t max, int flags, struct zst_delta *d)
+static ssize_t borrow(int fd, struct lend *l, const void **data, size_t max, int flags, struct stats_delta *d)
 {
-	struct fdt_entry *e = zci_ready() ? fdt_get(fd) : NULL;
-	if (!e || fdt_kind(fd, e) != FDT_TCP || max < PAGE || !zcw_kernel()->supported)
+	struct fdtable_entry *e = init_ready() ? fdtable_get(fd) : NULL;
+	if (!e || fdtable_kind(fd, e) != FDTABLE_TCP || max < PAGE || !zcwin_kernel()->supported)
 		return copy_in(fd, l, data, max, flags, d);
-	fdt_set_reset_hook(forget);
+	fdtable_set_reset_hook(forget);
 	ssize_t r = borrow_tcp(fd, e, l, data, max, flags, d);
-	zcr_count(fd, e, d);
+	zcread_count(fd, e, d);
 	return r;
 }
 
 EXPORT ssize_t zcshim_recv(int fd, const void **data, size_t max, int flags)
 {
 	ssize_t (*first)(int, const void **, size_t, int);
-	if (!zci_ready() && (first = __atomic_load_n(&zci_first_recv, __ATOMIC_ACQUIRE)))
+	if (!init_ready() && (first = __atomic_load_n(&init_first_recv, __ATOMIC_ACQUIRE)))
 		return first(fd, data, max, flags);	/* another copy serves (init.c) */
 	struct lend *l = lend_of(fd);
 	if (!l || !data) {
@@ -268,7 +268,7 @@ EXPORT ssize_t zcshim_recv(int fd, const void **data, size_t max, int flags)
 	}
 	int saved = errno;
 	give_back(l);
-	struct zst_delta d = { .reason = -1, .probed = 1, .api = 1 };
+	struct stats_delta d = { .reason = -1, .probed = 1, .api = 1 };
 	ssize_t r = max ? borrow(fd, l, data, max, flags, &d) : 0;
 	if (!max)
 		*data = l->buf;
@@ -285,8 +285,8 @@ EXPORT ssize_t zcshim_recv(int fd, const void **data, size_t max, int flags)
 
 EXPORT int zcshim_release(int fd)
 {
-	if (!zci_ready() && __atomic_load_n(&zci_first_recv, __ATOMIC_ACQUIRE) && zci_first_release)
-		return zci_first_release(fd);
+	if (!init_ready() && __atomic_load_n(&init_first_recv, __ATOMIC_ACQUIRE) && init_first_release)
+		return init_first_release(fd);
 	struct lend *l = lend_of(fd);
 	if (!l) {
 		errno = EBADF;

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static void cur_norm(struct iocur *c)
+static void iocur_norm(struct iocur *c)
 {
 	while (c->i < c->cnt && c->off >= c->iov[c->i].iov_len) {
 		c->off -= c->iov[c->i].iov_len;
@@ -13,17 +13,17 @@ static void cur_norm(struct iocur *c)
 	}
 }
 
-void cur_init(struct iocur *c, const struct iovec *iov, int cnt, size_t total)
+void iocur_init(struct iocur *c, const struct iovec *iov, int cnt, size_t total)
 {
 	c->iov = iov;
 	c->cnt = cnt;
 	c->i = 0;
 	c->off = 0;
 	c->left = total;
-	cur_norm(c);
+	iocur_norm(c);
 }
 
-void cur_put(struct iocur *c, const void *src, size_t n)
+void iocur_put(struct iocur *c, const void *src, size_t n)
 {
 	const uint8_t *s = src;
 	c->left -= n;
@@ -35,18 +35,18 @@ void cur_put(struct iocur *c, const void *src, size_t n)
 		c->off += k;
 		s += k;
 		n -= k;
-		cur_norm(c);
+		iocur_norm(c);
 	}
 }
 
-void cur_skip(struct iocur *c, size_t n)
+void iocur_skip(struct iocur *c, size_t n)
 {
 	c->left -= n;
 	c->off += n;
-	cur_norm(c);
+	iocur_norm(c);
 }
 
-int cur_slice(const struct iocur *c, size_t n, struct iovec *out, int max, size_t *covered)
+int iocur_slice(const struct iocur *c, size_t n, struct iovec *out, int max, size_t *covered)
 {
 	int k = 0, i = c->i;
 	size_t off = c->off, got = 0;

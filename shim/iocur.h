@@ -21,13 +21,13 @@ struct iocur {
 	size_t left;            /* room left in all elements */
 };
 
-void cur_init(struct iocur *c, const struct iovec *iov, int cnt, size_t total);
+void iocur_init(struct iocur *c, const struct iovec *iov, int cnt, size_t total);
 /* Copies n <= c->left bytes to the cursor and advances it. */
-void cur_put(struct iocur *c, const void *src, size_t n);
+void iocur_put(struct iocur *c, const void *src, size_t n);
 /* Advances past n <= c->left bytes the kernel wrote in place. */
-void cur_skip(struct iocur *c, size_t n);
+void iocur_skip(struct iocur *c, size_t n);
 /* Up to max iovecs describing the next n bytes (fewer bytes if more
  * elements would be needed); returns the count, *covered the bytes. */
-int cur_slice(const struct iocur *c, size_t n, struct iovec *out, int max, size_t *covered);
+int iocur_slice(const struct iocur *c, size_t n, struct iovec *out, int max, size_t *covered);
 
 #endif

@@ -24,13 +24,13 @@
 
 static inline int running(void)
 {
-	return __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) == ZCI_DONE;
+	return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_DONE;
 }
 
 /* Before the symbols are resolved (or while a sanitizer starts), the raw
  * call; afterwards the next definition, so other interposers still see it. */
 #define NEXT_OR_SYSCALL(name, ...) \
-	(zci_resolved() && libc_sym._libc_##name.f ? libc_sym._libc_##name.f(__VA_ARGS__) : syscall(SYS_##name, __VA_ARGS__))
+	(init_resolved() && libc_sym._libc_##name.f ? libc_sym._libc_##name.f(__VA_ARGS__) : syscall(SYS_##name, __VA_ARGS__))
 
 EXPORT int mprotect(void *a, size_t n, int prot)
 {
@@ -57,7 +57,7 @@ static void *map(void *a, size_t n, int prot, int flags, int fd, off_t off)
 {
 	if ((flags & MAP_FIXED) && running())
 		memok_changed();
-	if (zci_resolved() && libc_sym._libc_mmap.f)
+	if (init_resolved() && libc_sym._libc_mmap.f)
 		return libc_sym._libc_mmap.f(a, n, prot, flags, fd, off);
 	return (void *)syscall(SYS_mmap, a, n, prot, flags, fd, off);
 }
@@ -73,7 +73,7 @@ EXPORT void *mremap(void *old, size_t n, size_t m, int flags, ...)
 	va_end(ap);
 	if (running())
 		memok_changed();
-	if (zci_resolved() && libc_sym._libc_mremap.f)
+	if (init_resolved() && libc_sym._libc_mremap.f)
 		return libc_sym._libc_mremap.f(old, n, m, flags, to);
 	return (void *)syscall(SYS_mremap, old, n, m, flags, to);
 }

@@ -13,62 +13,62 @@
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
 
-size_t zcp_small_lim = ZCFG_DEFAULT_MIN_READ - 1;	/* until configured */
+size_t policy_small_lim = CONFIG_DEFAULT_MIN_READ - 1;	/* until configured */
 
-void zcp_configure(size_t m)
+void policy_configure(size_t m)
 {
-	zcp_small_lim = m ? m - 1 : 0;
+	policy_small_lim = m ? m - 1 : 0;
 }
 
-static void learn_backoff(struct fdt_hints *h, const struct zcp_outcome *o)
+static void learn_backoff(struct fdtable_hints *h, const struct policy_outcome *o)
 {
 	if (o->mapped) {
-		FDT_SET(h->miss_streak, 0);
-		FDT_SET(h->backoff, 0);
+		FDTABLE_SET(h->miss_streak, 0);
+		FDTABLE_SET(h->backoff, 0);
 		return;
 	}
 	if (!o->unmappable)
 		return;
-	uint16_t streak = (uint16_t)(FDT_GET(h->miss_streak) + 1);
-	FDT_SET(h->miss_streak, streak);
+	uint16_t streak = (uint16_t)(FDTABLE_GET(h->miss_streak) + 1);
+	FDTABLE_SET(h->miss_streak, streak);
 	/* MISS_LIMIT misses in a row before the first back-off (a stream may
 	 * start with a few unmappable pages); after one, the first probe that
 	 * finds nothing to map backs off again. */
-	if (streak < MISS_LIMIT && !FDT_GET(h->backoff))
+	if (streak < MISS_LIMIT && !FDTABLE_GET(h->backoff))
 		return;
 	/* The sender's data does not map (plain send, no header split): stop
 	 * paying for the probe, look again later, less often each time. */
-	uint16_t b = FDT_GET(h->backoff);
+	uint16_t b = FDTABLE_GET(h->backoff);
 	b = b ? (uint16_t)(b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2) : BACKOFF_FIRST;
-	FDT_SET(h->miss_streak, 0);
-	FDT_SET(h->backoff, b);
-	zcp_pass_next(h, b, ZCS_R_BACKOFF);
+	FDTABLE_SET(h->miss_streak, 0);
+	FDTABLE_SET(h->backoff, b);
+	policy_pass_next(h, b, SEGFMT_R_BACKOFF);
 }
 
-static void learn_mapped(struct fdt_hints *h, const struct zcp_outcome *o)
+static void learn_mapped(struct fdtable_hints *h, const struct policy_outcome *o)
 {
 	learn_backoff(h, o);
-	FDT_SET(h->queued, o->result > 0 ? o->inq : 0);
-	FDT_SET(h->head_off, (uint16_t)o->head_off);
+	FDTABLE_SET(h->queued, o->result > 0 ? o->inq : 0);
+	FDTABLE_SET(h->head_off, (uint16_t)o->head_off);
 }
 
-void zcp_learn(struct fdt_entry *e, const struct zcp_outcome *o)
+void policy_learn(struct fdtable_entry *e, const struct policy_outcome *o)
 {
-	struct fdt_hints *h = &e->hints;
+	struct fdtable_hints *h = &e->hints;
 	int small = o->result >= 0 && o->result < POLICY_LITTLE;
-	uint8_t l = FDT_GET(h->little);
-	if (o->reason == ZCP_MAP) {
+	uint8_t l = FDTABLE_GET(h->little);
+	if (o->reason == POLICY_MAP) {
 		learn_mapped(h, o);
 		/* Little data: under two pages and the queue (nearly) empty, as
 		 * request/response traffic leaves it; a bulk stream's short read
 		 * leaves plenty queued behind it. */
 		small = small && o->inq < PAGE;
 	} else {
-		if (o->result > 0 && !o->peek && FDT_GET(h->head_off))
-			FDT_SET(h->head_off, 0);	/* a real call moved the head */
-		if (o->reason != ZCS_R_SMALL && o->reason != ZCS_R_BACKOFF && o->reason != ZCS_R_LITTLE &&
-		    o->reason != ZCS_R_AUTO)
+		if (o->result > 0 && !o->peek && FDTABLE_GET(h->head_off))
+			FDTABLE_SET(h->head_off, 0);	/* a real call moved the head */
+		if (o->reason != SEGFMT_R_SMALL && o->reason != SEGFMT_R_BACKOFF && o->reason != SEGFMT_R_LITTLE &&
+		    o->reason != SEGFMT_R_AUTO)
 			return;	/* flags, options, kernel: say nothing about the traffic */
 	}
-	FDT_SET(h->little, small ? (uint8_t)(l < 2 ? l + 1 : 2) : 0);
+	FDTABLE_SET(h->little, small ? (uint8_t)(l < 2 ? l + 1 : 2) : 0);
 }

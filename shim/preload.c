@@ -36,12 +36,12 @@
 
 
 /* The fd's entry if it is a TCP socket the shim serves, else NULL. */
-static inline struct fdt_entry *ours(int fd)
+static inline struct fdtable_entry *ours(int fd)
 {
-	if (!zci_ready())
+	if (!init_ready())
 		return NULL;
-	struct fdt_entry *e = fdt_get(fd);
-	if (!e || fdt_kind(fd, e) != FDT_TCP)
+	struct fdtable_entry *e = fdtable_get(fd);
+	if (!e || fdtable_kind(fd, e) != FDTABLE_TCP)
 		return NULL;
 	return e;
 }
@@ -57,15 +57,15 @@ static inline ssize_t ret(ssize_t r)
 
 /* ---- receive --------------------------------------------------------- */
 
-/* read and recv hand one buffer to zcr_read_buf, which describes it as
+/* read and recv hand one buffer to zcread_read_buf, which describes it as
  * one iovec (the read path knows only iovec arrays) unless the read is
  * small enough to pass straight through. */
 static ssize_t do_read(int fd, void *buf, size_t n)
 {
-	struct fdt_entry *e = ours(fd);
+	struct fdtable_entry *e = ours(fd);
 	if (!e)
 		return libc_read(fd, buf, n);
-	return ret(zcr_read_buf(ZCR_READ, fd, e, buf, n, 0, NULL, NULL));
+	return ret(zcread_read_buf(ZCREAD_READ, fd, e, buf, n, 0, NULL, NULL));
 }
 
 static ssize_t do_read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -77,19 +77,19 @@ static ssize_t do_read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 static ssize_t do_readv(int fd, const struct iovec *iov, int cnt)
 {
-	struct fdt_entry *e = ours(fd);
+	struct fdtable_entry *e = ours(fd);
 	if (!e)
 		return libc_readv(fd, iov, cnt);
-	struct zcr_req rq = { .op = ZCR_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
-	return ret(zcr_read(&rq, e));
+	struct zcread_req rq = { .op = ZCREAD_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
+	return ret(zcread_read(&rq, e));
 }
 
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
 {
-	struct fdt_entry *e = ours(fd);
+	struct fdtable_entry *e = ours(fd);
 	if (!e)
 		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
-	return ret(zcr_read_buf(ZCR_RECVFROM, fd, e, buf, n, flags, from, fromlen));
+	return ret(zcread_read_buf(ZCREAD_RECVFROM, fd, e, buf, n, flags, from, fromlen));
 }
 
 static ssize_t do_recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
@@ -119,7 +119,7 @@ static void forget_passed(struct msghdr *m)
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			fdt_forget(fd);
+			fdtable_forget(fd);
 		}
 	}
 	errno = saved;
@@ -127,15 +127,15 @@ static void forget_passed(struct msghdr *m)
 
 static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct fdt_entry *e = ours(fd);
+	struct fdtable_entry *e = ours(fd);
 	if (!e) {
 		ssize_t r = libc_recvmsg(fd, msg, flags);
-		if (r >= 0 && msg->msg_controllen && zci_ready())
+		if (r >= 0 && msg->msg_controllen && init_ready())
 			forget_passed(msg);
 		return r;
 	}
-	struct zcr_req rq = { .op = ZCR_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
-	return ret(zcr_read(&rq, e));
+	struct zcread_req rq = { .op = ZCREAD_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
+	return ret(zcread_read(&rq, e));
 }
 
 /* ---- lifecycle ------------------------------------------------------- */
@@ -149,11 +149,11 @@ static int is_tcp_args(int domain, int type, int protocol)
 static int do_socket(int domain, int type, int protocol)
 {
 	int fd = libc_socket(domain, type, protocol);
-	if (fd >= 0 && zci_lifecycle()) {
+	if (fd >= 0 && init_lifecycle()) {
 		if (is_tcp_args(domain, type, protocol))
-			fdt_set_tcp(fd);
+			fdtable_set_tcp(fd);
 		else
-			fdt_forget(fd);
+			fdtable_forget(fd);
 	}
 	return fd;
 }
@@ -161,9 +161,9 @@ static int do_socket(int domain, int type, int protocol)
 static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	int fd = libc_accept4(lfd, addr, len, flags);
-	if (fd >= 0 && zci_lifecycle()) {
+	if (fd >= 0 && init_lifecycle()) {
 		int saved = errno;
-		fdt_accepted(lfd, fd);
+		fdtable_accepted(lfd, fd);
 		errno = saved;
 	}
 	return fd;
@@ -172,8 +172,8 @@ static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 /* The last TCP socket is gone: release what the windows still map. */
 static void trim_if_idle(void)
 {
-	if (fdt_tcp_open() == 0)
-		zcw_trim();
+	if (fdtable_tcp_open() == 0)
+		zcwin_trim();
 }
 
 /* The entry is forgotten before the real close, never after: once the
@@ -183,10 +183,10 @@ static void trim_if_idle(void)
  * that turns out not to be open costs nothing. */
 static int do_close(int fd)
 {
-	int on = zci_lifecycle();
+	int on = init_lifecycle();
 	if (on) {
 		int saved = errno;
-		fdt_forget(fd);
+		fdtable_forget(fd);
 		errno = saved;
 	}
 	int r = libc_close(fd);
@@ -200,9 +200,9 @@ static int do_close(int fd)
 
 static int do_close_range(unsigned lo, unsigned hi, int flags)
 {
-	int on = !(flags & CLOSE_RANGE_CLOEXEC) && zci_lifecycle();
+	int on = !(flags & CLOSE_RANGE_CLOEXEC) && init_lifecycle();
 	if (on)
-		fdt_forget_range(lo, hi);
+		fdtable_forget_range(lo, hi);
 	int r = libc_close_range(lo, hi, flags);
 	if (on && r == 0)
 		trim_if_idle();
@@ -211,9 +211,9 @@ static int do_close_range(unsigned lo, unsigned hi, int flags)
 
 static int after_dup(int oldfd, int newfd)
 {
-	if (newfd >= 0 && newfd != oldfd && zci_lifecycle()) {
+	if (newfd >= 0 && newfd != oldfd && init_lifecycle()) {
 		int saved = errno;
-		fdt_dup(oldfd, newfd);
+		fdtable_dup(oldfd, newfd);
 		errno = saved;
 	}
 	return newfd;
@@ -228,26 +228,26 @@ static int do_fcntl(int fd, int cmd, void *arg)
 	int r = libc_fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		after_dup(fd, r);
-	else if (cmd == F_SETFL && r == 0 && zci_lifecycle())
-		fdt_flags_changed(fd);
+	else if (cmd == F_SETFL && r == 0 && init_lifecycle())
+		fdtable_flags_changed(fd);
 	return r;
 }
 
 static int do_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	int r = libc_setsockopt(fd, level, name, val, len);
-	if (r == 0 && zci_lifecycle())
-		fdt_setsockopt(fd, level, name, val, len);
+	if (r == 0 && init_lifecycle())
+		fdtable_setsockopt(fd, level, name, val, len);
 	return r;
 }
 
 /* fclose closes its fd inside libc, where no hook sees it. */
 static int do_fclose(FILE *f)
 {
-	if (f && zci_lifecycle()) {
+	if (f && init_lifecycle()) {
 		int saved = errno, fd = fileno(f);
 		if (fd >= 0)
-			fdt_forget(fd);
+			fdtable_forget(fd);
 		errno = saved;
 	}
 	return libc_fclose(f);
@@ -260,7 +260,7 @@ static int do_fclose(FILE *f)
 static void note_handler(int sig, sighandler_t h)
 {
 	struct sigaction a = { .sa_handler = h };
-	sgw_note(sig, &a);
+	sigwatch_note(sig, &a);
 }
 
 static sighandler_t do_signal(int sig, sighandler_t h)

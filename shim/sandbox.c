@@ -8,7 +8,7 @@
  * kill the program for them.  So the two ways a program installs one are
  * hooked: prctl(PR_SET_SECCOMP) and syscall(SYS_seccomp) (libseccomp's
  * seccomp_load calls one of them).  The shim steps aside *before* the
- * call (init.c: ZCI_SANDBOX): every hook then passes its call through,
+ * call (init.c: INIT_SANDBOX): every hook then passes its call through,
  * and nothing else is done.  If the call fails, it steps back in.
  *
  * Not seen: a filter installed by a raw system call instruction (not
@@ -91,12 +91,12 @@ static long do_syscall(long n, long a, long b, long c, long d, long e, long f)
 {
 	uint32_t how = n == SYS_seccomp ? seccomp_install(a) : 0, prev = 0;
 	if (how)
-		prev = zci_sandbox_begin(how);
+		prev = init_sandbox_begin(how);
 	long r = libc_sym._libc_syscall.f ? libc_sym._libc_syscall.f(n, a, b, c, d, e, f)
 					  : raw_syscall(n, a, b, c, d, e, f);
 	if (how) {
 		int saved = errno;
-		zci_sandbox_end(prev, r == 0);
+		init_sandbox_end(prev, r == 0);
 		errno = saved;
 	}
 	return r;
@@ -106,12 +106,12 @@ static int do_prctl(int option, unsigned long a, unsigned long b, unsigned long 
 {
 	uint32_t how = prctl_install(option, a), prev = 0;
 	if (how)
-		prev = zci_sandbox_begin(how);
+		prev = init_sandbox_begin(how);
 	int r = libc_sym._libc_prctl.f ? libc_sym._libc_prctl.f(option, a, b, c, d)
 				       : (int)raw_syscall(SYS_prctl, option, (long)a, (long)b, (long)c, (long)d, 0);
 	if (how) {
 		int saved = errno;
-		zci_sandbox_end(prev, r == 0);
+		init_sandbox_end(prev, r == 0);
 		errno = saved;
 	}
 	return r;

@@ -24,8 +24,8 @@ extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (__atomic_load_n(&zci_state, __ATOMIC_ACQUIRE) != ZCI_DONE || !libc_sym._libc_sigaction.f)
+	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_DONE || !libc_sym._libc_sigaction.f)
 		return __sigaction(sig, act, old);
-	sgw_note(sig, act);	/* before: a signal may arrive the moment it is set */
+	sigwatch_note(sig, act);	/* before: a signal may arrive the moment it is set */
 	return libc_sym._libc_sigaction.f(sig, act, old);
 }

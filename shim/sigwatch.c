@@ -11,8 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int sgw_handled, sgw_scanned;
-sigset_t sgw_async;
+int sigwatch_handled, sigwatch_scanned;
+sigset_t sigwatch_async;
 
 static int synchronous(int sig)
 {
@@ -28,12 +28,12 @@ struct ksigaction {
 	unsigned long mask;
 };
 
-void sgw_init(void)
+void sigwatch_init(void)
 {
-	sigfillset(&sgw_async);
+	sigfillset(&sigwatch_async);
 	for (int sig = 1; sig < _NSIG; sig++)
 		if (synchronous(sig))
-			sigdelset(&sgw_async, sig);
+			sigdelset(&sigwatch_async, sig);
 }
 
 /* The caught-signal mask from /proc/self/status ("SigCgt:"): a few system
@@ -76,16 +76,16 @@ static int caught_mask(uint64_t *mask)
 	return found ? 0 : -1;
 }
 
-int sgw_scan(void)
+int sigwatch_scan(void)
 {
 	int saved = errno;
 	uint64_t m;
 	if (!caught_mask(&m)) {
 		for (int sig = 1; sig <= 64; sig++)
 			if ((m >> (sig - 1) & 1) && !synchronous(sig))
-				__atomic_store_n(&sgw_handled, 1, __ATOMIC_RELAXED);
+				__atomic_store_n(&sigwatch_handled, 1, __ATOMIC_RELAXED);
 	} else {
-		for (int sig = 1; sig < _NSIG && !__atomic_load_n(&sgw_handled, __ATOMIC_RELAXED); sig++) {
+		for (int sig = 1; sig < _NSIG && !__atomic_load_n(&sigwatch_handled, __ATOMIC_RELAXED); sig++) {
 			if (synchronous(sig) || sig == SIGKILL || sig == SIGSTOP)
 				continue;
 			struct ksigaction old;
@@ -93,10 +93,10 @@ int sgw_scan(void)
 			if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(old.mask)))
 				continue;
 			if (old.handler != (void *)SIG_DFL && old.handler != (void *)SIG_IGN)
-				__atomic_store_n(&sgw_handled, 1, __ATOMIC_RELAXED);
+				__atomic_store_n(&sigwatch_handled, 1, __ATOMIC_RELAXED);
 		}
 	}
-	__atomic_store_n(&sgw_scanned, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sigwatch_scanned, 1, __ATOMIC_RELAXED);
 	errno = saved;
-	return __atomic_load_n(&sgw_handled, __ATOMIC_RELAXED);
+	return __atomic_load_n(&sigwatch_handled, __ATOMIC_RELAXED);
 }

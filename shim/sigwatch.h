@@ -18,30 +18,30 @@
 
 #include <signal.h>
 
-/* Sets up sgw_async (start-up; no system call). */
-void sgw_init(void);
+/* Sets up sigwatch_async (start-up; no system call). */
+void sigwatch_init(void);
 /* A disposition is being set: note it if it is a handler.  Inline and
  * plain: sighooks.c (never sanitizer-instrumented) calls it. */
-static inline void sgw_note(int sig, const struct sigaction *act)
+static inline void sigwatch_note(int sig, const struct sigaction *act)
 {
-	extern int sgw_handled;
+	extern int sigwatch_handled;
 	if (!act || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP ||
 	    sig == SIGSYS)
 		return;
 	if ((act->sa_flags & SA_SIGINFO) || (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN))
-		__atomic_store_n(&sgw_handled, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&sigwatch_handled, 1, __ATOMIC_RELAXED);
 }
-/* Reads the dispositions in place; returns sgw_handled. */
-int sgw_scan(void);
+/* Reads the dispositions in place; returns sigwatch_handled. */
+int sigwatch_scan(void);
 /* 1 if signals must be blocked around the locked part of a read. */
-static inline int sgw_guard(void)
+static inline int sigwatch_guard(void)
 {
-	extern int sgw_handled, sgw_scanned;
-	if (__atomic_load_n(&sgw_handled, __ATOMIC_RELAXED))
+	extern int sigwatch_handled, sigwatch_scanned;
+	if (__atomic_load_n(&sigwatch_handled, __ATOMIC_RELAXED))
 		return 1;
-	return __atomic_load_n(&sgw_scanned, __ATOMIC_RELAXED) ? 0 : sgw_scan();
+	return __atomic_load_n(&sigwatch_scanned, __ATOMIC_RELAXED) ? 0 : sigwatch_scan();
 }
 /* The signals to block there: all but the synchronous faults. */
-extern sigset_t sgw_async;
+extern sigset_t sigwatch_async;
 
 #endif

@@ -8,23 +8,23 @@
 
 #include <stdint.h>
 
-/* ZCI_SANDBOX: the program installed a seccomp filter (sandbox.c); every
- * hook passes its call through from then on, as under ZCI_OFF. */
-enum { ZCI_NONE, ZCI_RUNNING, ZCI_DONE, ZCI_OFF, ZCI_SANDBOX };
-extern uint32_t zci_state;
+/* INIT_SANDBOX: the program installed a seccomp filter (sandbox.c); every
+ * hook passes its call through from then on, as under INIT_OFF. */
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF, INIT_SANDBOX };
+extern uint32_t init_state;
 
 /* Still serving, asked again inside a read that began serving: another
  * thread may have installed a seccomp filter since (sandbox.c). */
-static inline int zci_serving(void)
+static inline int init_serving(void)
 {
-	return __atomic_load_n(&zci_state, __ATOMIC_RELAXED) == ZCI_DONE;
+	return __atomic_load_n(&init_state, __ATOMIC_RELAXED) == INIT_DONE;
 }
 
 /* The libc symbols are resolved (the shim ran, whatever it does now). */
-static inline int zci_resolved(void)
+static inline int init_resolved(void)
 {
-	uint32_t s = __atomic_load_n(&zci_state, __ATOMIC_ACQUIRE);
-	return s == ZCI_DONE || s == ZCI_SANDBOX;
+	uint32_t s = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
+	return s == INIT_DONE || s == INIT_SANDBOX;
 }
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * stats.c - see stats.h.  Runs at init, in fork children and at exit; the
- * hot path only calls zst_add (relaxed atomic adds).
+ * hot path only calls stats_add (relaxed atomic adds).
  */
 #define _GNU_SOURCE
 #include "stats.h"
@@ -21,21 +21,21 @@
 
 #define SLOT_RECYCLING 3u
 
-static struct zcs_header boot;          /* counts land here until zst_init runs */
-static struct zcs_header *seg = &boot;
+static struct segfmt_header boot;          /* counts land here until stats_init runs */
+static struct segfmt_header *seg = &boot;
 static size_t seg_size;
-static char seg_path[ZCFG_PATH_MAX + 64];
-static char seg_dir[ZCFG_PATH_MAX];
+static char seg_path[CONFIG_PATH_MAX + 64];
+static char seg_dir[CONFIG_PATH_MAX];
 static int seg_is_file;
 static const struct zcfg *seg_cfg;
 
-#define ADD(field, v) zst_add_u64(&(field), (v), zst_single_threaded())
+#define ADD(field, v) stats_add_u64(&(field), (v), stats_single_threaded())
 
-static struct zcs_slot *slot_at(uint32_t idx)
+static struct segfmt_slot *slot_at(uint32_t idx)
 {
 	if (idx >= seg->nslots)
 		return NULL;
-	return (struct zcs_slot *)((char *)seg + seg->header_size) + idx;
+	return (struct segfmt_slot *)((char *)seg + seg->header_size) + idx;
 }
 
 static uint64_t now_ns(void)
@@ -63,7 +63,7 @@ static ssize_t slurp(const char *path, char *buf, size_t cap)
 	return (ssize_t)got;
 }
 
-static void fill_identity(struct zcs_header *h)
+static void fill_identity(struct segfmt_header *h)
 {
 	char buf[1024];
 	h->pid = (int32_t)syscall(SYS_getpid);
@@ -96,18 +96,18 @@ static void fill_identity(struct zcs_header *h)
 
 static size_t layout_size(uint32_t nslots, uint32_t ncs)
 {
-	size_t sz = sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot) +
-		    (size_t)ncs * sizeof(struct zcs_callsite);
+	size_t sz = sizeof(struct segfmt_header) + (size_t)nslots * sizeof(struct segfmt_slot) +
+		    (size_t)ncs * sizeof(struct segfmt_callsite);
 	return (sz + 4095) & ~(size_t)4095;
 }
 
-static void init_header(struct zcs_header *h, uint32_t nslots, uint32_t ncs, size_t size)
+static void init_header(struct segfmt_header *h, uint32_t nslots, uint32_t ncs, size_t size)
 {
 	h->ncallsites = ncs;
-	h->callsite_offset = (uint32_t)(sizeof(struct zcs_header) + (size_t)nslots * sizeof(struct zcs_slot));
-	h->version = ZCS_VERSION;
-	h->header_size = sizeof(struct zcs_header);
-	h->slot_size = sizeof(struct zcs_slot);
+	h->callsite_offset = (uint32_t)(sizeof(struct segfmt_header) + (size_t)nslots * sizeof(struct segfmt_slot));
+	h->version = SEGFMT_VERSION;
+	h->header_size = sizeof(struct segfmt_header);
+	h->slot_size = sizeof(struct segfmt_slot);
 	h->nslots = nslots;
 	h->total_size = size;
 	fill_identity(h);
@@ -121,13 +121,13 @@ static void init_header(struct zcs_header *h, uint32_t nslots, uint32_t ncs, siz
 	 * with release order (one 8-byte store; the header is page-aligned). */
 	typedef uint64_t __attribute__((may_alias)) u64a;
 	uint64_t m;
-	memcpy(&m, ZCS_MAGIC, 8);
+	memcpy(&m, SEGFMT_MAGIC, 8);
 	__atomic_store_n((u64a *)(void *)h->magic, m, __ATOMIC_RELEASE);
 }
 
 static int create_file(size_t size, void **out)
 {
-	char dir[ZCFG_PATH_MAX];
+	char dir[CONFIG_PATH_MAX];
 	unsigned uid = (unsigned)geteuid();
 	int r;
 	const char *xdg = seg_cfg && !seg_cfg->secure ? secure_getenv("XDG_RUNTIME_DIR") : NULL;
@@ -138,7 +138,7 @@ static int create_file(size_t size, void **out)
 	zfmtf(seg_dir, sizeof(seg_dir), "%s", dir);
 	int pid = (int)syscall(SYS_getpid);
 	for (int n = 0; n < 1000; n++) {
-		zfmtf(seg_path, sizeof(seg_path), "%s/%d-%d" ZCS_SEG_SUFFIX, dir, pid, n);
+		zfmtf(seg_path, sizeof(seg_path), "%s/%d-%d" SEGFMT_SEG_SUFFIX, dir, pid, n);
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, seg_path,
 				      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 && errno == EEXIST)
@@ -164,10 +164,10 @@ static int create_file(size_t size, void **out)
 	return -EEXIST;
 }
 
-int zst_init(const struct zcfg *cfg)
+int stats_init(const struct zcfg *cfg)
 {
-	uint32_t nslots = cfg->slots ? cfg->slots : ZCS_DEFAULT_SLOTS;
-	uint32_t ncs = cfg->callsites ? ZCS_CALLSITES : 0;
+	uint32_t nslots = cfg->slots ? cfg->slots : SEGFMT_DEFAULT_SLOTS;
+	uint32_t ncs = cfg->callsites ? SEGFMT_CALLSITES : 0;
 	size_t size = layout_size(nslots, ncs);
 	void *p = NULL;
 	int r = -EPERM;
@@ -190,13 +190,13 @@ int zst_init(const struct zcfg *cfg)
 		}
 	}
 	init_header(p, nslots, ncs, size);
-	((struct zcs_header *)p)->kernel_zc = seg->kernel_zc;
+	((struct segfmt_header *)p)->kernel_zc = seg->kernel_zc;
 	seg_size = size;
-	__atomic_store_n(&seg, (struct zcs_header *)p, __ATOMIC_RELEASE);
+	__atomic_store_n(&seg, (struct segfmt_header *)p, __ATOMIC_RELEASE);
 	return r;
 }
 
-static void fill_peer(struct zcs_slot *s, int fd)
+static void fill_peer(struct segfmt_slot *s, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t l = sizeof(ss);
@@ -221,7 +221,7 @@ static void fill_peer(struct zcs_slot *s, int fd)
 	}
 }
 
-static void fold(struct zcs_counters *into, const struct zcs_counters *c)
+static void fold(struct segfmt_counters *into, const struct segfmt_counters *c)
 {
 	const uint64_t *src = (const uint64_t *)c;
 	uint64_t *dst = (uint64_t *)into;
@@ -229,17 +229,17 @@ static void fold(struct zcs_counters *into, const struct zcs_counters *c)
 		ADD(dst[i], __atomic_load_n(&src[i], __ATOMIC_RELAXED));
 }
 
-static uint32_t publish(struct zcs_slot *s, int fd)
+static uint32_t publish(struct segfmt_slot *s, int fd)
 {
 	memset(&s->c, 0, sizeof(s->c));
 	fill_peer(s, fd);
 	s->opened_ns = now_ns();
 	s->closed_ns = 0;
-	__atomic_store_n(&s->state, ZCS_SLOT_OPEN, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->state, SEGFMT_SLOT_OPEN, __ATOMIC_RELEASE);
 	return (uint32_t)(s - slot_at(0)) + 1;
 }
 
-uint32_t zst_claim(int fd)
+uint32_t stats_claim(int fd)
 {
 	uint64_t used = __atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED);
 	while (used < seg->nslots) {
@@ -250,9 +250,9 @@ uint32_t zst_claim(int fd)
 	/* Full: reuse a closed slot.  Its figures move to the retired block,
 	 * so totals stay exact; only its line in the per-fd list is lost. */
 	for (uint32_t i = 0; i < seg->nslots; i++) {
-		struct zcs_slot *s = slot_at(i);
-		uint32_t st = ZCS_SLOT_CLOSED;
-		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == ZCS_SLOT_CLOSED &&
+		struct segfmt_slot *s = slot_at(i);
+		uint32_t st = SEGFMT_SLOT_CLOSED;
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_CLOSED &&
 		    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			ADD(seg->slots_recycled, 1);
@@ -263,48 +263,48 @@ uint32_t zst_claim(int fd)
 	return 0;
 }
 
-void zst_release(uint32_t idx)
+void stats_release(uint32_t idx)
 {
-	struct zcs_slot *s = slot_at(idx);
-	uint32_t st = ZCS_SLOT_OPEN;
+	struct segfmt_slot *s = slot_at(idx);
+	uint32_t st = SEGFMT_SLOT_OPEN;
 	if (!s)
 		return;
 	s->closed_ns = now_ns();
-	__atomic_compare_exchange_n(&s->state, &st, ZCS_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-struct zcs_counters *zst_counters(uint32_t slot1)
+struct segfmt_counters *stats_counters(uint32_t slot1)
 {
-	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
-	struct zcs_slot *s = slot1 ? slot_at(slot1 - 1) : NULL;
+	struct segfmt_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	struct segfmt_slot *s = slot1 ? slot_at(slot1 - 1) : NULL;
 	return s ? &s->c : &h->overflow.c;
 }
 
-struct zcs_callsite *zst_callsites(uint32_t *n)
+struct segfmt_callsite *stats_callsites(uint32_t *n)
 {
-	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	struct segfmt_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
 	*n = h->ncallsites;
-	return h->ncallsites ? (struct zcs_callsite *)((char *)h + h->callsite_offset) : NULL;
+	return h->ncallsites ? (struct segfmt_callsite *)((char *)h + h->callsite_offset) : NULL;
 }
 
-void zst_callsite_dropped(void)
+void stats_callsite_dropped(void)
 {
 	ADD(seg->callsites_dropped, 1);
 }
 
-void zst_set_kernel(int supported)
+void stats_set_kernel(int supported)
 {
 	__atomic_store_n(&seg->kernel_zc, supported ? 1u : 2u, __ATOMIC_RELAXED);
 }
 
-const char *zst_dir(void)
+const char *stats_dir_path(void)
 {
 	return seg_is_file && seg_dir[0] ? seg_dir : NULL;
 }
 
-void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb, int prior)
+void stats_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb, int prior)
 {
-	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	struct segfmt_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&h->auto_prior, (uint32_t)prior, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->mode, (uint32_t)mode, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->auto_verdict, (uint32_t)verdict, __ATOMIC_RELAXED);
@@ -312,9 +312,9 @@ void zst_set_auto(int mode, int verdict, uint64_t map_ns_per_mb, uint64_t copy_n
 	__atomic_store_n(&h->auto_copy_ns_per_mb, copy_ns_per_mb, __ATOMIC_RELAXED);
 }
 
-void zst_after_fork_child(void)
+void stats_after_fork_child(void)
 {
-	struct zcs_header *old = seg;
+	struct segfmt_header *old = seg;
 	uint32_t kz = old->kernel_zc;
 	if (old != &boot && seg_size)
 		munmap(old, seg_size);
@@ -322,17 +322,17 @@ void zst_after_fork_child(void)
 	memset(&boot, 0, sizeof(boot));
 	boot.kernel_zc = kz;
 	if (seg_cfg)
-		zst_init(seg_cfg);
+		stats_init(seg_cfg);
 }
 
-void zst_set_sandboxed(uint32_t how)
+void stats_set_sandboxed(uint32_t how)
 {
-	struct zcs_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
+	struct segfmt_header *h = __atomic_load_n(&seg, __ATOMIC_ACQUIRE);
 	if (h)
 		__atomic_store_n(&h->sandboxed, how, __ATOMIC_RELEASE);
 }
 
-void zst_exit(int may_syscall)
+void stats_exit(int may_syscall)
 {
 	__atomic_store_n(&seg->exited, 1, __ATOMIC_RELEASE);
 	/* Under zcstat -- CMD the file is collected (and removed) by zcstat;

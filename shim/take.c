@@ -11,40 +11,40 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void tk_lock(struct fdt_entry *e, struct tk_guard *g)
+void take_lock(struct fdtable_entry *e, struct take_guard *g)
 {
 	/* Only a handler can jump out of here: with none installed, blocking
 	 * signals would cost two system calls for nothing (sigwatch.h). */
-	g->masked = sgw_guard();
+	g->masked = sigwatch_guard();
 	if (g->masked)
-		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sgw_async, &g->old, _NSIG / 8);
-	fdt_lock(e);
+		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sigwatch_async, &g->old, _NSIG / 8);
+	fdtable_lock(e);
 }
 
-void tk_unlock(struct fdt_entry *e, struct tk_guard *g)
+void take_unlock(struct fdtable_entry *e, struct take_guard *g)
 {
-	fdt_unlock(e);
+	fdtable_unlock(e);
 	if (g->masked)
 		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &g->old, NULL, _NSIG / 8);
 }
 
-int tk_map(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data,
-	   struct zst_delta *d)
+int take_map(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data,
+	   struct stats_delta *d)
 {
-	int r = zcw_receive(fd, w, map_len, zc, data);
+	int r = zcwin_receive(fd, w, map_len, zc, data);
 	d->zc_calls++;
 	if (r < 0) {
 		/* EIO is EOF, ENOTCONN/ENOTSOCK/EBADF/EOPNOTSUPP are about this
 		 * fd: only other errors count against the mapped path itself. */
-		if (r != -EIO && r != -ENOTCONN && !tk_not_ours(r))
-			zcw_call_failed(-r);
+		if (r != -EIO && r != -ENOTCONN && !take_not_ours(r))
+			zcwin_call_failed(-r);
 		return r;
 	}
-	zcw_call_failed(0);
+	zcwin_call_failed(0);
 	return 0;
 }
 
-ssize_t tk_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding)
+ssize_t take_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding)
 {
 	/* The first few elements of the destination, the rest named by one
 	 * element more: the kernel sums the lengths and, with MSG_TRUNC,

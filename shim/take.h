@@ -2,20 +2,20 @@
  * take.h - the receive core: what every consumer of a socket's queue
  * shares, the transparent reads (zcread.c) and zcshim_recv() (inplace.c).
  *
- *   tk_lock/tk_unlock  the fd's lock with asynchronous signals blocked:
+ *   take_lock/take_unlock  the fd's lock with asynchronous signals blocked:
  *                      nothing inside blocks, is a cancellation point or
  *                      runs a handler, so no siglongjmp or cancellation
  *                      can leave the lock or a window behind;
- *   tk_map             one TCP_ZEROCOPY_RECEIVE into a window, its
+ *   take_map             one TCP_ZEROCOPY_RECEIVE into a window, its
  *                      failure classified, the call counted (the socket's
  *                      error is never taken: zcwin.c, call());
- *   tk_wait            recv()'s own wait, done by the kernel: a
+ *   take_wait            recv()'s own wait, done by the kernel: a
  *                      MSG_PEEK|MSG_TRUNC recv of the read's length waits
  *                      exactly as the read would before its first byte
  *                      (blocking, SO_RCVLOWAT and its cap, SO_RCVTIMEO,
  *                      signals and stops, errors), copies and consumes
  *                      nothing, and says how much is queued;
- *   windows give their pages back through zcw_zap (zcwin.h), which times
+ *   windows give their pages back through zcwin_zap (zcwin.h), which times
  *   the release for auto.
  * No state here: everything a read needs to know about the socket is
  * asked of the kernel when the read needs it.
@@ -35,23 +35,23 @@
 #include "stats.h"
 #include "zcwin.h"
 
-struct tk_guard {
+struct take_guard {
 	int masked;             /* signals were blocked */
 	sigset_t old;
 };
 
-void tk_lock(struct fdt_entry *e, struct tk_guard *g);
-void tk_unlock(struct fdt_entry *e, struct tk_guard *g);
+void take_lock(struct fdtable_entry *e, struct take_guard *g);
+void take_unlock(struct fdtable_entry *e, struct take_guard *g);
 
 /* One call, the lock held: map map_len bytes (page multiple) at the
- * window's next offset.  0 or -errno; *zc and *data as zcw_receive.
+ * window's next offset.  0 or -errno; *zc and *data as zcwin_receive.
  * Counts the call in d. */
-int tk_map(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data,
-	   struct zst_delta *d);
+int take_map(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data,
+	   struct stats_delta *d);
 
 /* 1 if the failure says only that this fd is not (any more) a TCP socket
  * the mapped path can serve: the real call answers. */
-static inline int tk_not_ours(int err)
+static inline int take_not_ours(int err)
 {
 	return err == -ENOTSOCK || err == -EBADF || err == -EOPNOTSUPP;
 }
@@ -67,6 +67,6 @@ static inline int tk_not_ours(int err)
  * recv returns them and the thread is cancelled at its next cancellation
  * point): the raw system call, which is none.  Bytes queued (> 0), 0 at
  * EOF, or -errno (EAGAIN on a timeout, EINTR, the socket's error). */
-ssize_t tk_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding);
+ssize_t take_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flags, int holding);
 
 #endif

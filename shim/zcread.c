@@ -8,10 +8,10 @@
  *   2. act on a pending cancellation (read is a cancellation point: before
  *      taking data, never after);
  *   3. wait as recv() would, before taking anything, with the kernel's own
- *      wait (take.h: tk_wait), unless the queue as the last call saw it
+ *      wait (take.h: take_wait), unless the queue as the last call saw it
  *      already holds all the read can take (then no SO_RCVLOWAT or
  *      MSG_WAITALL could make recv() wait);
- *   4. take (take.h: tk_lock): with signals blocked and the fd locked,
+ *   4. take (take.h: take_lock): with signals blocked and the fd locked,
  *      TCP_ZEROCOPY_RECEIVE (mapped pages copied out) and non-blocking copies of
  *      unmappable runs, until the destination is full or the queue is
  *      empty: what one read returns is min(len, queued), one contiguous
@@ -54,29 +54,29 @@
 
 #define TAIL_IOV 8
 
-void zcr_configure(const struct zcfg *cfg)
+void zcread_configure(const struct zcfg *cfg)
 {
-	zcp_configure(cfg->min_read);
-	zca_configure(cfg->mode, cfg->auto_map_cost, cfg->auto_copy_cost);
-	zcw_on_release(cfg->mode == ZCA_AUTO ? zca_released : NULL);
-	zcw_on_verdict(zst_set_kernel);
-	sgw_init();
+	policy_configure(cfg->min_read);
+	auto_configure(cfg->mode, cfg->auto_map_cost, cfg->auto_copy_cost);
+	zcwin_on_release(cfg->mode == AUTO_AUTO ? auto_released : NULL);
+	zcwin_on_verdict(stats_set_kernel);
+	sigwatch_init();
 }
 
 /* ---- the real call -------------------------------------------------- */
 
-static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
+static ssize_t real_call(const struct zcread_req *rq, struct fdtable_entry *e)
 {
 	ssize_t r;
-	int token = rq->flags & MSG_PEEK ? 0 : fdt_consume_begin(e);
+	int token = rq->flags & MSG_PEEK ? 0 : fdtable_consume_begin(e);
 	switch (rq->op) {
-	case ZCR_READ:
+	case ZCREAD_READ:
 		r = libc_read(rq->fd, rq->iov[0].iov_base, rq->iov[0].iov_len);
 		break;
-	case ZCR_READV:
+	case ZCREAD_READV:
 		r = libc_readv(rq->fd, rq->iov, rq->iovcnt);
 		break;
-	case ZCR_RECVFROM:
+	case ZCREAD_RECVFROM:
 		r = libc_recvfrom(rq->fd, rq->iov[0].iov_base, rq->iov[0].iov_len, rq->flags, rq->from, rq->fromlen);
 		break;
 	default:
@@ -84,15 +84,15 @@ static ssize_t real_call(const struct zcr_req *rq, struct fdt_entry *e)
 		break;
 	}
 	r = r < 0 ? -errno : r;
-	fdt_consume_end(token);
+	fdtable_consume_end(token);
 	return r;
 }
 
 /* The general path's real call for a read it passes through.  Inlined:
  * a call and the spills around it measured 15% of the shim's
  * instructions on this path. */
-static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcr_req *rq, struct fdt_entry *e,
-								 int reason, struct zst_delta *d)
+static inline __attribute__((always_inline)) ssize_t passthrough(const struct zcread_req *rq, struct fdtable_entry *e,
+								 int reason, struct stats_delta *d)
 {
 	ssize_t r = real_call(rq, e);
 	if (r > 0 && !(rq->flags & MSG_PEEK)) {
@@ -121,9 +121,9 @@ static int iov_total(const struct iovec *iov, int cnt, size_t *out)
 /* Fills rq->iov for recvmsg and the total; -1 when the shim cannot serve
  * the request exactly as the kernel would (bad pointers, lengths the
  * kernel refuses): then the real call answers it. */
-static int describe(struct zcr_req *rq, size_t *total)
+static int describe(struct zcread_req *rq, size_t *total)
 {
-	if (rq->op == ZCR_RECVMSG) {
+	if (rq->op == ZCREAD_RECVMSG) {
 		struct msghdr *m = rq->msg;
 		if (!memok(m, sizeof(*m), MEMOK_WRITE) || m->msg_iovlen > IOV_MAX ||
 		    (m->msg_name && (int)m->msg_namelen < 0))
@@ -156,11 +156,11 @@ static int cur_writable(const struct iocur *c, size_t n)
 }
 
 /* The result of a mapped-path call must look like the real call's. */
-static void finish_meta(const struct zcr_req *rq)
+static void finish_meta(const struct zcread_req *rq)
 {
-	if (rq->op == ZCR_RECVFROM && rq->from)
+	if (rq->op == ZCREAD_RECVFROM && rq->from)
 		*rq->fromlen = 0;	/* TCP reports no source address */
-	if (rq->op == ZCR_RECVMSG) {
+	if (rq->op == ZCREAD_RECVMSG) {
 		if (rq->msg->msg_name)
 			rq->msg->msg_namelen = 0;
 		rq->msg->msg_controllen = 0;
@@ -173,8 +173,8 @@ static void finish_meta(const struct zcr_req *rq)
 enum { TOOK, EMPTY, STUCK, FAIL };
 
 struct rd {
-	const struct zcr_req *rq;
-	struct fdt_entry *e;
+	const struct zcread_req *rq;
+	struct fdtable_entry *e;
 	struct iocur cur;
 	size_t got;
 	size_t need;            /* the kernel's last wait counted this many
@@ -197,7 +197,7 @@ struct rd {
 	uint32_t skip;          /* the last call mapped pages and then met
 				 * this many unmappable bytes: the next call of
 				 * this take copies them without asking again */
-	struct zst_delta *d;
+	struct stats_delta *d;
 };
 
 /* A non-blocking copy of at most n bytes into the caller's buffer.  A raw
@@ -208,10 +208,10 @@ static int tail_copy(struct rd *s, size_t n)
 	struct iovec v[TAIL_IOV];
 	struct msghdr m = { 0 };
 	m.msg_iov = v;
-	m.msg_iovlen = (size_t)cur_slice(&s->cur, n, v, TAIL_IOV, &cov);
+	m.msg_iovlen = (size_t)iocur_slice(&s->cur, n, v, TAIL_IOV, &cov);
 	ssize_t t = syscall(SYS_recvmsg, s->rq->fd, &m, MSG_DONTWAIT);
 	if (t > 0) {
-		cur_skip(&s->cur, (size_t)t);
+		iocur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
 		s->d->copied += (size_t)t;
 		/* What is left queued, as far as the last call knew it. */
@@ -266,7 +266,7 @@ static int room_tail(struct rd *s)
  * copybuf: asking for one would hand the socket's error over too (zcwin.c,
  * call()); the straggler behind mapped pages comes by a copy of its own
  * (head_unmappable). */
-static size_t plan_call(const struct rd *s, const struct zcw_win *w)
+static size_t plan_call(const struct rd *s, const struct zcwin_win *w)
 {
 	size_t want = s->cur.left < w->size ? s->cur.left : w->size;
 	size_t queued = s->inq < PAGE ? PAGE : s->inq;
@@ -275,7 +275,7 @@ static size_t plan_call(const struct rd *s, const struct zcw_win *w)
 	return want & ~(size_t)(PAGE - 1);
 }
 
-static int one_call(struct rd *s, struct zcw_win *w)
+static int one_call(struct rd *s, struct zcwin_win *w)
 {
 	if (s->skip) {
 		size_t skip = s->skip;
@@ -292,14 +292,14 @@ static int one_call(struct rd *s, struct zcw_win *w)
 	}
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data = NULL;
-	int r = tk_map(s->rq->fd, w, map, &zc, &data, s->d);
+	int r = take_map(s->rq->fd, w, map, &zc, &data, s->d);
 	if (r < 0) {
 		s->fail = r;
 		return FAIL;
 	}
 	s->inq = zc.inq;
 	size_t mapped = zc.length;
-	cur_put(&s->cur, data, mapped);
+	iocur_put(&s->cur, data, mapped);
 	s->got += mapped;
 	/* Mapped up to the room: the head is at a mappable page boundary. */
 	s->at_page = mapped == map;
@@ -350,7 +350,7 @@ static size_t need_now(struct rd *s)
 	return s->need_low;
 }
 
-static int take_locked(struct rd *s, struct zcw_win *w)
+static int take_locked(struct rd *s, struct zcwin_win *w)
 {
 	/* Past the first consuming call only if no one else can read the
 	 * socket: no other process (solo) and no other thread in a consuming
@@ -362,7 +362,7 @@ static int take_locked(struct rd *s, struct zcw_win *w)
 	 * A call that says nothing is queued is believed unless the kernel's
 	 * wait counted more (at a reset it reports 0 with data queued). */
 	int how;
-	s->more = s->solo && !fdt_others_consuming(s->e);
+	s->more = s->solo && !fdtable_others_consuming(s->e);
 	s->skip = 0;	/* a hint from before the lock is stale */
 	do
 		how = one_call(s, w);
@@ -372,26 +372,26 @@ static int take_locked(struct rd *s, struct zcw_win *w)
 	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
 	 * buffers back only when the pages are unmapped). */
 	if (s->inq == 0 || (how == EMPTY && !s->got))
-		zcw_settle(w);
+		zcwin_settle(w);
 	return how;
 }
 
 static int take(struct rd *s)
 {
-	struct tk_guard g;
-	if (!zci_serving()) {
+	struct take_guard g;
+	if (!init_serving()) {
 		s->fail = -ENOSR;	/* sandboxed meanwhile: the real call, or what we hold */
 		return FAIL;
 	}
-	tk_lock(s->e, &g);
-	struct zcw_win *w = zcw_acquire();
+	take_lock(s->e, &g);
+	struct zcwin_win *w = zcwin_acquire();
 	int how = FAIL;
 	s->fail = -ENOSR;
 	if (w) {
 		how = take_locked(s, w);
-		zcw_release(w);
+		zcwin_release(w);
 	}
-	tk_unlock(s->e, &g);
+	take_unlock(s->e, &g);
 	return how;
 }
 
@@ -403,10 +403,10 @@ static int take(struct rd *s)
  * at EOF, -errno). */
 static int wait_kernel(struct rd *s, size_t len)
 {
-	const struct zcr_req *rq = s->rq;
-	if (!zci_serving())
+	const struct zcread_req *rq = s->rq;
+	if (!init_serving())
 		return 1;	/* the take that follows steps aside (take) */
-	ssize_t q = tk_wait(rq->fd, s->cur.iov + s->cur.i, s->cur.cnt - s->cur.i, len, 0, s->got != 0);
+	ssize_t q = take_wait(rq->fd, s->cur.iov + s->cur.i, s->cur.cnt - s->cur.i, len, 0, s->got != 0);
 	if (q <= 0)
 		return (int)q;
 	/* Another thread may have closed the fd while we slept, and the
@@ -441,9 +441,9 @@ static int64_t now_ns(void)
 static int wait_more(struct rd *s)
 {
 	int fd = s->rq->fd, saved = errno;
-	if (!zci_serving())
+	if (!init_serving())
 		return 0;	/* sandboxed meanwhile: no call of our own */
-	/* The kept O_NONBLOCK flag (fdt_blocking) can be stale (FIONBIO is
+	/* The kept O_NONBLOCK flag (fdtable_blocking) can be stale (FIONBIO is
 	 * not hooked): a non-blocking socket returns what it has. */
 	int fl = (int)syscall(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
@@ -464,7 +464,7 @@ static int wait_more(struct rd *s)
 	}
 	if ((size_t)sock_int(fd, SOL_SOCKET, SO_RCVLOWAT, 1) <= s->cur.left) {
 		/* The raw call: no cancellation point while the read holds
-		 * data (take.h, tk_wait). */
+		 * data (take.h, take_wait). */
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 		r = (int)syscall(SYS_ppoll, &p, 1, ms < 0 ? NULL : &ts, NULL, _NSIG / 8);
@@ -493,23 +493,23 @@ static size_t still_owed(struct rd *s)
 /* Nothing was taken and the call failed: the answer, or a pass-through. */
 static ssize_t failed(struct rd *s, int reason_hint)
 {
-	const struct zcr_req *rq = s->rq;
+	const struct zcread_req *rq = s->rq;
 	int f = s->fail;
-	if (tk_not_ours(f)) {
-		fdt_forget(rq->fd);	/* stale entry: no longer a TCP socket */
+	if (take_not_ours(f)) {
+		fdtable_forget(rq->fd);	/* stale entry: no longer a TCP socket */
 		return real_call(rq, s->e);
 	}
 	if (f == -ENOPROTOOPT)
-		zcw_disable(ENOPROTOOPT);
-	if (f == -ENOPROTOOPT || !zcw_kernel()->supported) {
-		zst_set_kernel(0);
-		return passthrough(rq, s->e, ZCS_R_NOKERNEL, s->d);
+		zcwin_disable(ENOPROTOOPT);
+	if (f == -ENOPROTOOPT || !zcwin_kernel()->supported) {
+		stats_set_kernel(0);
+		return passthrough(rq, s->e, SEGFMT_R_NOKERNEL, s->d);
 	}
 	if (f == -EFAULT)
-		reason_hint = ZCS_R_BUFFER;
+		reason_hint = SEGFMT_R_BUFFER;
 	/* EOF (EIO), not connected, an urgent mark...: the real call gives
 	 * exactly the answer recv() gives. */
-	return passthrough(rq, s->e, f == -ENOSR ? ZCS_R_NOWINDOW : reason_hint, s->d);
+	return passthrough(rq, s->e, f == -ENOSR ? SEGFMT_R_NOWINDOW : reason_hint, s->d);
 }
 
 /* Waits first unless the queue as last seen holds all the read can take
@@ -519,8 +519,8 @@ static ssize_t failed(struct rd *s, int reason_hint)
  * Guarantees). */
 static ssize_t mapped_read(struct rd *s)
 {
-	const struct zcr_req *rq = s->rq;
-	int blocking = !(rq->flags & MSG_DONTWAIT) && fdt_blocking(rq->fd, s->e);
+	const struct zcread_req *rq = s->rq;
+	int blocking = !(rq->flags & MSG_DONTWAIT) && fdtable_blocking(rq->fd, s->e);
 	int waitall = !!(rq->flags & MSG_WAITALL), waits = 0, woke = 0, w;
 	if (waitall && blocking)
 		s->t0 = now_ns();	/* SO_RCVTIMEO counts from the call's start */
@@ -538,7 +538,7 @@ static ssize_t mapped_read(struct rd *s)
 			if (how == FAIL || how == STUCK || !blocking || waits > 1) {
 				if (how != FAIL)
 					s->fail = 0;
-				return failed(s, ZCS_R_UNMAPPABLE);
+				return failed(s, SEGFMT_R_UNMAPPABLE);
 			}
 			if ((w = wait_kernel(s, s->cur.left)) != 1)	/* the queue seen was gone */
 				return w;
@@ -564,24 +564,24 @@ static ssize_t mapped_read(struct rd *s)
 /* ---- accounting and the entry point ---------------------------------- */
 
 /* The fd's stats slot + 1, claimed on its first read (0: none). */
-static uint32_t fd_slot(int fd, struct fdt_entry *e)
+static uint32_t fd_slot(int fd, struct fdtable_entry *e)
 {
 	uint32_t slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
 	if (!slot) {
 		int saved = errno;
-		uint32_t mine = zst_claim(fd), z = 0;
+		uint32_t mine = stats_claim(fd), z = 0;
 		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			zst_release(mine - 1);
+			stats_release(mine - 1);
 		slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
 		errno = saved;
 	}
 	return slot;
 }
 
-struct zcs_counters *zcr_counters_slow(int fd, struct fdt_entry *e)
+struct segfmt_counters *zcread_counters_slow(int fd, struct fdtable_entry *e)
 {
 	uint32_t slot = fd_slot(fd, e);
-	struct zcs_counters *c = zst_counters(slot), *cached = c;
+	struct segfmt_counters *c = stats_counters(slot), *cached = c;
 	if (!slot)
 		return c;	/* the overflow block: claim again next time */
 	__atomic_store_n(&e->ctr, c, __ATOMIC_SEQ_CST);
@@ -590,26 +590,26 @@ struct zcs_counters *zcr_counters_slow(int fd, struct fdt_entry *e)
 	return c;
 }
 
-void zcr_record_site(const struct zst_delta *d)
+void zcread_record_site(const struct stats_delta *d)
 {
 	int saved = errno;
-	cs_record(d->reason, d->copied);
+	callsite_record(d->reason, d->copied);
 	errno = saved;
 }
 
 /* The mapped path for a read the policy sends there. */
-static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
-			struct zcp_outcome *o)
+static ssize_t map_read(struct zcread_req *rq, struct fdtable_entry *e, size_t total, struct stats_delta *d,
+			struct policy_outcome *o)
 {
-	struct rd s = { .rq = rq, .e = e, .d = d, .inq = FDT_GET(e->hints.queued),
-			.solo = fdt_solo(e), .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
-	cur_init(&s.cur, rq->iov, rq->iovcnt, total);
-	s.head_off = FDT_GET(e->hints.head_off);
+	struct rd s = { .rq = rq, .e = e, .d = d, .inq = FDTABLE_GET(e->hints.queued),
+			.solo = fdtable_solo(e), .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
+	iocur_init(&s.cur, rq->iov, rq->iovcnt, total);
+	s.head_off = FDTABLE_GET(e->hints.head_off);
 	pthread_testcancel();	/* a pending cancel acts before we take data */
 	d->probed = 1;
 	ssize_t r = mapped_read(&s);
 	if (d->copied && d->reason < 0)
-		d->reason = ZCS_R_UNMAPPABLE;
+		d->reason = SEGFMT_R_UNMAPPABLE;
 	o->mapped = d->mapped;
 	o->unmappable = s.unmappable;
 	o->inq = s.inq;
@@ -617,81 +617,81 @@ static ssize_t map_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, s
 	return r;
 }
 
-/* zca_choose for a read on e; a run of copies it grants, the fd's next
+/* auto_choose for a read on e; a run of copies it grants, the fd's next
  * reads pass through without asking (policy.h). */
-static int auto_choose(struct fdt_entry *e)
+static int choose_for(struct fdtable_entry *e)
 {
 	uint32_t run;
-	int choice = zca_choose(&run);
+	int choice = auto_choose(&run);
 	if (run)
-		zcp_pass_next(&e->hints, run, ZCS_R_AUTO);
+		policy_pass_next(&e->hints, run, SEGFMT_R_AUTO);
 	return choice;
 }
 
 /* ZCSHIM_MODE=auto: the way that measured cheaper, a sample timed now
  * and then (auto.c). */
-static ssize_t auto_read(struct zcr_req *rq, struct fdt_entry *e, size_t total, struct zst_delta *d,
-			 struct zcp_outcome *o, int choice)
+static ssize_t auto_read(struct zcread_req *rq, struct fdtable_entry *e, size_t total, struct stats_delta *d,
+			 struct policy_outcome *o, int choice)
 {
 	if (choice < 0)
-		choice = auto_choose(e);
-	int timed = choice == ZCA_SAMPLE_MAP || choice == ZCA_SAMPLE_COPY;
-	struct zca_mark m0;
+		choice = choose_for(e);
+	int timed = choice == AUTO_SAMPLE_MAP || choice == AUTO_SAMPLE_COPY;
+	struct auto_mark m0;
 	if (timed)
-		zca_mark(&m0);
+		auto_mark(&m0);
 	ssize_t r;
-	if (choice == ZCA_GO_COPY || choice == ZCA_SAMPLE_COPY)
-		r = passthrough(rq, e, o->reason = ZCS_R_AUTO, d);
+	if (choice == AUTO_GO_COPY || choice == AUTO_SAMPLE_COPY)
+		r = passthrough(rq, e, o->reason = SEGFMT_R_AUTO, d);
 	else
 		r = map_read(rq, e, total, d, o);
 	if (timed && r > 0) {
 		int saved = errno;
-		zca_sampled(choice, &m0, (uint64_t)r);
-		struct zca_view v;
-		zca_view(&v);
-		zst_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
+		auto_sampled(choice, &m0, (uint64_t)r);
+		struct auto_view v;
+		auto_view(&v);
+		stats_set_auto(v.mode, v.verdict, v.map_ns_per_mb, v.copy_ns_per_mb, v.prior);
 		errno = saved;
 	}
 	return r;
 }
 
-/* decided: zcp_decide's answer when zcr_read already asked (else -1);
- * choice: zca_choose's likewise. */
-static ssize_t serve(struct zcr_req *rq, struct fdt_entry *e, struct zst_delta *d, struct zcp_outcome *o,
+/* decided: policy_decide's answer when zcread_read already asked (else -1);
+ * choice: auto_choose's likewise. */
+static ssize_t serve(struct zcread_req *rq, struct fdtable_entry *e, struct stats_delta *d, struct policy_outcome *o,
 		     int decided, int choice)
 {
 	size_t total;
 	if (describe(rq, &total))
 		return real_call(rq, e);	/* the kernel's own EFAULT, EINVAL, EMSGSIZE */
-	o->reason = decided >= 0 ? decided : zcp_decide(e, rq->flags, total, rq->op == ZCR_RECVMSG);
-	if (o->reason != ZCP_MAP)
+	o->reason = decided >= 0 ? decided : policy_decide(e, rq->flags, total, rq->op == ZCREAD_RECVMSG);
+	if (o->reason != POLICY_MAP)
 		return passthrough(rq, e, o->reason, d);
-	if (__builtin_expect(zca_mode() == ZCA_AUTO, 0))
+	if (__builtin_expect(auto_mode() == AUTO_AUTO, 0))
 		return auto_read(rq, e, total, d, o, choice);
 	return map_read(rq, e, total, d, o);
 }
 
-static ssize_t general_read(struct zcr_req *rq, struct fdt_entry *e, int decided, int choice)
+static ssize_t general_read(struct zcread_req *rq, struct fdtable_entry *e, int decided, int choice)
 {
-	struct zst_delta d = { .reason = -1 };
-	struct zcp_outcome o = { .reason = ZCS_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
+	struct stats_delta d = { .reason = -1 };
+	struct policy_outcome o = { .reason = SEGFMT_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
 	int saved = errno;
 	ssize_t r = serve(rq, e, &d, &o, decided, choice);
 	o.result = r;
-	zcp_learn(e, &o);
-	zcr_count(rq->fd, e, &d);
+	policy_learn(e, &o);
+	zcread_count(rq->fd, e, &d);
 	errno = saved;
 	return r;
 }
 
 /* Where a passed-through read (of at least a byte) ended unusually: an
  * error (-errno), or EOF. */
-ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason)
+ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err, int reason)
 {
 	r = r < 0 ? -err : r;
-	struct zst_delta d = { .reason = -1 };
-	zcp_learn_pass(e, r, reason);
-	zcr_count(fd, e, &d);
+	struct stats_delta d = { .reason = -1 };
+	policy_learn_pass(e, r, reason);
+	zcread_count(fd, e, &d);
 	return r;
 }
 
@@ -699,22 +699,22 @@ ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int re
  * through for a traffic reason takes the inline entry, the system call
  * one frame from the hook; the rest take the general path with the
  * decision made. */
-static ssize_t simple_read(struct zcr_req *rq, struct fdt_entry *e)
+static ssize_t simple_read(struct zcread_req *rq, struct fdtable_entry *e)
 {
 	void *buf = rq->iov[0].iov_base;
 	size_t n = rq->iov[0].iov_len;
-	int recv = rq->op == ZCR_RECVFROM;
-	int why = zcp_decide(e, rq->flags, n, 0), choice = -1;
-	if (why == ZCP_MAP && __builtin_expect(zca_mode() == ZCA_AUTO, 0) && (choice = auto_choose(e)) == ZCA_GO_COPY)
-		why = ZCS_R_AUTO;
-	if (zcp_traffic_reason(why) && n)
-		return zcr_pass_read(rq->fd, e, buf, n, rq->flags, recv, why);
+	int recv = rq->op == ZCREAD_RECVFROM;
+	int why = policy_decide(e, rq->flags, n, 0), choice = -1;
+	if (why == POLICY_MAP && __builtin_expect(auto_mode() == AUTO_AUTO, 0) && (choice = choose_for(e)) == AUTO_GO_COPY)
+		why = SEGFMT_R_AUTO;
+	if (policy_traffic_reason(why) && n)
+		return zcread_pass_read(rq->fd, e, buf, n, rq->flags, recv, why);
 	return general_read(rq, e, why, choice);
 }
 
-ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e)
+ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e)
 {
-	if (zcr_is_simple(rq))
+	if (zcread_is_simple(rq))
 		return simple_read(rq, e);
 	return general_read(rq, e, -1, -1);
 }

@@ -2,8 +2,8 @@
  * zcread.h - the one receive routine behind every hooked read call.
  *
  * read, readv, recv, recvfrom, recvmsg and their _chk variants describe
- * their request as a struct zcr_req (the destination always as an iovec
- * array) and call zcr_read.  It decides between the mapped path and the
+ * their request as a struct zcread_req (the destination always as an iovec
+ * array) and call zcread_read.  It decides between the mapped path and the
  * real call, and on the mapped path returns what recv() would: min(len,
  * what is queued), waiting as recv() waits (blocking, O_NONBLOCK,
  * SO_RCVTIMEO, SO_RCVLOWAT, MSG_WAITALL, signals), keeping the socket
@@ -25,9 +25,9 @@
 #include "policy.h"
 #include "stats.h"
 
-enum zcr_op { ZCR_READ, ZCR_READV, ZCR_RECVFROM, ZCR_RECVMSG };
+enum zcread_op { ZCREAD_READ, ZCREAD_READV, ZCREAD_RECVFROM, ZCREAD_RECVMSG };
 
-struct zcr_req {
+struct zcread_req {
 	int op;
 	int fd;
 	int flags;                      /* MSG_* (0 for read/readv) */
@@ -38,126 +38,126 @@ struct zcr_req {
 	socklen_t *fromlen;
 };
 
-void zcr_configure(const struct zcfg *cfg);
+void zcread_configure(const struct zcfg *cfg);
 
 /* What the hooks may pass straight through, before describing it, when
  * it is small or in a run (policy.h): read(), or recv() with no flag but
- * MSG_DONTWAIT and MSG_NOSIGNAL.  They serve it with zcr_pass_read, the
+ * MSG_DONTWAIT and MSG_NOSIGNAL.  They serve it with zcread_pass_read, the
  * entry that skips describing the request (most of a pass-through read's
  * own cost). */
-static inline int zcr_plain_flags(int flags)
+static inline int zcread_plain_flags(int flags)
 {
 	return !(flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL));
 }
-/* One buffer, no source address: what zcr_pass_read can serve. */
-static inline int zcr_is_simple(const struct zcr_req *rq)
+/* One buffer, no source address: what zcread_pass_read can serve. */
+static inline int zcread_is_simple(const struct zcread_req *rq)
 {
-	return rq->op == ZCR_READ || (rq->op == ZCR_RECVFROM && !rq->from);
+	return rq->op == ZCREAD_READ || (rq->op == ZCREAD_RECVFROM && !rq->from);
 }
 
 /* ---- inline, for the hooks: the pass-through read and its accounting -- */
 
 /* Out of line halves of what follows (zcread.c). */
-struct zcs_counters *zcr_counters_slow(int fd, struct fdt_entry *e);
-ssize_t zcr_pass_unusual(int fd, struct fdt_entry *e, ssize_t r, int err, int reason);
-void zcr_record_site(const struct zst_delta *d);
+struct segfmt_counters *zcread_counters_slow(int fd, struct fdtable_entry *e);
+ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err, int reason);
+void zcread_record_site(const struct stats_delta *d);
 
 /* The fd's counters, found through its stats slot on first use, then
  * cached in its entry: after a system call the shim's data has often left
  * the L1 cache, and slot -> segment -> counters was a chain of misses.  A
- * reset clears ctr after the slot; zcr_counters_slow re-reads the slot
+ * reset clears ctr after the slot; zcread_counters_slow re-reads the slot
  * after caching and undoes a cache that raced with it. */
-static inline struct zcs_counters *zcr_counters(int fd, struct fdt_entry *e)
+static inline struct segfmt_counters *zcread_counters(int fd, struct fdtable_entry *e)
 {
-	struct zcs_counters *c = __atomic_load_n(&e->ctr, __ATOMIC_ACQUIRE);
-	return __builtin_expect(c != NULL, 1) ? c : zcr_counters_slow(fd, e);
+	struct segfmt_counters *c = __atomic_load_n(&e->ctr, __ATOMIC_ACQUIRE);
+	return __builtin_expect(c != NULL, 1) ? c : zcread_counters_slow(fd, e);
 }
 
 /* One call's figures into fd's counters and, for unmapped bytes, its call
  * site.  Inline where the delta is built, so the fields a path never sets
  * cost nothing (a pass-through read sets two of eight). */
-static inline __attribute__((always_inline)) void zcr_count_as(int fd, struct fdt_entry *e,
-								const struct zst_delta *d, int single)
+static inline __attribute__((always_inline)) void zcread_count_as(int fd, struct fdtable_entry *e,
+								const struct stats_delta *d, int single)
 {
-	zst_add_as(zcr_counters(fd, e), d, single);
-	if (__builtin_expect(cs_enabled(), 0) && d->copied)
-		zcr_record_site(d);
+	stats_add_as(zcread_counters(fd, e), d, single);
+	if (__builtin_expect(callsite_enabled(), 0) && d->copied)
+		zcread_record_site(d);
 }
 
-static inline __attribute__((always_inline)) void zcr_count(int fd, struct fdt_entry *e, const struct zst_delta *d)
+static inline __attribute__((always_inline)) void zcread_count(int fd, struct fdtable_entry *e, const struct stats_delta *d)
 {
-	zcr_count_as(fd, e, d, zst_single_threaded());
+	zcread_count_as(fd, e, d, stats_single_threaded());
 }
 
 /* Serves a read the shim passes through for a traffic reason
- * (zcp_traffic_reason: below ZCSHIM_MIN_READ, backing off an unmappable
+ * (policy_traffic_reason: below ZCSHIM_MIN_READ, backing off an unmappable
  * stream, request/response traffic, auto's choice): recv through
  * recvfrom(fd, buf, n, flags, NULL, NULL), else read().  Inline in the
- * exported hook (and in zcr_read), so that the system call is made in the
+ * exported hook (and in zcread_read), so that the system call is made in the
  * caller's own frame (libc.h: after a system call every frame returned
  * through costs a misprediction; a forwarding library with 0, 1 and 2
  * frames measured 0.998, 1.010 and 1.014x plain recv() CPU). */
-static inline __attribute__((always_inline)) ssize_t zcr_pass_read(int fd, struct fdt_entry *e, void *buf,
+static inline __attribute__((always_inline)) ssize_t zcread_pass_read(int fd, struct fdtable_entry *e, void *buf,
 								   size_t n, int flags, int recv, int reason)
 {
 	/* Read once: no other thread can start one meanwhile. */
-	int single = zst_single_threaded();
+	int single = stats_single_threaded();
 	ssize_t r;
 	int err = 0;
 	if (single && libc_direct) {
 		pthread_testcancel();	/* as libc's read would, before taking data */
 		r = recv ? libc_sys_recv(fd, buf, n, flags) : libc_sys_read(fd, buf, n);
 		if (__builtin_expect(r <= 0, 0))
-			return zcr_pass_unusual(fd, e, r < 0 ? -1 : 0, (int)-r, reason);
+			return zcread_pass_unusual(fd, e, r < 0 ? -1 : 0, (int)-r, reason);
 	} else {
-		int token = single ? 0 : fdt_consume_begin(e);
+		int token = single ? 0 : fdtable_consume_begin(e);
 		r = recv ? libc_recvfrom(fd, buf, n, flags, NULL, NULL) : libc_read(fd, buf, n);
 		if (r < 0)
 			err = errno;
-		fdt_consume_end(token);
+		fdtable_consume_end(token);
 		if (__builtin_expect(r <= 0, 0))
-			return zcr_pass_unusual(fd, e, r, err, reason);
+			return zcread_pass_unusual(fd, e, r, err, reason);
 	}
-	zcp_learn_pass(e, r, reason);
-	struct zst_delta d = { .copied = (uint64_t)r, .reason = reason };
-	zcr_count_as(fd, e, &d, single);
+	policy_learn_pass(e, r, reason);
+	struct stats_delta d = { .copied = (uint64_t)r, .reason = reason };
+	zcread_count_as(fd, e, &d, single);
 	return r;
 }
 /* The receive routine behind every hook.  e: the fd's entry, kind TCP.
  * Returns bytes or -errno; errno untouched.  The policy (and auto)
- * decide; a traffic pass-through takes zcr_pass_read, anything else the
+ * decide; a traffic pass-through takes zcread_pass_read, anything else the
  * general path. */
-ssize_t zcr_read(struct zcr_req *rq, struct fdt_entry *e);
+ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e);
 
-/* zcr_read for one buffer (read: op ZCR_READ, flags 0, no address; recv
- * and recvfrom: ZCR_RECVFROM), inline in the hook: a read below
+/* zcread_read for one buffer (read: op ZCREAD_READ, flags 0, no address; recv
+ * and recvfrom: ZCREAD_RECVFROM), inline in the hook: a read below
  * ZCSHIM_MIN_READ, or one of a run the policy passes through (a back-off,
  * auto's copies), is served before the request is even described, the
  * system call made from the hook's own frame.
  * Measured (plain sender, 121 interleaved runs): auto's copies at 64 KiB
  * 1.022-1.028 -> 1.018x plain with runs.  The run's read is a second
- * copy of zcr_pass_read: with one copy and the reason in a variable, 4
+ * copy of zcread_pass_read: with one copy and the reason in a variable, 4
  * KiB reads cost 1.007 -> 1.020x; called out of line (with a frame, or
  * tail-called), a run's read saved auto half as much or nothing.  The
  * labels keep the small read the straight path (it still measured about
  * 0.5% dearer at 4 KiB than without the run's copy: 1.015 vs 1.010). */
-static inline __attribute__((always_inline)) ssize_t zcr_read_buf(int op, int fd, struct fdt_entry *e, void *buf,
+static inline __attribute__((always_inline)) ssize_t zcread_read_buf(int op, int fd, struct fdtable_entry *e, void *buf,
 								  size_t n, int flags, struct sockaddr *from,
 								  socklen_t *fromlen)
 {
 	int why;
-	if (zcp_small_some(n) && !from && zcr_plain_flags(flags))
+	if (policy_small_some(n) && !from && zcread_plain_flags(flags))
 		goto small;
-	if (zcp_in_run(e) && !from && n && zcr_plain_flags(flags) && (why = zcp_take_pass(&e->hints)) != ZCP_MAP)
+	if (policy_in_run(e) && !from && n && zcread_plain_flags(flags) && (why = policy_take_pass(&e->hints)) != POLICY_MAP)
 		goto run;
 	struct iovec one = { buf, n };
-	struct zcr_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
+	struct zcread_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };
-	return zcr_read(&rq, e);
+	return zcread_read(&rq, e);
 small: __attribute__((hot));
-	return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, ZCS_R_SMALL);
+	return zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, SEGFMT_R_SMALL);
 run: __attribute__((cold));
-	return zcr_pass_read(fd, e, buf, n, flags, op == ZCR_RECVFROM, why);
+	return zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, why);
 }
 
 #endif

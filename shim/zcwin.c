@@ -21,27 +21,27 @@
 #define HUGE_ALIGN (2u << 20)
 #define RSS_BUDGET (64u << 20)	/* pages left mapped, all windows together */
 
-static struct zcw_win pool[POOL_MAX];
+static struct zcwin_win pool[POOL_MAX];
 static unsigned pool_len = 4;
 static size_t win_size = 2u << 20;
 
-size_t zcw_size(void)
+size_t zcwin_size(void)
 {
 	return win_size;
 }
-static struct zcw_kernel kinfo;
+static struct zcwin_kernel kinfo;
 static uint32_t kstate;		/* 0 unprobed, 1 probing, 2 done */
-int zcw_usable;
+int zcwin_usable;
 static void (*on_verdict)(int supported);
 
-void zcw_on_verdict(void (*fn)(int supported))
+void zcwin_on_verdict(void (*fn)(int supported))
 {
 	__atomic_store_n(&on_verdict, fn, __ATOMIC_RELEASE);
 	if (fn && __atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2)
 		fn(kinfo.supported);	/* probed before anyone listened */
 }
 
-void zcw_configure(size_t window)
+void zcwin_configure(size_t window)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	win_size = window;
@@ -105,7 +105,7 @@ static void say_verdict(void)
 		     strerror(kinfo.why));
 }
 
-const struct zcw_kernel *zcw_kernel(void)
+const struct zcwin_kernel *zcwin_kernel(void)
 {
 	if (__atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2)
 		return &kinfo;
@@ -117,7 +117,7 @@ const struct zcw_kernel *zcw_kernel(void)
 			/* At the fd limit or out of memory right now: no verdict
 			 * on the kernel; ask again on a later read. */
 			__atomic_store_n(&kstate, 0, __ATOMIC_RELEASE);
-			static const struct zcw_kernel later = { 0, 0, 0, EAGAIN };
+			static const struct zcwin_kernel later = { 0, 0, 0, EAGAIN };
 			return &later;
 		}
 		kinfo.probed = 1;
@@ -125,17 +125,17 @@ const struct zcw_kernel *zcw_kernel(void)
 		void (*fn)(int) = __atomic_load_n(&on_verdict, __ATOMIC_ACQUIRE);
 		if (fn)
 			fn(kinfo.supported);
-		__atomic_store_n(&zcw_usable, kinfo.supported, __ATOMIC_RELEASE);
+		__atomic_store_n(&zcwin_usable, kinfo.supported, __ATOMIC_RELEASE);
 		__atomic_store_n(&kstate, 2, __ATOMIC_RELEASE);
 		return &kinfo;
 	}
 	/* Another thread (or an interrupted frame of ours) is probing: until
 	 * it is done, treat zero-copy as unavailable rather than wait. */
-	static const struct zcw_kernel pending = { 0, 0, 0, EAGAIN };
+	static const struct zcwin_kernel pending = { 0, 0, 0, EAGAIN };
 	return __atomic_load_n(&kstate, __ATOMIC_ACQUIRE) == 2 ? &kinfo : &pending;
 }
 
-void zcw_call_failed(int err)
+void zcwin_call_failed(int err)
 {
 	/* The option exists but keeps failing: after a run of failures in a
 	 * row, stop paying for a call that cannot help. */
@@ -145,20 +145,20 @@ void zcw_call_failed(int err)
 		return;
 	}
 	if (__atomic_add_fetch(&streak, 1, __ATOMIC_RELAXED) == 64)
-		zcw_disable(err);
+		zcwin_disable(err);
 }
 
-void zcw_disable(int why)
+void zcwin_disable(int why)
 {
 	if (kinfo.supported) {
-		__atomic_store_n(&zcw_usable, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&zcwin_usable, 0, __ATOMIC_RELAXED);
 		kinfo.supported = 0;
 		kinfo.why = why;
 		zlog(ZLOG_INFO, "kernel refused zero-copy receive (%s): passing reads through", strerror(why));
 	}
 }
 
-uint8_t *zcw_map(size_t size, int inherit)
+uint8_t *zcwin_map(size_t size, int inherit)
 {
 	/* Reserve size + 2 MiB, then place the socket mapping on a 2 MiB
 	 * boundary inside it, so a window needs the fewest page-table pages. */
@@ -189,7 +189,7 @@ uint8_t *zcw_map(size_t size, int inherit)
 	return at;
 }
 
-struct zcw_win *zcw_acquire(void)
+struct zcwin_win *zcwin_acquire(void)
 {
 	/* Start at a per-thread spot so threads rarely collide. */
 	static __attribute__((tls_model("initial-exec"))) __thread unsigned home;
@@ -198,12 +198,12 @@ struct zcw_win *zcw_acquire(void)
 		home = __atomic_add_fetch(&next_home, 1, __ATOMIC_RELAXED);
 	unsigned start = home;
 	for (unsigned i = 0; i < pool_len; i++) {
-		struct zcw_win *w = &pool[(start + i) % pool_len];
+		struct zcwin_win *w = &pool[(start + i) % pool_len];
 		if (__atomic_load_n(&w->busy, __ATOMIC_RELAXED) ||
 		    __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
 		if (!w->addr) {
-			w->addr = zcw_map(win_size, 0);
+			w->addr = zcwin_map(win_size, 0);
 			w->size = win_size;
 			if (!w->addr) {
 				static int said;
@@ -218,14 +218,14 @@ struct zcw_win *zcw_acquire(void)
 	return NULL;
 }
 
-void zcw_release(struct zcw_win *w)
+void zcwin_release(struct zcwin_win *w)
 {
 	__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 }
 
 static void (*on_release)(uint64_t ns, uint64_t bytes);
 
-void zcw_on_release(void (*fn)(uint64_t ns, uint64_t bytes))
+void zcwin_on_release(void (*fn)(uint64_t ns, uint64_t bytes))
 {
 	__atomic_store_n(&on_release, fn, __ATOMIC_RELEASE);
 }
@@ -239,7 +239,7 @@ static uint64_t thread_ns(void)
 
 /* Unmaps everything the window's last trip mapped, and starts a new trip,
  * timed for on_release if set. */
-void zcw_zap(struct zcw_win *w)
+void zcwin_zap(struct zcwin_win *w)
 {
 	void (*fn)(uint64_t, uint64_t) = __atomic_load_n(&on_release, __ATOMIC_ACQUIRE);
 	uint64_t t0 = 0, bytes = w->next;
@@ -284,10 +284,10 @@ static int stalled(int fd, const struct tcp_zerocopy_receive *zc)
 	return syscall(SYS_ioctl, fd, SIOCATMARK, &at) == 0 && !at;
 }
 
-int zcw_receive(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data)
+int zcwin_receive(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zerocopy_receive *zc, const uint8_t **data)
 {
 	if (w->next + map_len > w->size) {
-		zcw_zap(w);	/* round the ring */
+		zcwin_zap(w);	/* round the ring */
 	}
 	uint8_t *at = w->addr + w->next;
 	int r = call(fd, at, map_len, zc);
@@ -302,24 +302,24 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_r
 	return 0;
 }
 
-void zcw_settle(struct zcw_win *w)
+void zcwin_settle(struct zcwin_win *w)
 {
 	if (w->next >= w->size / 2)
-		zcw_zap(w);
+		zcwin_zap(w);
 }
 
-void zcw_trim(void)
+void zcwin_trim(void)
 {
 	for (unsigned i = 0; i < pool_len; i++) {
-		struct zcw_win *w = &pool[i];
+		struct zcwin_win *w = &pool[i];
 		if (!w->addr || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
-		zcw_zap(w);
+		zcwin_zap(w);
 		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 	}
 }
 
-void zcw_after_fork_child(void)
+void zcwin_after_fork_child(void)
 {
 	for (unsigned i = 0; i < POOL_MAX; i++) {
 		pool[i].addr = NULL;

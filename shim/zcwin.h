@@ -22,14 +22,14 @@
 
 #include "kzc.h"
 
-struct zcw_kernel {
+struct zcwin_kernel {
 	int probed;             /* 0 while the probe has not finished */
 	int supported;          /* 1 yes, 0 no */
-	unsigned optlen;        /* bytes of struct zcw_zc the kernel understands */
+	unsigned optlen;        /* bytes of struct zcwin_zc the kernel understands */
 	int why;                /* errno that made it unsupported */
 };
 
-struct zcw_win {
+struct zcwin_win {
 	uint8_t *addr;
 	size_t size;
 	size_t next;            /* ring: first offset not mapped since the last zap */
@@ -37,45 +37,45 @@ struct zcw_win {
 };
 
 /* Set the window size (bytes, page multiple) before first use. */
-void zcw_configure(size_t window);
+void zcwin_configure(size_t window);
 /* Probes the running kernel once; later calls return the cached answer. */
-const struct zcw_kernel *zcw_kernel(void);
+const struct zcwin_kernel *zcwin_kernel(void);
 /* fn hears the probe's verdict once, whoever asks first (the shim: the
  * stats segment); zcwin itself stays free of the stats (zcfloor uses it). */
-void zcw_on_verdict(void (*fn)(int supported));
-/* 1 once the probe found zero-copy receive usable, until zcw_disable: the
- * read path's inline test (zcw_kernel() when it is 0). */
-extern int zcw_usable;
-static inline int zcw_kernel_ok(void)
+void zcwin_on_verdict(void (*fn)(int supported));
+/* 1 once the probe found zero-copy receive usable, until zcwin_disable: the
+ * read path's inline test (zcwin_kernel() when it is 0). */
+extern int zcwin_usable;
+static inline int zcwin_kernel_ok(void)
 {
 	/* acquire: a 1 orders the probe's answer (kinfo) before what the
 	 * caller reads of it next */
-	return __builtin_expect(__atomic_load_n(&zcw_usable, __ATOMIC_ACQUIRE), 1) || zcw_kernel()->supported;
+	return __builtin_expect(__atomic_load_n(&zcwin_usable, __ATOMIC_ACQUIRE), 1) || zcwin_kernel()->supported;
 }
 /* Marks zero-copy unusable for the rest of the process (e.g. ENOPROTOOPT). */
-void zcw_disable(int why);
+void zcwin_disable(int why);
 /* Reports each TCP_ZEROCOPY_RECEIVE outcome that says nothing about the
  * socket (0: success); 64 unexplained failures in a row disable the path. */
-void zcw_call_failed(int err);
+void zcwin_call_failed(int err);
 
 /* A new window of size bytes (2 MiB-aligned), outside the pool; inherit:
  * keep it across fork (else MADV_DONTFORK).  NULL with errno on failure. */
-uint8_t *zcw_map(size_t size, int inherit);
+uint8_t *zcwin_map(size_t size, int inherit);
 /* The configured window size. */
-size_t zcw_size(void);
+size_t zcwin_size(void);
 
 /* Borrow a window; NULL if all are busy or none can be mapped. */
-struct zcw_win *zcw_acquire(void);
-void zcw_release(struct zcw_win *w);
+struct zcwin_win *zcwin_acquire(void);
+void zcwin_release(struct zcwin_win *w);
 
 /* Called after each time a window gives back the pages of a trip (ns: the
  * thread CPU it took, bytes: what the trip had mapped); NULL: not timed.
- * ZCSHIM_MODE=auto sets it (auto.h: zca_released). */
-void zcw_on_release(void (*fn)(uint64_t ns, uint64_t bytes));
+ * ZCSHIM_MODE=auto sets it (auto.h: auto_released). */
+void zcwin_on_release(void (*fn)(uint64_t ns, uint64_t bytes));
 
 /* Gives back every page the window lent since its last zap (one
- * MADV_DONTNEED, one TLB flush), timed for zcw_on_release. */
-void zcw_zap(struct zcw_win *w);
+ * MADV_DONTNEED, one TLB flush), timed for zcwin_on_release. */
+void zcwin_zap(struct zcwin_win *w);
 
 /* One call.  In: map_len (page multiple, <= window size).  Out (in
  * *out): length = bytes mapped at *data, recv_skip_hint, inq (UINT32_MAX
@@ -85,7 +85,7 @@ void zcw_zap(struct zcw_win *w);
  * every call.  The struct ends at inq: the kernel takes the socket's
  * error for any longer one (zcwin.c, call()); so no copybuf and no
  * TLB_CLEAN_HINT, which sit behind err. */
-int zcw_receive(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_receive *out, const uint8_t **data);
+int zcwin_receive(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zerocopy_receive *out, const uint8_t **data);
 
 /* Called, holding w, before a read blocks: if the window is half full or
  * more, unmap it now (the next call would have to wrap the ring anyway),
@@ -93,13 +93,13 @@ int zcw_receive(int fd, struct zcw_win *w, size_t map_len, struct tcp_zerocopy_r
  * Below half, the pages wait for the wrap: zapping on every wait cost a
  * system call and a TLB flush per read in bulk streams whose reader
  * outpaces the sender (measured: 9,500 extra madvise per GiB). */
-void zcw_settle(struct zcw_win *w);
+void zcwin_settle(struct zcwin_win *w);
 
 /* Drops the pages left mapped in idle windows (no TCP socket is open any
  * more: nothing should stay referenced). */
-void zcw_trim(void);
+void zcwin_trim(void);
 
 /* Fork child: windows were not inherited (MADV_DONTFORK); forget them. */
-void zcw_after_fork_child(void);
+void zcwin_after_fork_child(void);
 
 #endif

@@ -95,11 +95,11 @@ Test(robust, asan_the_shim_itself_under_asan_ubsan, .timeout = 120)
 	char seg[128], err[128];
 	snprintf(seg, sizeof(seg), "%s/%d-0.zcs", dir, pid);
 	struct segview v;
-	cr_assert_eq(seg_open(seg, -1, &v, err, sizeof(err)), 0, "%s: %s", seg, err);
-	struct zcs_counters t;
-	seg_totals(&v, &t);
+	cr_assert_eq(segread_open(seg, -1, &v, err, sizeof(err)), 0, "%s: %s", seg, err);
+	struct segfmt_counters t;
+	segread_totals(&v, &t);
 	cr_assert_gt(t.bytes_mapped, 0, "nothing mapped under the ASan shim");
-	seg_close(&v);
+	segread_close(&v);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)!system(cmd);
 	tl_free(&r);

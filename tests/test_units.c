@@ -67,9 +67,9 @@ Test(units, config_environment_bad_values_warn_and_default)
 			      "ZCSHIM_DISABLE", "maybe", NULL };
 	memcpy(fake_env, env, sizeof(env));
 	warnings = 0;
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 2);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 0), 2);
 	cr_assert_eq(warnings, 2);
-	cr_assert_eq(c.window, ZCFG_DEFAULT_WINDOW, "3000 is not a page multiple");
+	cr_assert_eq(c.window, CONFIG_DEFAULT_WINDOW, "3000 is not a page multiple");
 	cr_assert_eq(c.min_read, 65536);
 	cr_assert_eq(c.log_level, ZLOG_DEBUG);
 	cr_assert_eq(c.disable, 0);
@@ -81,8 +81,8 @@ Test(units, config_secure_execution_ignores_environment)
 	const char *env[] = { "ZCSHIM_WINDOW", "256K", "ZCSHIM_LOG_FILE", "/tmp/x", "ZCSHIM_DISABLE", "1", NULL };
 	memcpy(fake_env, env, sizeof(env));
 	warnings = 0;
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 1), 0);
-	cr_assert_eq(c.window, ZCFG_DEFAULT_WINDOW);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 1), 0);
+	cr_assert_eq(c.window, CONFIG_DEFAULT_WINDOW);
 	cr_assert_eq(c.log_file[0], 0);
 	cr_assert_eq(c.disable, 0);
 	cr_assert(c.secure);
@@ -94,22 +94,22 @@ Test(units, config_mode_and_injected_costs)
 	const char *env[] = { "ZCSHIM_MODE", "auto", "ZCSHIM_AUTO_COSTS", "300000:200000", NULL };
 	memcpy(fake_env, env, sizeof(env));
 	warnings = 0;
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 0);
-	cr_assert_eq(c.mode, ZCA_AUTO);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 0), 0);
+	cr_assert_eq(c.mode, AUTO_AUTO);
 	cr_assert_eq(c.auto_map_cost, 300000);
 	cr_assert_eq(c.auto_copy_cost, 200000);
 	const char *bad[] = { "ZCSHIM_MODE", "fast", "ZCSHIM_AUTO_COSTS", "1:0", NULL };
 	memcpy(fake_env, bad, sizeof(bad));
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 2);
-	cr_assert_eq(c.mode, ZCA_MAP);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 0), 2);
+	cr_assert_eq(c.mode, AUTO_MAP);
 	cr_assert_eq(c.auto_map_cost, 0);
 	uint64_t m, k;
-	cr_assert_eq(zcfg_parse_costs("5:7", &m, &k), 0);
+	cr_assert_eq(config_parse_costs("5:7", &m, &k), 0);
 	cr_assert(m == 5 && k == 7);
-	cr_assert_eq(zcfg_parse_costs("5:", &m, &k), -EINVAL);
-	cr_assert_eq(zcfg_parse_costs(":5", &m, &k), -EINVAL);
-	cr_assert_eq(zcfg_parse_costs("5:7x", &m, &k), -EINVAL);
-	cr_assert_eq(zcfg_parse_costs("99999999999999:1", &m, &k), -EINVAL);
+	cr_assert_eq(config_parse_costs("5:", &m, &k), -EINVAL);
+	cr_assert_eq(config_parse_costs(":5", &m, &k), -EINVAL);
+	cr_assert_eq(config_parse_costs("5:7x", &m, &k), -EINVAL);
+	cr_assert_eq(config_parse_costs("99999999999999:1", &m, &k), -EINVAL);
 }
 
 /* The verdict from estimates: clear after three samples of each, close
@@ -133,60 +133,60 @@ Test(units, auto_mode_verdict_from_estimates)
 		{ 99, 5, 2, 2, "copying, mapping 1% cheaper: stay" },
 	};
 	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct zca_est e = { .map_ns = rows[i].map_ns, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
+		struct auto_est e = { .map_ns = rows[i].map_ns, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1,
 				     .map_samples = rows[i].samples,
 				     .copy_samples = rows[i].samples > 3 ? rows[i].samples : 3,
 				     .verdict = rows[i].before };
-		cr_assert_eq(zca_verdict(&e), rows[i].after, "%s", rows[i].why);
+		cr_assert_eq(auto_verdict_of(&e), rows[i].after, "%s", rows[i].why);
 	}
 }
 
 /* Samples of the path not chosen cost at most 0.25% of the chosen one's. */
 Test(units, auto_mode_sampling_interval_follows_the_price)
 {
-	struct zca_est e = { .map_ns = 400, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1, .verdict = 2 };
-	cr_assert_eq(zca_sample_every(&e), 1200, "3x dearer: one in 1200");
+	struct auto_est e = { .map_ns = 400, .map_bytes = 1, .copy_ns = 100, .copy_bytes = 1, .verdict = 2 };
+	cr_assert_eq(auto_sample_every(&e), 1200, "3x dearer: one in 1200");
 	e.map_ns = 101;
-	cr_assert_eq(zca_sample_every(&e), 16, "about even: the floor, one in 16");
+	cr_assert_eq(auto_sample_every(&e), 16, "about even: the floor, one in 16");
 	e.map_ns = 100000;
-	cr_assert_eq(zca_sample_every(&e), 4096, "far dearer: the ceiling");
+	cr_assert_eq(auto_sample_every(&e), 4096, "far dearer: the ceiling");
 	e.verdict = 1;
 	e.map_ns = 50;
-	cr_assert_eq(zca_sample_every(&e), 400, "mapping, copy 2x dearer: one in 400");
+	cr_assert_eq(auto_sample_every(&e), 400, "mapping, copy 2x dearer: one in 400");
 }
 
-/* The whole loop with injected costs: what zca_choose asks for, read by
+/* The whole loop with injected costs: what auto_choose asks for, read by
  * read, and where it settles. */
 static int run_reads(int n, int *mapped_reads, int *timed)
 {
 	*mapped_reads = *timed = 0;
 	for (int i = 0; i < n; i++) {
 		uint32_t run;
-		int c = zca_choose(&run);
+		int c = auto_choose(&run);
 		i += (int)run;	/* untimed copies, counted in advance */
-		*mapped_reads += c == ZCA_GO_MAP || c == ZCA_SAMPLE_MAP;
-		if (c == ZCA_SAMPLE_MAP || c == ZCA_SAMPLE_COPY) {
+		*mapped_reads += c == AUTO_GO_MAP || c == AUTO_SAMPLE_MAP;
+		if (c == AUTO_SAMPLE_MAP || c == AUTO_SAMPLE_COPY) {
 			(*timed)++;
-			struct zca_mark m0;
-			zca_mark(&m0);
-			zca_sampled(c, &m0, 1u << 20);
+			struct auto_mark m0;
+			auto_mark(&m0);
+			auto_sampled(c, &m0, 1u << 20);
 		}
 	}
-	struct zca_view v;
-	zca_view(&v);
+	struct auto_view v;
+	auto_view(&v);
 	return v.verdict;
 }
 
 Test(units, auto_mode_copies_where_mapping_costs_more)
 {
 	int m, t;
-	zca_configure(ZCA_AUTO, 3000000, 1000000);
+	auto_configure(AUTO_AUTO, 3000000, 1000000);
 	cr_assert_eq(run_reads(10000, &m, &t), 2);
 	/* warm-up, one dropped and three kept mapped samples, then one in 800 */
 	cr_assert_leq(m, 4 + 10000 / 800 + 1, "%d mapped reads", m);
 	cr_assert_geq(m, 10000 / 800, "still samples the mapped path: %d", m);
-	struct zca_view v;
-	zca_view(&v);
+	struct auto_view v;
+	auto_view(&v);
 	cr_assert_eq(v.map_ns_per_mb, 3000000);
 	cr_assert_eq(v.copy_ns_per_mb, 1000000);
 }
@@ -194,7 +194,7 @@ Test(units, auto_mode_copies_where_mapping_costs_more)
 Test(units, auto_mode_maps_where_mapping_costs_less)
 {
 	int m, t;
-	zca_configure(ZCA_AUTO, 500000, 1000000);
+	auto_configure(AUTO_AUTO, 500000, 1000000);
 	cr_assert_eq(run_reads(10000, &m, &t), 1);
 	cr_assert_geq(m, 10000 - 10000 / 100 - 8, "%d mapped reads", m);
 }
@@ -202,7 +202,7 @@ Test(units, auto_mode_maps_where_mapping_costs_less)
 Test(units, auto_mode_close_costs_need_three_samples_each)
 {
 	int m, t;
-	zca_configure(ZCA_AUTO, 970000, 1000000);
+	auto_configure(AUTO_AUTO, 970000, 1000000);
 	cr_assert_eq(run_reads(8, &m, &t), 0, "learning after 8 reads");
 	cr_assert_eq(run_reads(30, &m, &t), 1, "3%% cheaper mapped: map after enough samples");
 }
@@ -210,7 +210,7 @@ Test(units, auto_mode_close_costs_need_three_samples_each)
 Test(units, auto_mode_within_the_margin_copying_stays)
 {
 	int m, t;
-	zca_configure(ZCA_AUTO, 990000, 1000000);
+	auto_configure(AUTO_AUTO, 990000, 1000000);
 	cr_assert_eq(run_reads(40, &m, &t), 2, "1%% cheaper mapped is not worth a switch");
 }
 
@@ -224,29 +224,29 @@ Test(units, auto_mode_runs_of_copies_skip_no_sample)
 {
 	enum { N = 200000, LEARNT = 16 };
 	static int choice[N + 64];
-	zca_configure(ZCA_AUTO, 3000000, 1000000);
+	auto_configure(AUTO_AUTO, 3000000, 1000000);
 	int asks = 0, k = 0;
 	while (k < N) {
 		uint32_t run;
-		int c = zca_choose(&run);
+		int c = auto_choose(&run);
 		asks++;
 		choice[k++] = c;
-		if (c == ZCA_SAMPLE_MAP || c == ZCA_SAMPLE_COPY) {
-			struct zca_mark m0;
-			zca_mark(&m0);
-			zca_sampled(c, &m0, 1u << 20);
+		if (c == AUTO_SAMPLE_MAP || c == AUTO_SAMPLE_COPY) {
+			struct auto_mark m0;
+			auto_mark(&m0);
+			auto_sampled(c, &m0, 1u << 20);
 		}
-		cr_assert(!run || c == ZCA_GO_COPY, "a run after choice %d", c);
+		cr_assert(!run || c == AUTO_GO_COPY, "a run after choice %d", c);
 		cr_assert_leq(run, 64);
 		for (uint32_t i = 0; i < run; i++)
-			choice[k++] = ZCA_GO_COPY;
+			choice[k++] = AUTO_GO_COPY;
 	}
 	int first = -1;
 	for (int i = LEARNT; i < N && first < 0; i++)
-		first = choice[i] == ZCA_SAMPLE_MAP ? i : -1;
+		first = choice[i] == AUTO_SAMPLE_MAP ? i : -1;
 	cr_assert(first >= LEARNT && first < LEARNT + 800, "first mapped sample after learning: %d", first);
 	for (int i = first; i < N; i++) {
-		int want = (i - first) % 800 == 0 ? ZCA_SAMPLE_MAP : i % 1024 == 1 ? ZCA_SAMPLE_COPY : ZCA_GO_COPY;
+		int want = (i - first) % 800 == 0 ? AUTO_SAMPLE_MAP : i % 1024 == 1 ? AUTO_SAMPLE_COPY : AUTO_GO_COPY;
 		cr_assert_eq(choice[i], want, "read %d: %d, not %d", i, choice[i], want);
 	}
 	int samples = N / 800 + N / 1024 + 2;
@@ -257,19 +257,19 @@ Test(units, auto_mode_runs_of_copies_skip_no_sample)
  * next reads through under its reason, then ends. */
 Test(units, policy_a_run_passes_reads_through_under_its_reason)
 {
-	struct fdt_entry e;
+	struct fdtable_entry e;
 	memset(&e, 0, sizeof(e));
-	cr_assert(!zcp_in_run(&e));
-	cr_assert_eq(zcp_take_pass(&e.hints), ZCP_MAP, "no run: decide in full");
-	zcp_pass_next(&e.hints, 2, ZCS_R_AUTO);
-	cr_assert(zcp_in_run(&e));
-	cr_assert_eq(zcp_take_pass(&e.hints), ZCS_R_AUTO);
-	cr_assert_eq(zcp_take_pass(&e.hints), ZCS_R_AUTO);
-	cr_assert(!zcp_in_run(&e), "the run is over");
-	cr_assert_eq(zcp_take_pass(&e.hints), ZCP_MAP);
-	zcp_pass_next(&e.hints, 1, ZCS_R_BACKOFF);
-	cr_assert_eq(zcp_take_pass(&e.hints), ZCS_R_BACKOFF);
-	cr_assert_eq(zcp_take_pass(&e.hints), ZCP_MAP);
+	cr_assert(!policy_in_run(&e));
+	cr_assert_eq(policy_take_pass(&e.hints), POLICY_MAP, "no run: decide in full");
+	policy_pass_next(&e.hints, 2, SEGFMT_R_AUTO);
+	cr_assert(policy_in_run(&e));
+	cr_assert_eq(policy_take_pass(&e.hints), SEGFMT_R_AUTO);
+	cr_assert_eq(policy_take_pass(&e.hints), SEGFMT_R_AUTO);
+	cr_assert(!policy_in_run(&e), "the run is over");
+	cr_assert_eq(policy_take_pass(&e.hints), POLICY_MAP);
+	policy_pass_next(&e.hints, 1, SEGFMT_R_BACKOFF);
+	cr_assert_eq(policy_take_pass(&e.hints), SEGFMT_R_BACKOFF);
+	cr_assert_eq(policy_take_pass(&e.hints), POLICY_MAP);
 }
 
 /* Mapped pages leave their window a whole trip at a time, in one read of
@@ -278,31 +278,31 @@ Test(units, policy_a_run_passes_reads_through_under_its_reason)
  * marks a set time back, so the figures do not depend on this machine.) */
 static void map_sample(uint64_t ns_back)
 {
-	struct zca_mark m;
-	zca_mark(&m);
+	struct auto_mark m;
+	auto_mark(&m);
 	m.cpu_ns -= ns_back;
-	zca_sampled(ZCA_SAMPLE_MAP, &m, 1u << 20);
+	auto_sampled(AUTO_SAMPLE_MAP, &m, 1u << 20);
 }
 
 Test(units, auto_mode_releasing_mapped_pages_counts_in_the_map_cost)
 {
-	zca_configure(ZCA_AUTO, 0, 0);
+	auto_configure(AUTO_AUTO, 0, 0);
 	for (int i = 0; i < 4; i++)	/* the first makes a window: dropped */
 		map_sample(1000000);	/* 1 ms per MiB */
-	struct zca_view v;
-	zca_view(&v);
+	struct auto_view v;
+	auto_view(&v);
 	cr_assert(v.map_ns_per_mb >= 1000000 && v.map_ns_per_mb < 1100000, "%llu",
 		  (unsigned long long)v.map_ns_per_mb);
-	zca_released(3000000, 1u << 20);	/* a 1 MiB trip took 3 ms to release */
-	zca_view(&v);
+	auto_released(3000000, 1u << 20);	/* a 1 MiB trip took 3 ms to release */
+	auto_view(&v);
 	cr_assert(v.map_ns_per_mb >= 4000000 && v.map_ns_per_mb < 4100000, "sampled + release: %llu",
 		  (unsigned long long)v.map_ns_per_mb);
-	struct zca_mark m;
-	zca_mark(&m);
+	struct auto_mark m;
+	auto_mark(&m);
 	m.cpu_ns -= 5000000;
-	zca_released(4000000, 1u << 20);	/* inside the next sample */
-	zca_sampled(ZCA_SAMPLE_MAP, &m, 1u << 20);
-	zca_view(&v);
+	auto_released(4000000, 1u << 20);	/* inside the next sample */
+	auto_sampled(AUTO_SAMPLE_MAP, &m, 1u << 20);
+	auto_view(&v);
 	/* samples 1, 1, 1, 1 ms (the last 5 - 4), releases 7 ms / 2 MiB */
 	cr_assert(v.map_ns_per_mb >= 4500000 && v.map_ns_per_mb < 4600000, "not counted twice: %llu",
 		  (unsigned long long)v.map_ns_per_mb);
@@ -317,7 +317,7 @@ static void boot_id(char *id, size_t cap)
 }
 
 /* A fresh auto mode that starts from these host estimates (ns per MiB;
- * setup: ns).  save_dir: where zca_save may write afterwards (NULL: the
+ * setup: ns).  save_dir: where auto_save may write afterwards (NULL: the
  * file is removed now). */
 static void start_from_host(uint64_t map, uint64_t copy, uint64_t release, uint64_t setup, char *save_dir)
 {
@@ -330,15 +330,15 @@ static void start_from_host(uint64_t map, uint64_t copy, uint64_t release, uint6
 	fprintf(f, AUTOHOST_FMT, id, (unsigned long long)map, (unsigned long long)copy, (unsigned long long)release,
 		(unsigned long long)setup);
 	fclose(f);
-	zca_configure(ZCA_AUTO, 0, 0);
-	zca_load(dir);
+	auto_configure(AUTO_AUTO, 0, 0);
+	auto_load(dir);
 	unlink(path);
 	if (save_dir)
 		strcpy(save_dir, dir);
 	else
 		rmdir(dir);
-	struct zca_view v;
-	zca_view(&v);
+	struct auto_view v;
+	auto_view(&v);
 	cr_assert(v.prior && v.map_ns_per_mb == map + release, "prior %d map %llu", v.prior,
 		  (unsigned long long)v.map_ns_per_mb);
 }
@@ -351,8 +351,8 @@ Test(units, auto_mode_the_read_that_makes_the_window_is_not_timed_from_host_esti
 	start_from_host(1000000, 500000, 0, 0, NULL);
 	for (int i = 0; i < 4; i++)
 		map_sample(9000000);
-	struct zca_view v;
-	zca_view(&v);
+	struct auto_view v;
+	auto_view(&v);
 	cr_assert(v.map_ns_per_mb >= 5000000 && v.map_ns_per_mb < 5100000, "three of four samples: %llu",
 		  (unsigned long long)v.map_ns_per_mb);
 }
@@ -364,7 +364,7 @@ Test(units, auto_mode_the_first_mapped_reads_extra_cost_is_kept_as_the_setup)
 	char dir[32], path[64], id[64], line[256];
 	start_from_host(1000000, 500000, 0, 0, dir);
 	map_sample(31000000);	/* 1 MiB: 1 ms as usual, 30 ms more */
-	zca_save(dir);
+	auto_save(dir);
 	snprintf(path, sizeof(path), "%s" AUTOHOST_FILE, dir);
 	FILE *f = fopen(path, "r");
 	cr_assert(f && fgets(line, sizeof(line), f), "saved after the set-up alone");
@@ -377,21 +377,21 @@ Test(units, auto_mode_the_first_mapped_reads_extra_cost_is_kept_as_the_setup)
 	cr_assert(h.setup >= 30000000 && h.setup < 30100000, "%s", line);
 }
 
-/* The index of the first read zca_choose sends down the mapped path, copies
+/* The index of the first read auto_choose sends down the mapped path, copies
  * timed at 1 ms per MiB of 1 MiB reads; -1 if none within limit. */
 static int first_mapped(int limit)
 {
 	for (int k = 0; k < limit; k++) {
 		uint32_t run;
-		int c = zca_choose(&run);
-		if (c == ZCA_SAMPLE_MAP || c == ZCA_GO_MAP)
+		int c = auto_choose(&run);
+		if (c == AUTO_SAMPLE_MAP || c == AUTO_GO_MAP)
 			return k;
 		k += (int)run;
-		if (c == ZCA_SAMPLE_COPY) {
-			struct zca_mark m;
-			zca_mark(&m);
+		if (c == AUTO_SAMPLE_COPY) {
+			struct auto_mark m;
+			auto_mark(&m);
 			m.cpu_ns -= 1000000;
-			zca_sampled(c, &m, 1u << 20);
+			auto_sampled(c, &m, 1u << 20);
 		}
 	}
 	return -1;
@@ -439,24 +439,24 @@ Test(units, auto_mode_host_estimates_read_in_every_version)
 
 /* The exposition: stable names, HELP/TYPE lines, escaped labels, copied
  * bytes by reason, and bounded series. */
-static char *expose(struct prom_proc *p, size_t n, const struct prom_state *st)
+static char *expose(struct zcprom_proc *p, size_t n, const struct zcprom_state *st)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	prom_write(f, p, n, st, 1);
+	zcprom_write(f, p, n, st, 1);
 	fclose(f);
 	return buf;
 }
 
 Test(units, prometheus_exposition_names_labels_and_reasons)
 {
-	struct prom_proc p[2] = { { .pid = 7, .start = 1, .command = "curl -o \"x\"\\y" },
+	struct zcprom_proc p[2] = { { .pid = 7, .start = 1, .command = "curl -o \"x\"\\y" },
 				  { .pid = 9, .start = 1, .command = "nginx" } };
 	p[0].c.reads = 3;
 	p[0].c.bytes_mapped = 1000;
 	p[0].c.bytes_copied = 300;
-	p[0].c.fb_bytes[ZCS_R_SMALL] = 200;
+	p[0].c.fb_bytes[SEGFMT_R_SMALL] = 200;
 	p[1].c.bytes_mapped = 5000;
 	char *out = expose(p, 2, NULL);
 	cr_assert(strstr(out, "# TYPE zcshim_bytes_mapped_total counter\n"), "%s", out);
@@ -472,7 +472,7 @@ Test(units, prometheus_exposition_names_labels_and_reasons)
 
 Test(units, prometheus_series_are_bounded)
 {
-	struct prom_proc p[PROM_MAX_PROCS + 10];
+	struct zcprom_proc p[PROM_MAX_PROCS + 10];
 	memset(p, 0, sizeof(p));
 	for (int i = 0; i < PROM_MAX_PROCS + 10; i++) {
 		p[i].pid = 100 + i;
@@ -498,18 +498,18 @@ Test(units, prometheus_series_are_bounded)
  * the host's totals never go down. */
 Test(units, prometheus_exited_processes_fold_into_totals)
 {
-	struct prom_state st = { 0 };
-	struct prom_proc a = { .pid = 5, .start = 10, .command = "a" }, b = { .pid = 6, .start = 11, .command = "b" };
+	struct zcprom_state st = { 0 };
+	struct zcprom_proc a = { .pid = 5, .start = 10, .command = "a" }, b = { .pid = 6, .start = 11, .command = "b" };
 	a.c.bytes_mapped = 100;
 	b.c.bytes_mapped = 40;
-	struct prom_proc both[2] = { a, b };
-	prom_fold(&st, both, 2);
+	struct zcprom_proc both[2] = { a, b };
+	zcprom_fold(&st, both, 2);
 	cr_assert_eq(st.exited.bytes_mapped, 0);
 	a.c.bytes_mapped = 150;	/* a read more, b ended */
-	prom_fold(&st, &a, 1);
+	zcprom_fold(&st, &a, 1);
 	cr_assert_eq(st.exited.bytes_mapped, 40);
-	struct prom_proc reused = { .pid = 5, .start = 99, .command = "c" };	/* pid 5 reused */
-	prom_fold(&st, &reused, 1);
+	struct zcprom_proc reused = { .pid = 5, .start = 99, .command = "c" };	/* pid 5 reused */
+	zcprom_fold(&st, &reused, 1);
 	cr_assert_eq(st.exited.bytes_mapped, 190, "a's last count moves too: %llu",
 		     (unsigned long long)st.exited.bytes_mapped);
 	char *out = expose(&reused, 1, &st);
@@ -529,14 +529,14 @@ Test(units, log_formatter_is_bounded_and_correct)
 	cr_assert_str_eq(tiny, "trunc");
 }
 
-static struct zcs_header *good_segment(size_t *size)
+static struct segfmt_header *good_segment(size_t *size)
 {
-	*size = sizeof(struct zcs_header) + 4 * sizeof(struct zcs_slot);
-	struct zcs_header *h = calloc(1, *size);
-	memcpy(h->magic, ZCS_MAGIC, 8);
-	h->version = ZCS_VERSION;
+	*size = sizeof(struct segfmt_header) + 4 * sizeof(struct segfmt_slot);
+	struct segfmt_header *h = calloc(1, *size);
+	memcpy(h->magic, SEGFMT_MAGIC, 8);
+	h->version = SEGFMT_VERSION;
 	h->header_size = sizeof(*h);
-	h->slot_size = sizeof(struct zcs_slot);
+	h->slot_size = sizeof(struct segfmt_slot);
 	h->nslots = 4;
 	h->total_size = *size;
 	h->pid = 1;
@@ -547,21 +547,21 @@ Test(units, segment_validator_accepts_good_rejects_bad)
 {
 	char err[256];
 	size_t sz;
-	struct zcs_header *h = good_segment(&sz);
-	cr_assert_eq(seg_validate(h, sz, err, sizeof(err)), 0, "%s", err);
-	cr_assert_neq(seg_validate(h, sizeof(*h) - 1, err, sizeof(err)), 0);
+	struct segfmt_header *h = good_segment(&sz);
+	cr_assert_eq(segread_validate(h, sz, err, sizeof(err)), 0, "%s", err);
+	cr_assert_neq(segread_validate(h, sizeof(*h) - 1, err, sizeof(err)), 0);
 	h->nslots = 5;
-	cr_assert_neq(seg_validate(h, sz, err, sizeof(err)), 0, "claims more slots than the file holds");
+	cr_assert_neq(segread_validate(h, sz, err, sizeof(err)), 0, "claims more slots than the file holds");
 	h->nslots = 4;
 	h->version = 99;
-	cr_assert_eq(seg_validate(h, sz, err, sizeof(err)), -EPROTO);
+	cr_assert_eq(segread_validate(h, sz, err, sizeof(err)), -EPROTO);
 	cr_assert(strstr(err, "version 99"), "%s", err);
-	h->version = ZCS_VERSION;
+	h->version = SEGFMT_VERSION;
 	memset(h->command, 'x', sizeof(h->command));
-	cr_assert_neq(seg_validate(h, sz, err, sizeof(err)), 0, "unterminated command");
+	cr_assert_neq(segread_validate(h, sz, err, sizeof(err)), 0, "unterminated command");
 	h->command[0] = 0;
 	h->magic[0] = 'Y';
-	cr_assert_neq(seg_validate(h, sz, err, sizeof(err)), 0);
+	cr_assert_neq(segread_validate(h, sz, err, sizeof(err)), 0);
 	free(h);
 }
 
@@ -586,11 +586,11 @@ Test(units, secure_no_file_written_in_secure_execution_mode)
 	struct zcfg c;
 	const char *env[] = { "ZCSHIM_STATS_DIR", dir, "ZCSHIM_LOG_FILE", "/tmp/zcshim-secure.log", NULL };
 	memcpy(fake_env, env, sizeof(env));
-	zcfg_load(&c, fake_get, count_warn, 1);
+	config_load(&c, fake_get, count_warn, 1);
 	/* the environment was ignored; even given a directory, nothing goes there */
 	cr_assert_eq(c.stats_dir[0], 0);
 	snprintf(c.stats_dir, sizeof(c.stats_dir), "%s", dir);
-	zst_init(&c);
+	stats_init(&c);
 	DIR *d = opendir(dir);
 	int files = 0;
 	struct dirent *de;
@@ -607,16 +607,16 @@ Test(units, config_seccomp_aside_or_keep)
 	struct zcfg c;
 	const char *keep[] = { "ZCSHIM_SECCOMP", "keep", NULL };
 	memcpy(fake_env, keep, sizeof(keep));
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 0);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 0), 0);
 	cr_assert_eq(c.seccomp_keep, 1);
 	const char *aside[] = { "ZCSHIM_SECCOMP", "aside", NULL };
 	memcpy(fake_env, aside, sizeof(aside));
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 0);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 0), 0);
 	cr_assert_eq(c.seccomp_keep, 0);
 	const char *bad[] = { "ZCSHIM_SECCOMP", "yes", NULL };
 	memcpy(fake_env, bad, sizeof(bad));
 	warnings = 0;
-	cr_assert_eq(zcfg_load(&c, fake_get, count_warn, 0), 1);
+	cr_assert_eq(config_load(&c, fake_get, count_warn, 0), 1);
 	cr_assert_eq(c.seccomp_keep, 0, "a bad value keeps the default: step aside");
 	cr_assert_str_eq(last_warned, "ZCSHIM_SECCOMP");
 }

@@ -164,14 +164,14 @@ static void write_file(const char *name, const void *data, size_t n, mode_t mode
 	chmod(path, mode);
 }
 
-static struct zcs_header *fake(size_t *size, int pid, unsigned long long start)
+static struct segfmt_header *fake(size_t *size, int pid, unsigned long long start)
 {
-	*size = sizeof(struct zcs_header) + 2 * sizeof(struct zcs_slot);
-	struct zcs_header *h = calloc(1, *size);
-	memcpy(h->magic, ZCS_MAGIC, 8);
-	h->version = ZCS_VERSION;
+	*size = sizeof(struct segfmt_header) + 2 * sizeof(struct segfmt_slot);
+	struct segfmt_header *h = calloc(1, *size);
+	memcpy(h->magic, SEGFMT_MAGIC, 8);
+	h->version = SEGFMT_VERSION;
 	h->header_size = sizeof(*h);
-	h->slot_size = sizeof(struct zcs_slot);
+	h->slot_size = sizeof(struct segfmt_slot);
 	h->nslots = 2;
 	h->total_size = *size;
 	h->pid = pid;
@@ -185,7 +185,7 @@ Test(zcstat, safety_reused_pid_is_never_shown_as_the_old_process, .timeout = 60)
 	private_dir();
 	size_t n;
 	/* This test process is alive but is not the process that wrote it. */
-	struct zcs_header *h = fake(&n, getpid(), 12345);
+	struct segfmt_header *h = fake(&n, getpid(), 12345);
 	write_file("1-0.zcs", h, n, 0600);
 	int st;
 	const char *lj[] = { "-l", "--json", NULL };
@@ -203,10 +203,10 @@ Test(zcstat, safety_malformed_segments_are_refused_with_a_reason, .timeout = 60)
 {
 	private_dir();
 	size_t n;
-	struct zcs_header *h = fake(&n, 1, 1);
+	struct segfmt_header *h = fake(&n, 1, 1);
 	h->version = 77;
 	write_file("2-0.zcs", h, n, 0600);
-	h->version = ZCS_VERSION;
+	h->version = SEGFMT_VERSION;
 	write_file("3-0.zcs", h, sizeof(*h) / 2, 0600);	/* truncated */
 	h->nslots = 1u << 30;
 	write_file("4-0.zcs", h, n, 0600);
@@ -239,7 +239,7 @@ Test(zcstat, safety_segment_owned_by_another_user_is_refused, .timeout = 60)
 		cr_skip_test("needs root to create files owned by two users");
 	private_dir();
 	size_t n;
-	struct zcs_header *h = fake(&n, 1, 1);
+	struct segfmt_header *h = fake(&n, 1, 1);
 	write_file("7-0.zcs", h, n, 0644);	/* owned by root, readable */
 	cr_assert(!chown(dir, 65534, 65534));
 	char cmd[512];

@@ -77,19 +77,19 @@ static void collect(const char *dir, const char *session, struct seglist *out)
 	long owner = geteuid() == 0 ? -1 : (long)geteuid();
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name), sl = strlen(ZCS_SEG_SUFFIX);
-		if (len <= sl || strcmp(de->d_name + len - sl, ZCS_SEG_SUFFIX))
+		size_t len = strlen(de->d_name), sl = strlen(SEGFMT_SEG_SUFFIX);
+		if (len <= sl || strcmp(de->d_name + len - sl, SEGFMT_SEG_SUFFIX))
 			continue;
 		char path[PATH_MAX + 256], err[256];
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		struct segview v;
-		if (seg_open(path, owner, &v, err, sizeof(err))) {
+		if (segread_open(path, owner, &v, err, sizeof(err))) {
 			if (!session)
 				fprintf(stderr, "zcstat: skipping %s: %s\n", path, err);
 			continue;
 		}
 		if (session && strcmp(v.h->session, session)) {
-			seg_close(&v);
+			segread_close(&v);
 			continue;
 		}
 		if (out->n == out->cap) {
@@ -120,7 +120,7 @@ void segs_collect_live(const char *dir, struct seglist *out, int pid)
 	collect(dir, NULL, &all);
 	for (size_t i = 0; i < all.n; i++) {
 		struct segview *v = &all.v[i];
-		if (seg_live(v) && (!pid || v->h->pid == pid)) {
+		if (segread_live(v) && (!pid || v->h->pid == pid)) {
 			if (out->n == out->cap) {
 				out->cap = out->cap ? out->cap * 2 : 16;
 				out->v = realloc(out->v, out->cap * sizeof(*out->v));
@@ -128,12 +128,12 @@ void segs_collect_live(const char *dir, struct seglist *out, int pid)
 			out->v[out->n++] = *v;
 			continue;
 		}
-		if (!seg_live(v)) {
+		if (!segread_live(v)) {
 			int owner = session_owner(v->h->session);
 			if (!owner || (kill(owner, 0) && errno == ESRCH))
 				unlink(v->path);
 		}
-		seg_close(v);
+		segread_close(v);
 	}
 	free(all.v);
 }
@@ -141,7 +141,7 @@ void segs_collect_live(const char *dir, struct seglist *out, int pid)
 void segs_free_list(struct seglist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		seg_close(&l->v[i]);
+		segread_close(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->n = l->cap = 0;
@@ -205,9 +205,9 @@ void segs_run_done(struct seglist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		/* Collected: remove the files of processes that are gone. */
-		if (!seg_live(&l->v[i]))
+		if (!segread_live(&l->v[i]))
 			unlink(l->v[i].path);
-		seg_close(&l->v[i]);
+		segread_close(&l->v[i]);
 	}
 	free(l->v);
 	l->v = NULL;

@@ -146,7 +146,7 @@ static int seccomp_mode(int pid)
 static void check_sandbox(const struct seglist *l, int works_here)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		const struct zcs_header *h = l->v[i].h;
+		const struct segfmt_header *h = l->v[i].h;
 		char id[64];
 		snprintf(id, sizeof(id), "kernel.sandbox.%d", h->pid);
 		int mode = seccomp_mode(h->pid);
@@ -320,9 +320,9 @@ static int peers_of(const struct seglist *l, struct peer *out, int n, int max)
 {
 	for (size_t i = 0; i < l->n; i++)
 		for (uint32_t s = 0; s < l->v[i].nslots && n < max; s++) {
-			const struct zcs_slot *sl = &l->v[i].slots[s];
+			const struct segfmt_slot *sl = &l->v[i].slots[s];
 			struct peer p = { .family = sl->family };
-			if (sl->state == ZCS_SLOT_FREE || (p.family != AF_INET && p.family != AF_INET6))
+			if (sl->state == SEGFMT_SLOT_FREE || (p.family != AF_INET && p.family != AF_INET6))
 				continue;
 			memcpy(p.addr, sl->addr, p.family == AF_INET ? 4 : 16);
 			inet_ntop(p.family, p.addr, p.name, sizeof(p.name));
@@ -343,15 +343,15 @@ static double pctd(uint64_t a, uint64_t b)
 }
 
 /* What the counters of one fd (or process) say, as one check. */
-static void traffic_verdict(const char *id, const char *who, const struct zcs_counters *c, uint64_t min_read)
+static void traffic_verdict(const char *id, const char *who, const struct segfmt_counters *c, uint64_t min_read)
 {
-	uint64_t bytes = c->bytes_mapped + c->bytes_copied, unm = c->fb_bytes[ZCS_R_UNMAPPABLE];
-	uint64_t small = c->fb_bytes[ZCS_R_SMALL];
+	uint64_t bytes = c->bytes_mapped + c->bytes_copied, unm = c->fb_bytes[SEGFMT_R_UNMAPPABLE];
+	uint64_t small = c->fb_bytes[SEGFMT_R_SMALL];
 	double mapped = pctd(c->bytes_mapped, bytes), mappable = pctd(c->bytes_mapped, c->bytes_probed);
 	uint64_t run = c->skip_runs ? unm / c->skip_runs : 0, every = c->skip_runs ? c->bytes_mapped / c->skip_runs : 0;
 	struct check *k;
 	if (!c->bytes_probed && small * 2 >= bytes) {
-		uint64_t avg = c->fb_reads[ZCS_R_SMALL] ? small / c->fb_reads[ZCS_R_SMALL] : 0;
+		uint64_t avg = c->fb_reads[SEGFMT_R_SMALL] ? small / c->fb_reads[SEGFMT_R_SMALL] : 0;
 		k = add(id, ST_WARN, "%s: %.0f%% of %llu bytes came in reads below ZCSHIM_MIN_READ=%llu (%llu bytes "
 			"on average): never tried on the mapped path", who, pctd(small, bytes), (unsigned long long)bytes,
 			(unsigned long long)min_read, (unsigned long long)avg);
@@ -408,11 +408,11 @@ static int peer_socket_facts(int pid, int fd, int *rcvbuf, int *rcv_mss)
  * words for the fact and JSON members for the data (both "" if none). */
 static void socket_facts(const struct segview *v, char *out, size_t cap, char *data, size_t dcap)
 {
-	const struct zcs_slot *best = NULL;
+	const struct segfmt_slot *best = NULL;
 	out[0] = data[0] = 0;
 	for (uint32_t s = 0; s < v->nslots; s++) {
-		const struct zcs_slot *sl = &v->slots[s];
-		if (sl->state == ZCS_SLOT_OPEN && seg_fd_open(v->h->pid, sl->fd, (unsigned long long)sl->inode) == 1 &&
+		const struct segfmt_slot *sl = &v->slots[s];
+		if (sl->state == SEGFMT_SLOT_OPEN && segread_fd_open(v->h->pid, sl->fd, (unsigned long long)sl->inode) == 1 &&
 		    (!best || sl->c.bytes_mapped + sl->c.bytes_copied > best->c.bytes_mapped + best->c.bytes_copied))
 			best = sl;
 	}
@@ -427,7 +427,7 @@ static void socket_facts(const struct segview *v, char *out, size_t cap, char *d
 	snprintf(data, dcap, ",\"fd\":%d,\"rcvbuf\":%d,\"rcv_mss\":%d", best->fd, rcvbuf, mss);
 }
 
-static void check_batches(const struct segview *v, const struct zcs_counters *t, int live)
+static void check_batches(const struct segview *v, const struct segfmt_counters *t, int live)
 {
 	int pid = v->h->pid;
 	uint64_t window = v->h->window_size;
@@ -453,9 +453,9 @@ static void check_batches(const struct segview *v, const struct zcs_counters *t,
 
 static void check_callsites(const struct segview *v)
 {
-	const struct zcs_callsite *best = NULL;
+	const struct segfmt_callsite *best = NULL;
 	for (uint32_t i = 0; v->callsites && i < v->h->ncallsites; i++)
-		if (v->callsites[i].state == 2 && v->callsites[i].reason == ZCS_R_SMALL &&
+		if (v->callsites[i].state == 2 && v->callsites[i].reason == SEGFMT_R_SMALL &&
 		    (!best || v->callsites[i].bytes > best->bytes))
 			best = &v->callsites[i];
 	if (!best)
@@ -472,9 +472,9 @@ static void check_callsites(const struct segview *v)
 }
 
 /* An fd worth a line of its own: a MiB or more received. */
-static int busy_slot(const struct zcs_slot *sl)
+static int busy_slot(const struct segfmt_slot *sl)
 {
-	return sl->state != ZCS_SLOT_FREE && sl->c.bytes_mapped + sl->c.bytes_copied >= (1u << 20);
+	return sl->state != SEGFMT_SLOT_FREE && sl->c.bytes_mapped + sl->c.bytes_copied >= (1u << 20);
 }
 
 /* Per process: the whole, and (when several fds carried traffic) the
@@ -483,8 +483,8 @@ static void check_traffic(const struct seglist *l, int live)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct segview *v = &l->v[i];
-		struct zcs_counters t;
-		seg_totals(v, &t);
+		struct segfmt_counters t;
+		segread_totals(v, &t);
 		char id[64], who[96];
 		if (!t.bytes_mapped && !t.bytes_copied)
 			continue;
@@ -495,7 +495,7 @@ static void check_traffic(const struct seglist *l, int live)
 		for (uint32_t s = 0; s < v->nslots; s++)
 			busy += busy_slot(&v->slots[s]);
 		for (uint32_t s = 0, shown = 0; busy > 1 && s < v->nslots && shown < 8; s++) {
-			const struct zcs_slot *sl = &v->slots[s];
+			const struct segfmt_slot *sl = &v->slots[s];
 			if (!busy_slot(sl))
 				continue;
 			snprintf(id, sizeof(id), "traffic.%d.fd%d", v->h->pid, sl->fd);

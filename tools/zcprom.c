@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add(struct zcs_counters *t, const struct zcs_counters *c)
+static void add(struct segfmt_counters *t, const struct segfmt_counters *c)
 {
 	const uint64_t *s = (const uint64_t *)c;
 	uint64_t *d = (uint64_t *)t;
@@ -16,7 +16,7 @@ static void add(struct zcs_counters *t, const struct zcs_counters *c)
 		d[i] += s[i];
 }
 
-void prom_fold(struct prom_state *st, const struct prom_proc *live, size_t n)
+void zcprom_fold(struct zcprom_state *st, const struct zcprom_proc *live, size_t n)
 {
 	for (size_t i = 0; i < st->n; i++) {
 		int still = 0;
@@ -53,7 +53,7 @@ static void label(FILE *f, const char *s)
 
 static int by_bytes(const void *a, const void *b)
 {
-	const struct prom_proc *x = a, *y = b;
+	const struct zcprom_proc *x = a, *y = b;
 	uint64_t bx = x->c.bytes_mapped + x->c.bytes_copied, by = y->c.bytes_mapped + y->c.bytes_copied;
 	return bx > by ? -1 : bx < by ? 1 : x->pid - y->pid;
 }
@@ -63,10 +63,10 @@ static int by_bytes(const void *a, const void *b)
 struct series {
 	const char *pid, *command;
 	char pidbuf[16];
-	struct zcs_counters c;
+	struct segfmt_counters c;
 };
 
-static size_t make_series(struct prom_proc *live, size_t n, const struct prom_state *st, struct series *out)
+static size_t make_series(struct zcprom_proc *live, size_t n, const struct zcprom_state *st, struct series *out)
 {
 	size_t k = 0;
 	qsort(live, n, sizeof(*live), by_bytes);
@@ -114,25 +114,25 @@ static void copied_by_reason(FILE *f, const struct series *s, size_t n)
 		   "# TYPE %s counter\n", name, name);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t attributed = 0;
-		for (int r = 0; r <= ZCS_R_COUNT; r++) {
+		for (int r = 0; r <= SEGFMT_R_COUNT; r++) {
 			uint64_t v;
-			if (r < ZCS_R_COUNT)
+			if (r < SEGFMT_R_COUNT)
 				attributed += v = s[i].c.fb_bytes[r];
 			else	/* copied bytes no reason was recorded for */
 				v = s[i].c.bytes_copied > attributed ? s[i].c.bytes_copied - attributed : 0;
-			if (!v && r < ZCS_R_COUNT)
+			if (!v && r < SEGFMT_R_COUNT)
 				continue;
 			fprintf(f, "%s{pid=", name);
 			label(f, s[i].pid);
 			fputs(",command=", f);
 			label(f, s[i].command);
-			fprintf(f, ",reason=\"%s\"} %llu\n", r < ZCS_R_COUNT ? zcs_reason_names[r] : "none",
+			fprintf(f, ",reason=\"%s\"} %llu\n", r < SEGFMT_R_COUNT ? segfmt_reason_names[r] : "none",
 				(unsigned long long)v);
 		}
 	}
 }
 
-void prom_write(FILE *f, struct prom_proc *live, size_t n, const struct prom_state *st, int kernel)
+void zcprom_write(FILE *f, struct zcprom_proc *live, size_t n, const struct zcprom_state *st, int kernel)
 {
 	struct series *s = calloc(PROM_MAX_PROCS + 2, sizeof(*s));
 	size_t k = make_series(live, n, st, s);
@@ -142,13 +142,13 @@ void prom_write(FILE *f, struct prom_proc *live, size_t n, const struct prom_sta
 		fprintf(f, "# HELP zcshim_kernel_zerocopy 1 if the kernel offers TCP_ZEROCOPY_RECEIVE to these "
 			   "processes.\n# TYPE zcshim_kernel_zerocopy gauge\nzcshim_kernel_zerocopy %d\n", kernel);
 	counter(f, "zcshim_reads_total", "Receive calls on TCP sockets served by the shim.", s, k,
-		offsetof(struct zcs_counters, reads));
+		offsetof(struct segfmt_counters, reads));
 	counter(f, "zcshim_bytes_mapped_total", "Received bytes delivered from mapped pages (zero-copy).", s, k,
-		offsetof(struct zcs_counters, bytes_mapped));
+		offsetof(struct segfmt_counters, bytes_mapped));
 	copied_by_reason(f, s, k);
 	counter(f, "zcshim_zc_calls_total", "getsockopt(TCP_ZEROCOPY_RECEIVE) calls.", s, k,
-		offsetof(struct zcs_counters, zc_calls));
+		offsetof(struct segfmt_counters, zc_calls));
 	counter(f, "zcshim_api_calls_total", "zcshim_recv() calls (in-place API).", s, k,
-		offsetof(struct zcs_counters, api_calls));
+		offsetof(struct segfmt_counters, api_calls));
 	free(s);
 }

@@ -10,7 +10,7 @@
  * short-lived processes keeps a bounded number of series.  Per-fd figures
  * stay in zcstat's own views.
  *
- * An exporter that runs on (prom_fold) remembers every process it has seen
+ * An exporter that runs on (zcprom_fold) remembers every process it has seen
  * and, when one exits, adds its last counts to pid="exited": host totals
  * then never go down when processes end.
  */
@@ -24,25 +24,25 @@
 
 #define PROM_MAX_PROCS 50
 
-struct prom_proc {
+struct zcprom_proc {
 	int pid;
 	unsigned long long start;       /* /proc start time: a pid's identity */
 	char command[64];
-	struct zcs_counters c;
+	struct segfmt_counters c;
 };
 
-struct prom_state {
-	struct prom_proc *seen;         /* processes seen at the last fold */
+struct zcprom_state {
+	struct zcprom_proc *seen;         /* processes seen at the last fold */
 	size_t n, cap;
-	struct zcs_counters exited;     /* last counts of those that ended */
+	struct segfmt_counters exited;     /* last counts of those that ended */
 	int have_exited;
 };
 
 /* Records live (n processes) as seen now; those seen before and gone are
  * added to st->exited. */
-void prom_fold(struct prom_state *st, const struct prom_proc *live, size_t n);
+void zcprom_fold(struct zcprom_state *st, const struct zcprom_proc *live, size_t n);
 /* Writes the exposition: live processes (sorted by bytes, bounded), the
  * exited totals when st is given, and the kernel's answer (-1 unknown). */
-void prom_write(FILE *f, struct prom_proc *live, size_t n, const struct prom_state *st, int kernel);
+void zcprom_write(FILE *f, struct zcprom_proc *live, size_t n, const struct zcprom_state *st, int kernel);
 
 #endif

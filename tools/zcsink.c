@@ -106,17 +106,17 @@ static double mapped_pct(void)
 		struct segview v;
 		char err[128];
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (seg_open(path, -1, &v, err, sizeof(err)))
+		if (segread_open(path, -1, &v, err, sizeof(err)))
 			continue;
 		/* Ours, mapped in this process now: not a segment left behind
 		 * by an earlier process that had this pid. */
-		if (!seg_live(&v)) {
-			seg_close(&v);
+		if (!segread_live(&v)) {
+			segread_close(&v);
 			continue;
 		}
-		struct zcs_counters t;
-		seg_totals(&v, &t);
-		seg_close(&v);
+		struct segfmt_counters t;
+		segread_totals(&v, &t);
+		segread_close(&v);
 		if (t.bytes_mapped + t.bytes_copied)
 			pct = 100.0 * (double)t.bytes_mapped / (double)(t.bytes_mapped + t.bytes_copied);
 	}

@@ -70,7 +70,7 @@ static void usage(FILE *f)
 
 /* ---- reporting ------------------------------------------------------- */
 
-static void sum(struct zcs_counters *t, const struct zcs_counters *c)
+static void sum(struct segfmt_counters *t, const struct segfmt_counters *c)
 {
 	t->reads += c->reads;
 	t->bytes_mapped += c->bytes_mapped;
@@ -79,13 +79,13 @@ static void sum(struct zcs_counters *t, const struct zcs_counters *c)
 	t->bytes_probed += c->bytes_probed;
 	t->api_calls += c->api_calls;
 	t->skip_runs += c->skip_runs;
-	for (int i = 0; i < ZCS_R_COUNT; i++) {
+	for (int i = 0; i < SEGFMT_R_COUNT; i++) {
 		t->fb_reads[i] += c->fb_reads[i];
 		t->fb_bytes[i] += c->fb_bytes[i];
 	}
 }
 
-static void snap(struct zcs_counters *dst, const struct zcs_counters *src)
+static void snap(struct segfmt_counters *dst, const struct segfmt_counters *src)
 {
 	/* Each field is read atomically; the set is as consistent as a
 	 * lock-free reader can be. */
@@ -95,7 +95,7 @@ static void snap(struct zcs_counters *dst, const struct zcs_counters *src)
 		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
-static void peer_str(const struct zcs_slot *s, char *buf, size_t cap)
+static void peer_str(const struct segfmt_slot *s, char *buf, size_t cap)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
 	if (s->family == AF_INET) {
@@ -116,22 +116,22 @@ static double pct(uint64_t part, uint64_t whole)
 
 /* The reason behind most unmapped bytes.  Backoff (not probing an fd whose
  * data kept coming unmappable) counts as unmappable: that is the cause. */
-static int main_reason(const struct zcs_counters *c)
+static int main_reason(const struct segfmt_counters *c)
 {
-	uint64_t bytes[ZCS_R_COUNT], reads[ZCS_R_COUNT];
-	for (int i = 0; i < ZCS_R_COUNT; i++) {
+	uint64_t bytes[SEGFMT_R_COUNT], reads[SEGFMT_R_COUNT];
+	for (int i = 0; i < SEGFMT_R_COUNT; i++) {
 		bytes[i] = c->fb_bytes[i];
 		reads[i] = c->fb_reads[i];
 	}
-	bytes[ZCS_R_UNMAPPABLE] += bytes[ZCS_R_BACKOFF];
-	reads[ZCS_R_UNMAPPABLE] += reads[ZCS_R_BACKOFF];
-	bytes[ZCS_R_BACKOFF] = reads[ZCS_R_BACKOFF] = 0;
+	bytes[SEGFMT_R_UNMAPPABLE] += bytes[SEGFMT_R_BACKOFF];
+	reads[SEGFMT_R_UNMAPPABLE] += reads[SEGFMT_R_BACKOFF];
+	bytes[SEGFMT_R_BACKOFF] = reads[SEGFMT_R_BACKOFF] = 0;
 	int best = -1;
-	for (int i = 0; i < ZCS_R_COUNT; i++)
+	for (int i = 0; i < SEGFMT_R_COUNT; i++)
 		if (bytes[i] && (best < 0 || bytes[i] > bytes[best]))
 			best = i;
 	if (best < 0)
-		for (int i = 0; i < ZCS_R_COUNT; i++)
+		for (int i = 0; i < SEGFMT_R_COUNT; i++)
 			if (reads[i] && (best < 0 || reads[i] > reads[best]))
 				best = i;
 	return best;
@@ -153,7 +153,7 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* The counters as JSON members; wrapped in braces when braces is set. */
-static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
+static void json_counters(FILE *f, const struct segfmt_counters *c, int braces)
 {
 	if (braces)
 		fputc('{', f);
@@ -166,10 +166,10 @@ static void json_counters(FILE *f, const struct zcs_counters *c, int braces)
 		pct(c->bytes_mapped, c->bytes_probed), (unsigned long long)c->api_calls,
 		(unsigned long long)c->skip_runs);
 	int first = 1;
-	for (int i = 0; i < ZCS_R_COUNT; i++) {
+	for (int i = 0; i < SEGFMT_R_COUNT; i++) {
 		if (!c->fb_reads[i] && !c->fb_bytes[i])
 			continue;
-		fprintf(f, "%s\"%s\":{\"reads\":%llu,\"bytes\":%llu}", first ? "" : ",", zcs_reason_names[i],
+		fprintf(f, "%s\"%s\":{\"reads\":%llu,\"bytes\":%llu}", first ? "" : ",", segfmt_reason_names[i],
 			(unsigned long long)c->fb_reads[i], (unsigned long long)c->fb_bytes[i]);
 		first = 0;
 	}
@@ -184,15 +184,15 @@ struct fd_row {
 	int fd;
 	int open;
 	char peer[80];
-	struct zcs_counters c;
+	struct segfmt_counters c;
 };
 
 /* Call sites with unmapped reads, most bytes first. */
-static size_t top_callsites(const struct segview *v, const struct zcs_callsite **out, size_t max)
+static size_t top_callsites(const struct segview *v, const struct segfmt_callsite **out, size_t max)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; v->callsites && i < v->h->ncallsites; i++) {
-		const struct zcs_callsite *c = &v->callsites[i];
+		const struct segfmt_callsite *c = &v->callsites[i];
 		if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != 2)
 			continue;
 		size_t at = n < max ? n++ : max;
@@ -222,7 +222,7 @@ static void seg_str(char *dst, size_t cap, const char *src, size_t srccap)
 struct proc_view {
 	const struct segview *v;
 	int live;
-	struct zcs_counters totals;
+	struct segfmt_counters totals;
 	struct fd_row *rows;
 	size_t nrows;
 };
@@ -233,16 +233,16 @@ static void load_rows(struct proc_view *pv)
 	pv->rows = calloc(v->nslots ? v->nslots : 1, sizeof(*pv->rows));
 	pv->nrows = 0;
 	for (uint32_t s = 0; s < v->nslots; s++) {
-		const struct zcs_slot *sl = &v->slots[s];
+		const struct segfmt_slot *sl = &v->slots[s];
 		uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
-		if (st != ZCS_SLOT_OPEN && st != ZCS_SLOT_CLOSED)
+		if (st != SEGFMT_SLOT_OPEN && st != SEGFMT_SLOT_CLOSED)
 			continue;
 		struct fd_row *r = &pv->rows[pv->nrows++];
 		r->slot = s;
 		r->fd = sl->fd;
 		snap(&r->c, &sl->c);
 		peer_str(sl, r->peer, sizeof(r->peer));
-		r->open = st == ZCS_SLOT_OPEN && pv->live && seg_fd_open(v->h->pid, sl->fd, sl->inode);
+		r->open = st == SEGFMT_SLOT_OPEN && pv->live && segread_fd_open(v->h->pid, sl->fd, sl->inode);
 	}
 }
 
@@ -278,7 +278,7 @@ static const char *verdict_name(uint32_t v)
 static void report_auto(FILE *f, const struct seglist *l, const struct proc_view *pv)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		const struct zcs_header *h = l->v[i].h;
+		const struct segfmt_header *h = l->v[i].h;
 		if (h->mode != 1)
 			continue;
 		double m = (double)h->auto_map_ns_per_mb / 1e6, c = (double)h->auto_copy_ns_per_mb / 1e6;
@@ -315,14 +315,14 @@ static const char *sandboxed_name(uint32_t s)
 	return s == 2 ? "\"strict\"" : s == 1 ? "\"filter\"" : "null";
 }
 
-static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
+static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, const struct segfmt_counters *all)
 {
 	int k = kernel_state(l);
 	fprintf(f, "{\"version\":1,\"kernel_zerocopy\":%s,\"totals\":", k ? "true" : "false");
 	json_counters(f, all, 1);
 	fprintf(f, ",\"processes\":[");
 	for (size_t i = 0; i < l->n; i++) {
-		const struct zcs_header *h = l->v[i].h;
+		const struct segfmt_header *h = l->v[i].h;
 		uint32_t hk = h->kernel_zc;
 		fprintf(f, "%s{\"pid\":%d,\"ppid\":%d,\"command\":", i ? "," : "", h->pid, h->ppid);
 		json_str(f, h->command);
@@ -348,7 +348,7 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			fputc('}', f);
 		}
 		fprintf(f, "],\"callsites\":[");
-		const struct zcs_callsite *top[20];
+		const struct segfmt_callsite *top[20];
 		size_t nt = top_callsites(pv[i].v, top, 20);
 		for (size_t k = 0; k < nt; k++) {
 			char fn[80], mod[128];
@@ -361,7 +361,7 @@ static void report_json(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			fprintf(f, ",\"offset\":%llu,\"function_offset\":%llu,\"reads\":%llu,\"bytes\":%llu,\"reason\":\"%s\"}",
 				(unsigned long long)top[k]->offset, (unsigned long long)top[k]->fn_offset,
 				(unsigned long long)top[k]->reads, (unsigned long long)top[k]->bytes,
-				zcs_reason_name(top[k]->reason));
+				segfmt_reason_name(top[k]->reason));
 		}
 		fprintf(f, "]}");
 	}
@@ -373,7 +373,7 @@ static void mib(char *buf, size_t cap, uint64_t b)
 	snprintf(buf, cap, "%.1f", (double)b / (1024.0 * 1024.0));
 }
 
-static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, const struct zcs_counters *all)
+static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, const struct segfmt_counters *all)
 {
 	int k = kernel_state(l);
 	uint64_t rx = all->bytes_mapped + all->bytes_copied;
@@ -387,14 +387,14 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		(unsigned long long)all->reads, b, pct(all->bytes_mapped, rx), c);
 	int mr = main_reason(all);
 	if (mr >= 0)
-		fprintf(f, "main reason bytes were not mapped: %s\n", zcs_reason_names[mr]);
+		fprintf(f, "main reason bytes were not mapped: %s\n", segfmt_reason_names[mr]);
 	report_auto(f, l, pv);
 	report_sandboxed(f, l);
 	fprintf(f, "%7s %-20s %5s %-22s %-6s %9s %11s %11s %8s  %s\n", "PID", "COMMAND", "FD", "PEER", "STATE",
 		"READS", "MAPPED_MiB", "COPIED_MiB", "MAPPED%", "FALLBACK");
 	size_t quiet = 0;
 	for (size_t i = 0; i < l->n; i++) {
-		const struct zcs_header *h = l->v[i].h;
+		const struct segfmt_header *h = l->v[i].h;
 		if (!pv[i].nrows && !pv[i].totals.reads) {
 			quiet++;
 			continue;
@@ -411,7 +411,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			fprintf(f, "%7d %-20s %5d %-22s %-6s %9llu %11s %11s %7.2f%%  %s\n", h->pid, cmd, r->fd, r->peer,
 				r->open ? "open" : "closed", (unsigned long long)r->c.reads, b, c,
 				pct(r->c.bytes_mapped, r->c.bytes_mapped + r->c.bytes_copied),
-				why >= 0 ? zcs_reason_names[why] : "-");
+				why >= 0 ? segfmt_reason_names[why] : "-");
 			any = 1;
 		}
 		if (!any)
@@ -421,7 +421,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 		fprintf(f, "(%zu more process%s ran with the shim and read no TCP data)\n", quiet,
 			quiet == 1 ? "" : "es");
 	for (size_t i = 0; i < l->n; i++) {
-		const struct zcs_callsite *top[10];
+		const struct segfmt_callsite *top[10];
 		size_t nt = top_callsites(pv[i].v, top, 10);
 		if (!nt)
 			continue;
@@ -433,7 +433,7 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 			mib(b, sizeof(b), top[k]->bytes);
 			fprintf(f, "  %9llu reads %9s MiB  %s+%#llx (%s+%#llx)  %s\n", (unsigned long long)top[k]->reads, b,
 				fn, (unsigned long long)top[k]->fn_offset, mod, (unsigned long long)top[k]->offset,
-				zcs_reason_name(top[k]->reason));
+				segfmt_reason_name(top[k]->reason));
 		}
 	}
 }
@@ -441,12 +441,12 @@ static void report_text(FILE *f, const struct seglist *l, struct proc_view *pv, 
 static void report(FILE *f, const struct seglist *l, int json)
 {
 	struct proc_view *pv = calloc(l->n ? l->n : 1, sizeof(*pv));
-	struct zcs_counters all;
+	struct segfmt_counters all;
 	memset(&all, 0, sizeof(all));
 	for (size_t i = 0; i < l->n; i++) {
 		pv[i].v = &l->v[i];
-		pv[i].live = seg_live(&l->v[i]);
-		seg_totals(&l->v[i], &pv[i].totals);
+		pv[i].live = segread_live(&l->v[i]);
+		segread_totals(&l->v[i], &pv[i].totals);
 		load_rows(&pv[i]);
 		sum(&all, &pv[i].totals);
 	}
@@ -462,14 +462,14 @@ static void report(FILE *f, const struct seglist *l, int json)
 /* ---- live views ------------------------------------------------------ */
 
 /* The live processes as the Prometheus writer wants them. */
-static struct prom_proc *prom_procs(const struct seglist *l)
+static struct zcprom_proc *prom_procs(const struct seglist *l)
 {
-	struct prom_proc *p = calloc(l->n ? l->n : 1, sizeof(*p));
+	struct zcprom_proc *p = calloc(l->n ? l->n : 1, sizeof(*p));
 	for (size_t i = 0; i < l->n; i++) {
 		p[i].pid = l->v[i].h->pid;
 		p[i].start = l->v[i].h->start_time;
 		seg_str(p[i].command, sizeof(p[i].command), l->v[i].h->command, sizeof(l->v[i].h->command));
-		seg_totals(&l->v[i], &p[i].c);
+		segread_totals(&l->v[i], &p[i].c);
 	}
 	return p;
 }
@@ -489,16 +489,16 @@ static int export_mode(const char *textdir, double interval, long count)
 		return fprintf(stderr, "zcstat: no statistics directory\n"), 1;
 	snprintf(final, sizeof(final), "%s/zcshim.prom", textdir);
 	snprintf(tmp, sizeof(tmp), "%s/.zcshim.prom.%d", textdir, (int)getpid());
-	struct prom_state st = { 0 };
+	struct zcprom_state st = { 0 };
 	for (long k = 0; !count || k < count; k++) {
 		struct seglist l = { 0 };
 		segs_collect_live(dir, &l, 0);
-		struct prom_proc *p = prom_procs(&l);
-		prom_fold(&st, p, l.n);
+		struct zcprom_proc *p = prom_procs(&l);
+		zcprom_fold(&st, p, l.n);
 		FILE *f = fopen(tmp, "w");
 		if (!f)
 			return fprintf(stderr, "zcstat: %s: %s\n", tmp, strerror(errno)), 1;
-		prom_write(f, p, l.n, &st, prom_kernel(&l));
+		zcprom_write(f, p, l.n, &st, prom_kernel(&l));
 		if (fclose(f) || rename(tmp, final))
 			return fprintf(stderr, "zcstat: %s: %s\n", final, strerror(errno)), unlink(tmp), 1;
 		free(p);
@@ -520,8 +520,8 @@ static int list_mode(int json, int prometheus)
 	struct seglist l = { 0 };
 	segs_collect_live(dir, &l, 0);
 	if (prometheus) {
-		struct prom_proc *p = prom_procs(&l);
-		prom_write(stdout, p, l.n, NULL, prom_kernel(&l));
+		struct zcprom_proc *p = prom_procs(&l);
+		zcprom_write(stdout, p, l.n, NULL, prom_kernel(&l));
 		free(p);
 	} else if (json) {
 		report(stdout, &l, 1);
@@ -530,7 +530,7 @@ static int list_mode(int json, int prometheus)
 		       "MAPPED%");
 		for (size_t i = 0; i < l.n; i++) {
 			struct proc_view pv = { .v = &l.v[i], .live = 1 };
-			seg_totals(&l.v[i], &pv.totals);
+			segread_totals(&l.v[i], &pv.totals);
 			load_rows(&pv);
 			int open = 0;
 			for (size_t k = 0; k < pv.nrows; k++)
@@ -574,14 +574,14 @@ static int top_mode(int pid, double interval, long count, int deltas, int json)
 		return 0;
 	}
 	const struct segview *v = &l.v[l.n - 1];	/* the current image, if it exec'd */
-	struct zcs_counters *prev = calloc(v->h->nslots + 1, sizeof(*prev));
+	struct segfmt_counters *prev = calloc(v->h->nslots + 1, sizeof(*prev));
 	double t0 = now_s();
 	for (long it = 0; count <= 0 || it < count; it++) {
 		if (it) {
 			struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
 			nanosleep(&ts, NULL);	/* the refresh period itself */
 		}
-		if (!seg_live(v)) {
+		if (!segread_live(v)) {
 			printf("process %d has exited\n", pid);
 			break;
 		}
@@ -597,7 +597,7 @@ static int top_mode(int pid, double interval, long count, int deltas, int json)
 		       "COPIED_MB", "MAPPED%", "MB/s", "FALLBACK");
 		for (size_t k = 0; k < pv.nrows; k++) {
 			const struct fd_row *r = &pv.rows[k];
-			struct zcs_counters *p = &prev[r->slot];
+			struct segfmt_counters *p = &prev[r->slot];
 			uint64_t dm = r->c.bytes_mapped - p->bytes_mapped, dc = r->c.bytes_copied - p->bytes_copied;
 			uint64_t dr = r->c.reads - p->reads;
 			double rate = dt > 0 ? (double)(dm + dc) / dt / 1e6 : 0;
@@ -608,7 +608,7 @@ static int top_mode(int pid, double interval, long count, int deltas, int json)
 				snprintf(ratebuf, sizeof(ratebuf), "%9.1f", rate);
 			printf("%5d %-22s %-6s %9llu %10.1f %10.1f %7.2f%% %s  %s\n", r->fd, r->peer,
 			       r->open ? "open" : "closed", (unsigned long long)(deltas ? dr : r->c.reads), (double)m / 1e6,
-			       (double)c / 1e6, pct(m, m + c), ratebuf, why >= 0 ? zcs_reason_names[why] : "-");
+			       (double)c / 1e6, pct(m, m + c), ratebuf, why >= 0 ? segfmt_reason_names[why] : "-");
 			*p = r->c;
 		}
 		if (!pv.nrows)

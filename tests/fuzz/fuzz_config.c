@@ -35,11 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t u;
 	int b;
 	size_parse(s, 0, UINT64_MAX, &u);
-	zcfg_parse_bool(s, &b);
-	zcfg_parse_level(s, &b);
+	config_parse_bool(s, &b);
+	config_parse_level(s, &b);
 	struct zcfg c;
-	zcfg_load(&c, get, warn, 0);
-	if (c.window % 4096 || c.window < ZCFG_MIN_WINDOW || c.window > ZCFG_MAX_WINDOW)
+	config_load(&c, get, warn, 0);
+	if (c.window % 4096 || c.window < CONFIG_MIN_WINDOW || c.window > CONFIG_MAX_WINDOW)
 		abort();	/* an accepted window must be valid */
 	free(s);
 	return 0;
