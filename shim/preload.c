@@ -1,5 +1,8 @@
 /*
- * preload.c - the exported hooks of libzcshim.so, and nothing else.
+ * preload.c - the exported receive, fd-lifecycle and signal() hooks of
+ * libzcshim.so, and nothing else.  The other exports: the hooks that must
+ * work before start-up (maphooks.c, sighooks.c, sandbox.c) and the in-place
+ * API (inplace.c).
  *
  * Each hook has three layers (after Samba's socket_wrapper): the real
  * function (libc.c), a static function with the logic, and the exported
