@@ -17,6 +17,8 @@
  * --no-restart; reads retry on EINTR), --fill-fds (use up every fd below a
  * limit of 64 after connecting), --as-limit-mb N (cap the address space at
  * N MiB above current use).
+ * --seq N makes N connections one after another, each read to its end
+ * (checked from offset 0) and closed: short connections.
  * --conns N --epoll connects N sockets and reads them all from one epoll
  * loop (non-blocking, level-triggered) until every one reaches EOF, each
  * checked from offset 0, and prints the peak RssFile it saw.
@@ -344,12 +346,42 @@ static void skip_http_headers(int fd, int send_request)
 	}
 }
 
+/* --seq N: N connections one after another, each read to its end (and
+ * checked from offset 0) and closed: a client making short connections. */
+static int sequential(int port, int mss, int n, uint64_t expect)
+{
+	uint8_t *buf = aligned_alloc(4096, (rsize + 4095) / 4096 * 4096);
+	uint64_t total = 0;
+	for (int c = 0; c < n; c++) {
+		int fd = connect_loopback(port, mss);
+		uint64_t at = 0;
+		for (;;) {
+			ssize_t r = do_recv(fd, buf, rsize);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				die("connection %d: %s after %llu bytes", c, strerror(errno), (unsigned long long)at);
+			if (r == 0)
+				break;
+			if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
+				die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
+			at += (uint64_t)r;
+		}
+		close(fd);
+		if (expect && at != expect)
+			die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)at, (unsigned long long)expect);
+		total += at;
+	}
+	printf("bytes=%llu ok conns=%d\n", (unsigned long long)total, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0, nconns = 0, use_epoll = 0, restart = 1, fill = 0;
 	long storm_us = 0, as_mb = 0;
 	uint64_t expect = 0, off = 0, pull = 0, drain_ns = 0;
-	int ab = 0;
+	int ab = 0, nseq = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
@@ -368,6 +400,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--ab")) ab = 1;
 		else if (!strcmp(a, "--skip-headers")) http = 2;
 		else if (!strcmp(a, "--conns") && v) nconns = atoi(v), i++;
+		else if (!strcmp(a, "--seq") && v) nseq = atoi(v), i++;
 		else if (!strcmp(a, "--epoll")) use_epoll = 1;
 		else if (!strcmp(a, "--host") && v) helper_addr = v, i++;
 		else if (!strcmp(a, "--signals-us") && v) storm_us = atol(v), i++;
@@ -387,13 +420,15 @@ int main(int argc, char **argv)
 		} else {
 			die("usage: zcrecv (--port P | --fd N) [--api A] [--size N] [--iov K] [--mss N] "
 			    "[--waitall] [--threads T [--mixed]] [--expect N] [--offset N] [--http] [--skip-headers] [--no-check] "
-			    "[--conns N --epoll] [--pull N [--ab]]");
+			    "[--conns N --epoll] [--seq N] [--pull N [--ab]]");
 		}
 	}
 	if (iovn < 1 || iovn > 64)
 		die("--iov must be 1..64");
 	if (use_epoll && nconns > 0)
 		return many(port, nconns, expect);
+	if (nseq > 0)
+		return sequential(port, mss, nseq, expect);
 	if (pull > UINT32_MAX / 4 || (pull && fd >= 0) || (ab && !pull))
 		die("--pull takes up to 1G, on a connection of its own");
 	if (fd < 0) {
