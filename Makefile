@@ -59,7 +59,7 @@ CFLAGS ?=
 COMMON_SRC = common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c common/size.c
 SHIM_SRC = shim/preload.c shim/init.c shim/fdtable.c shim/zcwin.c shim/zcread.c shim/stats.c \
            shim/callsite.c shim/config.c shim/log.c shim/libc.c shim/iocur.c shim/memok.c \
-           shim/take.c shim/policy.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c shim/sighooks.c shim/sandbox.c $(COMMON_SRC)
+           shim/take.c shim/policy.c shim/peer.c shim/auto.c shim/inplace.c shim/sigwatch.c shim/maphooks.c shim/sighooks.c shim/sandbox.c $(COMMON_SRC)
 SHIM_OBJ = $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      = $(BUILD)/libzcshim.so
 
@@ -68,7 +68,7 @@ LIB      = $(BUILD)/libzcshim.so
 # auto mode, the policy).
 TOOL_COMMON_SRC = common/segread.c $(COMMON_SRC)
 COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
-TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c tools/zcprom.c
+TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c shim/peer.c tools/zcprom.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 # The programs the tests, the demo and the benchmark drive live in

@@ -140,7 +140,7 @@ static void start_sender_as(struct sender *s, const char *mode, int mss, const c
 		snprintf(path, sizeof(path), "%s/helpers/zcsend", bindir);
 		snprintf(mssbuf, sizeof(mssbuf), "%d", mss);
 		execl(path, path, "--bytes", bytes, "--mode", mode, "--mss", mssbuf, "--serve-forever",
-		      pull ? "--pull" : (char *)NULL, (char *)NULL);
+		      pull == 1 ? "--pull" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -550,6 +550,11 @@ static double ab_ratio(const char *out)
 	return v[1] > 0 && v[2] > 0 && v[3] > 0 ? (v[0] / v[1]) / (v[2] / v[3]) : -1;
 }
 
+/* The A/B runs of one row (zcrecv --ab, under argv): without the shim,
+ * map and auto each ab_runs times, medians of (hooked/raw under the shim)
+ * over (hooked/raw without it). */
+static void ab_rows(struct row *w, char *const *argv, pid_t spid);
+
 static void queued(const char *sender_name, const char *mode, int mss, const char *size)
 {
 	struct row *w = &rows[nrows];
@@ -563,6 +568,30 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
 	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
 	snprintf(portbuf, sizeof(portbuf), "%d", s.port);
 	char *argv[] = { path, "--port", portbuf, "--size", (char *)size, "--no-check", "--pull", "16M", "--ab", NULL };
+	ab_rows(w, argv, s.pid);
+}
+
+/* Sequential short connections, each SIZE bytes, made and read by one
+ * client (zcrecv --seq --ab: libc's calls against raw system calls, per
+ * connection, each connection's data all queued before its reads). */
+static void conns(const char *sender_name, const char *mode, int mss, const char *size, int n)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "conns %s %dx%s", sender_name, n, size);
+	if (!selected(w->name))
+		return;
+	char path[PATH_MAX + 16], portbuf[16], nbuf[16];
+	struct sender s;
+	start_sender_as(&s, mode, mss, size, 2);
+	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
+	snprintf(portbuf, sizeof(portbuf), "%d", s.port);
+	snprintf(nbuf, sizeof(nbuf), "%d", n);
+	char *argv[] = { path, "--port", portbuf, "--size", "256K", "--no-check", "--seq", nbuf, "--ab", NULL };
+	ab_rows(w, argv, s.pid);
+}
+
+static void ab_rows(struct row *w, char *const *argv, pid_t spid)
+{
 	double rs[AB_MAX], ra[AB_MAX], mapped = 0, amapped = 0;
 	for (int i = 0; i < ab_runs; i++) {
 		struct result a, b, c;
@@ -575,7 +604,7 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
 		mapped += b.mapped_pct;
 		amapped += c.mapped_pct;
 	}
-	stop(s.pid);
+	stop(spid);
 	int saved = runs;
 	runs = ab_runs;	/* median() and friends count pairs in runs */
 	w->cpu_ratio = median(rs, runs);
@@ -809,8 +838,9 @@ static void print(double memcpy_bw)
 		if (w->kind != 3)
 			continue;
 		if (!header++)
-			printf("\nqueued, in-process A/B (hooked read vs raw syscall, blocks of 256K; %d runs each of "
-			       "without, map, auto; medians): receiver CPU / plain recv()\n"
+			printf("\nin-process A/B, hooked calls against raw system calls in one receiver (queued: blocks "
+			       "of 256K of a queued stream; conns: whole connections, socket to close, their data "
+			       "queued first); %d runs each of without, map, auto; medians: receiver CPU / plain\n"
 			       "%-28s %8s %13s %8s %7s %7s\n",
 			       ab_runs, "scenario", "shim", "shim min-max", "auto", "mapped%", "auto%");
 		printf("%-28s %8.4f %6.4f-%.4f %8.4f %7.1f %7.1f\n", w->name, w->cpu_ratio, w->spread_lo, w->spread_hi,
@@ -914,6 +944,13 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++)
 		if ((!only_sender || !strcmp(only_sender, q[k][0])) && (!only_size || !strcmp(only_size, q[k][3])))
 			queued(q[k][0], q[k][1], atoi(q[k][2]), q[k][3]);
+	/* Short connections: what each new connection costs (#23). */
+	const char *cs[][3] = { { "plain", "plain", "0" }, { "zc", "zerocopy", "0" }, { "zc4108", "zerocopy", "4108" } };
+	for (size_t k = 0; k < 3; k++)
+		if (!only_sender || !strcmp(only_sender, cs[k][0])) {
+			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
+			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "1M", 100);
+		}
 	pingpong();
 	many();
 	print(memcpy_mbs());

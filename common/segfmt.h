@@ -72,7 +72,7 @@ struct segfmt_slot {
 	uint16_t port;          /* peer port, host order */
 	uint8_t addr[16];       /* peer address, network order */
 	uint32_t pad;
-	uint64_t opened_ns;     /* CLOCK_REALTIME */
+	uint64_t opened_ns;     /* 0: no longer kept (a clock read per connection) */
 	uint64_t closed_ns;
 	struct segfmt_counters c;
 };

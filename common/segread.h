@@ -38,7 +38,8 @@ void segread_totals(const struct segview *v, struct segfmt_counters *out);
 /* 1 if process pid is alive and still maps this segment file (so it was
  * neither replaced by exec nor is a reused pid). */
 int segread_live(const struct segview *v);
-/* 1 if fd of process pid is still the socket with this inode. */
+/* 1 if fd of process pid is still the socket with this inode (0: any
+ * socket; the shim no longer records it, to spare a call per connection). */
 int segread_fd_open(int pid, int fd, unsigned long long inode);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "fdtable.h"
+#include "peer.h"
 #include "libc.h"
 
 #include <errno.h>
@@ -160,6 +161,7 @@ void fdtable_hints_clear(struct fdtable_hints *h)
 	FDTABLE_SET(h->queued, 0);
 	FDTABLE_SET(h->blocking, 0);
 	FDTABLE_SET(h->head_off, 0);
+	FDTABLE_SET(h->peer, 0);
 }
 
 static void (*reset_hook)(int fd);
@@ -177,6 +179,7 @@ static void reset(struct fdtable_entry *e, uint32_t kind, const struct fdtable_o
 	void (*hook)(int) = __atomic_load_n(&reset_hook, __ATOMIC_ACQUIRE);
 	if (hook)
 		hook((int)(e - table));
+	peer_forget((int)(e - table));
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
 	/* After the slot: a reader caching ctr re-checks the slot (zcread.c). */
 	__atomic_store_n(&e->ctr, NULL, __ATOMIC_RELEASE);
@@ -199,13 +202,14 @@ int fdtable_tcp_open(void)
 	return __atomic_load_n(&tcp_open, __ATOMIC_RELAXED);
 }
 
-void fdtable_set_tcp(int fd)
+void fdtable_set_tcp(int fd, int nonblock)
 {
 	struct fdtable_entry *e = fdtable_get(fd);
 	if (!e)
 		return;
 	touch(fd);
 	reset(e, FDTABLE_TCP, NULL, 0, 1);
+	FDTABLE_SET(e->hints.blocking, nonblock ? 2 : 1);
 }
 
 void fdtable_forget(int fd)
@@ -229,9 +233,13 @@ void fdtable_dup(int oldfd, int newfd)
 	}
 	/* Another fd of the same socket in this process: the same lock. */
 	reset(n, k, &opts, sid, k == FDTABLE_TCP && FDTABLE_GET(o->solo));
+	if (k == FDTABLE_TCP) {
+		peer_copy(oldfd, newfd);	/* the same peer, and what was learned of it */
+		FDTABLE_SET(n->hints.peer, FDTABLE_GET(o->hints.peer));
+	}
 }
 
-void fdtable_accepted(int lfd, int fd)
+void fdtable_accepted(int lfd, int fd, int nonblock)
 {
 	struct fdtable_entry *l = fdtable_get(lfd), *n = fdtable_get(fd);
 	if (!n)
@@ -244,6 +252,7 @@ void fdtable_accepted(int lfd, int fd)
 	struct fdtable_opts o = { FDTABLE_GET(l->opts.flags) & ~(uint32_t)FDTABLE_OPT_REPAIR };
 	touch(fd);
 	reset(n, FDTABLE_TCP, &o, 0, 1);
+	FDTABLE_SET(n->hints.blocking, nonblock ? 2 : 1);
 }
 
 static void opt_flag_one(struct fdtable_entry *e, uint32_t flag, int on)

@@ -34,6 +34,7 @@ struct fdtable_hints {
 				 * kernel does not say) */
 	uint8_t blocking;       /* 0 not known, 1 blocking, 2 O_NONBLOCK */
 	uint16_t head_off;      /* the last read stopped this far into a mappable page */
+	uint32_t peer;          /* peer_key of the fd's peer (0: not known) */
 };
 
 /* Socket options that change what a read must do, as the program set them
@@ -110,14 +111,16 @@ static inline int fdtable_kind(int fd, struct fdtable_entry *e)
 /* Kernel view: 1 if fd is an AF_INET/AF_INET6 SOCK_STREAM TCP socket. */
 int fdtable_is_tcp(int fd);
 
-/* Lifecycle: fd now refers to a TCP socket the shim saw created. */
-void fdtable_set_tcp(int fd);
+/* Lifecycle: fd now refers to a TCP socket the shim saw created, with
+ * O_NONBLOCK (nonblock) or not: known here, so no read asks. */
+void fdtable_set_tcp(int fd, int nonblock);
 /* fd closed (or about to be reused): forgets everything, releases its stats slot. */
 void fdtable_forget(int fd);
 /* newfd is a duplicate of oldfd. */
 void fdtable_dup(int oldfd, int newfd);
-/* fd was accepted from lfd: a TCP socket with the listener's options. */
-void fdtable_accepted(int lfd, int fd);
+/* fd was accepted from lfd: a TCP socket with the listener's options, and
+ * O_NONBLOCK only if accept4 asked (Linux does not inherit it). */
+void fdtable_accepted(int lfd, int fd, int nonblock);
 /* The program set a socket option on fd (after it succeeded). */
 void fdtable_setsockopt(int fd, int level, int name, const void *val, unsigned len);
 /* close_range(lo, hi) closed these fds. */

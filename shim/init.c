@@ -9,6 +9,7 @@
 #include "fdtable.h"
 #include "libc.h"
 #include "log.h"
+#include "peer.h"
 #include "stats.h"
 #include "zcread.h"
 #include "zcshim.h"
@@ -102,7 +103,7 @@ static uint32_t start_modules(void)
 		return INIT_OFF;
 	}
 	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
-	if (fdtable_init(stats_release)) {
+	if (fdtable_init(stats_release) || peer_init(fdtable_tab.len)) {
 		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
 		return INIT_OFF;
 	}

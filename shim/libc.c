@@ -48,6 +48,7 @@ void libc_resolve(void)
 	RESOLVE(socket);
 	RESOLVE(accept);
 	RESOLVE(accept4);
+	RESOLVE(connect);
 	RESOLVE(close);
 	RESOLVE(close_range);
 	RESOLVE(dup);
@@ -108,6 +109,11 @@ int libc_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 	if (!flags && NEXT(accept))
 		return NEXT(accept)(fd, a, al);
 	return NEXT(accept4) ? NEXT(accept4)(fd, a, al, flags) : (int)syscall(SYS_accept4, fd, a, al, flags);
+}
+
+int libc_connect(int fd, const struct sockaddr *a, socklen_t al)
+{
+	return NEXT(connect) ? NEXT(connect)(fd, a, al) : (int)syscall(SYS_connect, fd, a, al);
 }
 
 int libc_close(int fd)

@@ -32,6 +32,7 @@ typedef ssize_t (*__libc_recvmsg)(int, struct msghdr *, int);
 typedef int (*__libc_socket)(int, int, int);
 typedef int (*__libc_accept)(int, struct sockaddr *, socklen_t *);
 typedef int (*__libc_accept4)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*__libc_connect)(int, const struct sockaddr *, socklen_t);
 typedef int (*__libc_close)(int);
 typedef int (*__libc_close_range)(unsigned, unsigned, int);
 typedef int (*__libc_dup)(int);
@@ -67,6 +68,7 @@ struct libc_symbols {
 	LIBC_SYMBOL(socket);
 	LIBC_SYMBOL(accept);
 	LIBC_SYMBOL(accept4);
+	LIBC_SYMBOL(connect);
 	LIBC_SYMBOL(close);
 	LIBC_SYMBOL(close_range);
 	LIBC_SYMBOL(dup);
@@ -153,6 +155,7 @@ ssize_t libc_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a
 ssize_t libc_recvmsg(int fd, struct msghdr *m, int flags);
 int libc_socket(int d, int t, int p);
 int libc_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags);
+int libc_connect(int fd, const struct sockaddr *a, socklen_t al);
 int libc_close(int fd);
 int libc_close_range(unsigned lo, unsigned hi, int flags);
 int libc_dup(int fd);

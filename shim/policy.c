@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "policy.h"
 #include "config.h"
+#include "peer.h"
 #include "page.h"
 #include "segfmt.h"
 
@@ -22,7 +23,10 @@ void policy_configure(size_t m)
 
 static void learn_backoff(struct fdtable_hints *h, const struct policy_outcome *o)
 {
+	uint32_t peer = FDTABLE_GET(h->peer);
 	if (o->mapped) {
+		if (FDTABLE_GET(h->backoff) || FDTABLE_GET(h->miss_streak))
+			peer_learn(peer, (struct peer_learned){ 0, 0, 0 });	/* this peer's data maps */
 		FDTABLE_SET(h->miss_streak, 0);
 		FDTABLE_SET(h->backoff, 0);
 		return;
@@ -31,6 +35,7 @@ static void learn_backoff(struct fdtable_hints *h, const struct policy_outcome *
 		return;
 	uint16_t streak = (uint16_t)(FDTABLE_GET(h->miss_streak) + 1);
 	FDTABLE_SET(h->miss_streak, streak);
+	peer_learn(peer, (struct peer_learned){ (uint8_t)(streak < 255 ? streak : 255), 0, FDTABLE_GET(h->backoff) });
 	/* MISS_LIMIT misses in a row before the first back-off (a stream may
 	 * start with a few unmappable pages); after one, the first probe that
 	 * finds nothing to map backs off again. */
@@ -42,7 +47,32 @@ static void learn_backoff(struct fdtable_hints *h, const struct policy_outcome *
 	b = b ? (uint16_t)(b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2) : BACKOFF_FIRST;
 	FDTABLE_SET(h->miss_streak, 0);
 	FDTABLE_SET(h->backoff, b);
+	peer_learn(peer, (struct peer_learned){ 0, 0, b });
 	policy_pass_next(h, b, SEGFMT_R_BACKOFF);
+}
+
+void policy_met_peer(struct fdtable_hints *h, uint32_t key)
+{
+	FDTABLE_SET(h->peer, key);
+	struct peer_learned l = peer_recall(key);
+	/* A new connection from a peer whose data did not map starts where
+	 * the last one left off: its misses count on, and a back-off holds,
+	 * its reads passed through.  Short connections may end before a
+	 * back-off runs out, so the peer is also probed afresh every so many
+	 * connections (1, 2, 4 ... 64 as the back-off grows): a peer whose
+	 * data maps again is found. */
+	FDTABLE_SET(h->miss_streak, l.misses);
+	if (!l.backoff)
+		return;
+	unsigned every = l.backoff / BACKOFF_FIRST;
+	if (l.waited + 1u >= every) {
+		peer_learn(key, (struct peer_learned){ l.misses, 0, l.backoff });
+		FDTABLE_SET(h->backoff, l.backoff);	/* a miss doubles it */
+		return;	/* this connection probes at its first read */
+	}
+	peer_learn(key, (struct peer_learned){ l.misses, (uint8_t)(l.waited + 1), l.backoff });
+	FDTABLE_SET(h->backoff, l.backoff);
+	policy_pass_next(h, l.backoff, SEGFMT_R_BACKOFF);
 }
 
 static void learn_mapped(struct fdtable_hints *h, const struct policy_outcome *o)

@@ -136,4 +136,8 @@ static inline void policy_learn_pass(struct fdtable_entry *e, ssize_t r, int rea
 	policy_learn(e, &o);
 }
 
+/* fd's peer is known (connect, accept): remember it in the hints, and
+ * start from what was learned of that peer's traffic (peer.h). */
+void policy_met_peer(struct fdtable_hints *h, uint32_t key);
+
 #endif

@@ -31,6 +31,8 @@
 #include "export.h"
 #include "fdtable.h"
 #include "libc.h"
+#include "peer.h"
+#include "policy.h"
 #include "init.h"
 #include "sigwatch.h"
 #include "stats.h"
@@ -154,22 +156,53 @@ static int do_socket(int domain, int type, int protocol)
 	int fd = libc_socket(domain, type, protocol);
 	if (fd >= 0 && init_lifecycle()) {
 		if (is_tcp_args(domain, type, protocol))
-			fdtable_set_tcp(fd);
+			fdtable_set_tcp(fd, type & SOCK_NONBLOCK);
 		else
 			fdtable_forget(fd);
 	}
 	return fd;
 }
 
+/* Where the program asks for no address, the kernel is handed a buffer
+ * of the shim's: the peer comes with the call, no getpeername later. */
 static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	int fd = libc_accept4(lfd, addr, len, flags);
+	struct sockaddr_storage own;
+	socklen_t own_len = sizeof(own);
+	int ours = !addr && !len && init_ready();
+	int fd = libc_accept4(lfd, ours ? (struct sockaddr *)&own : addr, ours ? &own_len : len, flags);
 	if (fd >= 0 && init_lifecycle()) {
 		int saved = errno;
-		fdtable_accepted(lfd, fd);
+		fdtable_accepted(lfd, fd, flags & SOCK_NONBLOCK);
+		struct fdtable_entry *e = fdtable_get(fd);
+		if (e && fdtable_kind(fd, e) == FDTABLE_TCP) {
+			/* The program's own buffer is not read: how much of it
+			 * the kernel could fill was not said before the call
+			 * (reading *len then could fault where libc returns
+			 * EFAULT); its peer is asked for once, at the first read
+			 * (stats.c). */
+			if (ours)
+				peer_note(fd, (struct sockaddr *)&own, own_len, 0);
+			policy_met_peer(&e->hints, peer_key(fd));
+		}
 		errno = saved;
 	}
 	return fd;
+}
+
+static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int r = libc_connect(fd, addr, len);
+	if ((r == 0 || errno == EINPROGRESS) && init_lifecycle()) {
+		int saved = errno;
+		struct fdtable_entry *e = fdtable_get(fd);
+		if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) == FDTABLE_TCP) {
+			peer_note(fd, addr, len, 1);
+			policy_met_peer(&e->hints, peer_key(fd));
+		}
+		errno = saved;
+	}
+	return r;
 }
 
 /* The last TCP socket is gone: release what the windows still map. */
@@ -289,6 +322,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) { return do_recvms
 EXPORT int socket(int domain, int type, int protocol) { return do_socket(domain, type, protocol); }
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return do_accept4(fd, a, al, 0); }
 EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags) { return do_accept4(fd, a, al, flags); }
+EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) { return do_connect(fd, a, al); }
 EXPORT int close(int fd) { return do_close(fd); }
 EXPORT int close_range(unsigned lo, unsigned hi, int flags) { return do_close_range(lo, hi, flags); }
 EXPORT sighandler_t signal(int sig, sighandler_t h) { return do_signal(sig, h); }

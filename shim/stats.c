@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "stats.h"
+#include "peer.h"
 #include "config.h"
 #include "log.h"
 
@@ -36,13 +37,6 @@ static struct segfmt_slot *slot_at(uint32_t idx)
 	if (idx >= seg->nslots)
 		return NULL;
 	return (struct segfmt_slot *)((char *)seg + seg->header_size) + idx;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Reads a small /proc file with raw syscalls (the read hook must not see it). */
@@ -196,29 +190,26 @@ int stats_init(const struct zcfg *cfg)
 	return r;
 }
 
+/* The fd's peer, as connect or accept gave it (peer.h); asked of the
+ * kernel only for a socket the shim did not see connected or accepted
+ * without an address of its own (inherited; accept with the program's
+ * buffer).  No inode: zcstat takes the fd's being a socket as enough. */
 static void fill_peer(struct segfmt_slot *s, int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t l = sizeof(ss);
-	struct stat st;
+	struct peer_addr a;
 	s->fd = fd;
-	s->family = 0;
-	s->port = 0;
-	memset(s->addr, 0, sizeof(s->addr));
-	s->inode = fstat(fd, &st) ? 0 : (uint64_t)st.st_ino;
-	if (getpeername(fd, (struct sockaddr *)&ss, &l))
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		s->family = AF_INET;
-		s->port = ntohs(in->sin_port);
-		memcpy(s->addr, &in->sin_addr, 4);
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		s->family = AF_INET6;
-		s->port = ntohs(in6->sin6_port);
-		memcpy(s->addr, &in6->sin6_addr, 16);
+	s->inode = 0;
+	if (!peer_get(fd, &a)) {
+		struct sockaddr_storage ss;
+		socklen_t l = sizeof(ss);
+		if (!getpeername(fd, (struct sockaddr *)&ss, &l))
+			peer_note(fd, (struct sockaddr *)&ss, l, 0);
+		if (!peer_get(fd, &a))
+			a = (struct peer_addr){ 0 };
 	}
+	s->family = a.family;
+	s->port = a.port;
+	memcpy(s->addr, a.addr, sizeof(s->addr));
 }
 
 static void fold(struct segfmt_counters *into, const struct segfmt_counters *c)
@@ -233,7 +224,8 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
 {
 	memset(&s->c, 0, sizeof(s->c));
 	fill_peer(s, fd);
-	s->opened_ns = now_ns();
+	s->opened_ns = 0;	/* not kept: a clock read a connection (a system call
+				 * here: this VM's vDSO clock falls back), and no reader uses it */
 	s->closed_ns = 0;
 	__atomic_store_n(&s->state, SEGFMT_SLOT_OPEN, __ATOMIC_RELEASE);
 	return (uint32_t)(s - slot_at(0)) + 1;
@@ -269,7 +261,6 @@ void stats_release(uint32_t idx)
 	uint32_t st = SEGFMT_SLOT_OPEN;
 	if (!s)
 		return;
-	s->closed_ns = now_ns();
 	__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 

@@ -33,6 +33,7 @@
 #include "iocur.h"
 #include "libc.h"
 #include "memok.h"
+#include "peer.h"
 #include "policy.h"
 #include "sigwatch.h"
 #include "state.h"
@@ -573,6 +574,10 @@ static uint32_t fd_slot(int fd, struct fdtable_entry *e)
 		if (mine && !__atomic_compare_exchange_n(&e->slot, &z, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			stats_release(mine - 1);
 		slot = __atomic_load_n(&e->slot, __ATOMIC_RELAXED);
+		/* A peer learned only now (the claim asked the kernel): start
+		 * from what was learned of it. */
+		if (!FDTABLE_GET(e->hints.peer))
+			policy_met_peer(&e->hints, peer_key(fd));
 		errno = saved;
 	}
 	return slot;

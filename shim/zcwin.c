@@ -312,7 +312,10 @@ void zcwin_trim(void)
 {
 	for (unsigned i = 0; i < pool_len; i++) {
 		struct zcwin_win *w = &pool[i];
-		if (!w->addr || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
+		/* Only a window with pages in it: a connection that mapped
+		 * nothing costs no madvise when it closes. */
+		if (!w->addr || !__atomic_load_n(&w->next, __ATOMIC_RELAXED) ||
+		    __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
 		zcwin_zap(w);
 		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);

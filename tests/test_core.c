@@ -374,3 +374,78 @@ Test(core, memory_thousand_idle_connections_bounded_rssfile, .timeout = 240)
 	cr_assert_geq(m, 1000ull * 256 * 1024 * 9 / 10, "mapped only %llu", (unsigned long long)m);
 	tl_free(&r);
 }
+
+/* "SYSCALL" calls in a `strace -c` summary (0: none listed). */
+static long strace_calls_of(const char *path, const char *syscall)
+{
+	FILE *f = fopen(path, "r");
+	char line[256], name[64];
+	long calls = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		double pct, secs;
+		long usecs, c, err;
+		if (sscanf(line, "%lf %lf %ld %ld %ld %63s", &pct, &secs, &usecs, &c, &err, name) == 6 ||
+		    sscanf(line, "%lf %lf %ld %ld %63s", &pct, &secs, &usecs, &c, name) == 5)
+			if (!strcmp(name, syscall))
+				calls = c;
+	}
+	if (f)
+		fclose(f);
+	return calls;
+}
+
+/* #23: a new connection costs no system call the plain program does not
+ * make: the peer comes from connect() (no getpeername), O_NONBLOCK from
+ * socket()'s flags (no fcntl), a window that mapped nothing is not
+ * released (no madvise), and a peer whose data never maps is learned once
+ * for all its connections (a probe every 64 at most, not a dozen failed
+ * zero-copy calls each).  200 sequential 16 KiB connections from a plain
+ * sender, every read on the mapped path (MIN_READ 0). */
+Test(core, short_connections_cost_no_extra_system_calls, .timeout = 120)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "16K", "--mode", "plain", "--serve-forever", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16], out[] = "/tmp/zcshim-strace-XXXXXX";
+	close(mkstemp(out));
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *ra[] = { "/usr/bin/strace", "-c", "-o", out, tl_bin("zcrecv"), "--port", portbuf, "--seq", "200",
+			     "--size", "256K", "--expect", "16K", NULL };
+	const char *env[] = { "ZCSHIM_MIN_READ=0", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, T_LONG, ra, env);
+	tl_kill(&snd);
+	cr_assert(strstr(r.out, "bytes=3276800 ok conns=200"), "%s", r.out);
+	long peer = strace_calls_of(out, "getpeername"), fcntl = strace_calls_of(out, "fcntl");
+	long madv = strace_calls_of(out, "madvise"), gso = strace_calls_of(out, "getsockopt");
+	unlink(out);
+	cr_assert_eq(peer, 0, "getpeername per connection: %ld", peer);
+	cr_assert_eq(fcntl, 0, "fcntl per connection: %ld", fcntl);
+	cr_assert_lt(madv, 20, "madvise per connection: %ld", madv);
+	uint64_t calls = total(&r, "zc_calls");
+	cr_assert_lt(calls, 40, "the peer's data never maps, yet %llu zero-copy calls for 200 connections: %s",
+		     (unsigned long long)calls, r.json);
+	cr_assert_lt(gso, 60, "%ld getsockopt for 200 connections", gso);
+	tl_free(&r);
+}
+
+/* ...and the peer memory does not keep a mappable peer from mapping: 50
+ * connections of 256 KiB from the MSS 4108 sender map, each of them. */
+Test(core, short_connections_from_a_mappable_peer_map, .timeout = 120)
+{
+	struct tl_proc snd;
+	const char *sa[] = { "--bytes", "256K", "--mode", "zerocopy", "--mss", "4108", "--serve-forever", NULL };
+	int port = tl_sender(&snd, sa);
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *ra[] = { tl_bin("zcrecv"), "--port", portbuf, "--seq", "50", "--size", "256K", "--mss", "4108",
+			     "--expect", "256K", NULL };
+	struct tl_result r;
+	tl_run(&r, 1, T_LONG, ra, NULL);
+	tl_kill(&snd);
+	cr_assert(strstr(r.out, "conns=50"), "%s", r.out);
+	uint64_t mapped = total(&r, "bytes_mapped");
+	cr_assert_geq(mapped, 50ull * 256 * 1024 * 9 / 10, "%llu of %u bytes mapped: %s", (unsigned long long)mapped,
+		      50 * 256 * 1024, r.json);
+	tl_free(&r);
+}

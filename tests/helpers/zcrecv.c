@@ -346,32 +346,79 @@ static void skip_http_headers(int fd, int send_request)
 	}
 }
 
-/* --seq N: N connections one after another, each read to its end (and
- * checked from offset 0) and closed: a client making short connections. */
-static int sequential(int port, int mss, int n, uint64_t expect)
+/* One short connection, made and ended through libc (hooked) or, with
+ * ab_raw, through system calls no hook sees.  With ab, the data is all
+ * queued (the peer's FIN has arrived) before the reads begin, and that
+ * wait is not counted: *ns is the thread CPU of the rest, the connection's
+ * own cost.  Returns the bytes read, checked from offset 0. */
+static uint64_t one_conn(int port, int mss, int ab, uint8_t *buf, uint64_t *ns, int c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, helper_addr, &a.sin_addr);
+	uint64_t t0 = thread_ns();
+	int fd = ab_raw ? (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
+			: socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	if (helper_rcvbuf)	/* before connect: the window scale covers it */
+		ab_raw ? syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVBUFFORCE, &helper_rcvbuf, sizeof(helper_rcvbuf))
+		       : setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &helper_rcvbuf, sizeof(helper_rcvbuf));
+	if (mss)
+		ab_raw ? syscall(SYS_setsockopt, fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))
+		       : setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	if (ab_raw ? syscall(SYS_connect, fd, (struct sockaddr *)&a, sizeof(a)) : connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		die("connect: %s", strerror(errno));
+	if (ab) {
+		uint64_t w0 = thread_ns();
+		struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+		while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
+				die("ppoll: %s", strerror(errno));
+		t0 += thread_ns() - w0;
+	}
+	uint64_t at = 0;
+	for (;;) {
+		ssize_t r = do_recv(fd, buf, rsize);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("connection %d: %s after %llu bytes", c, strerror(errno), (unsigned long long)at);
+		if (r == 0)
+			break;
+		if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
+			die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
+		at += (uint64_t)r;
+	}
+	ab_raw ? syscall(SYS_close, fd) : close(fd);
+	*ns = thread_ns() - t0;
+	return at;
+}
+
+/* --seq N: N connections one after another, each read to its end (checked
+ * from offset 0) and closed: a client making short connections.  With
+ * --ab, connections alternate between libc and raw system calls (pairs
+ * start each way in turn), and the thread CPU of each kind is printed as
+ * the --pull --ab rows print theirs (zcbench's conns rows). */
+static int sequential(int port, int mss, int n, uint64_t expect, int ab)
 {
 	uint8_t *buf = aligned_alloc(4096, (rsize + 4095) / 4096 * 4096);
-	uint64_t total = 0;
+	uint64_t total = 0, ns[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	if (ab)
+		helper_rcvbuf = 8 << 20;	/* room for a whole connection queued */
 	for (int c = 0; c < n; c++) {
-		int fd = connect_loopback(port, mss);
-		uint64_t at = 0;
-		for (;;) {
-			ssize_t r = do_recv(fd, buf, rsize);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				die("connection %d: %s after %llu bytes", c, strerror(errno), (unsigned long long)at);
-			if (r == 0)
-				break;
-			if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
-				die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
-			at += (uint64_t)r;
-		}
-		close(fd);
-		if (expect && at != expect)
-			die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)at, (unsigned long long)expect);
-		total += at;
+		ab_raw = ab && ((c & 1) ^ ((c >> 1) & 1));
+		uint64_t t, got = one_conn(port, mss, ab, buf, &t, c);
+		if (expect && got != expect)
+			die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)got, (unsigned long long)expect);
+		ns[ab_raw] += t;
+		bytes[ab_raw] += got;
+		total += got;
 	}
+	ab_raw = 0;
+	if (ab)
+		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
+		       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
+		       (unsigned long long)bytes[1]);
 	printf("bytes=%llu ok conns=%d\n", (unsigned long long)total, n);
 	return 0;
 }
@@ -428,7 +475,7 @@ int main(int argc, char **argv)
 	if (use_epoll && nconns > 0)
 		return many(port, nconns, expect);
 	if (nseq > 0)
-		return sequential(port, mss, nseq, expect);
+		return sequential(port, mss, nseq, expect, ab);
 	if (pull > UINT32_MAX / 4 || (pull && fd >= 0) || (ab && !pull))
 		die("--pull takes up to 1G, on a connection of its own");
 	if (fd < 0) {

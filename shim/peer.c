@@ -1,0 +1,118 @@
+/*
+ * peer.c - see peer.h.
+ */
+#define _GNU_SOURCE
+#include "peer.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct peer_addr *addrs;
+static unsigned addrs_len;
+
+#define MEMO 256u
+static uint64_t memo[MEMO];	/* key << 32 | misses << 24 | waited << 16 | back-off */
+
+int peer_init(unsigned n)
+{
+	/* Raw syscall, as the fd table's: this runs at start-up. */
+	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct peer_addr), PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	addrs = p;
+	addrs_len = n;
+	return 0;
+}
+
+static struct peer_addr *slot(int fd)
+{
+	return addrs && (unsigned)fd < addrs_len ? &addrs[fd] : NULL;
+}
+
+void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
+{
+	struct peer_addr *p = slot(fd), a = { 0 };
+	if (!p)
+		return;
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		a.family = AF_INET;
+		a.port = ntohs(in->sin_port);
+		memcpy(a.addr, &in->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		a.family = AF_INET6;
+		a.port = ntohs(in6->sin6_port);
+		memcpy(a.addr, &in6->sin6_addr, 16);
+	}
+	a.service = a.family && service;
+	*p = a;
+}
+
+void peer_copy(int oldfd, int newfd)
+{
+	struct peer_addr *o = slot(oldfd), *n = slot(newfd);
+	if (n)
+		*n = o ? *o : (struct peer_addr){ 0 };
+}
+
+void peer_forget(int fd)
+{
+	struct peer_addr *p = slot(fd);
+	if (p && p->family)
+		p->family = 0;
+}
+
+int peer_get(int fd, struct peer_addr *out)
+{
+	struct peer_addr *p = slot(fd);
+	if (!p || !p->family)
+		return 0;
+	*out = *p;
+	return out->family != 0;
+}
+
+uint32_t peer_key(int fd)
+{
+	struct peer_addr a;
+	if (!peer_get(fd, &a))
+		return 0;
+	/* FNV-1a over the family and the address; never 0 (0: not known). */
+	uint32_t h = 2166136261u ^ a.family;
+	for (int i = 0; i < (a.family == AF_INET ? 4 : 16); i++)
+		h = (h ^ a.addr[i]) * 16777619u;
+	if (a.service)
+		h = ((h ^ (a.port >> 8)) * 16777619u ^ (a.port & 0xff)) * 16777619u;
+	return h ? h : 1;
+}
+
+struct peer_learned peer_recall(uint32_t key)
+{
+	struct peer_learned l = { 0, 0, 0 };
+	if (!key)
+		return l;
+	uint64_t m = __atomic_load_n(&memo[key % MEMO], __ATOMIC_RELAXED);
+	if ((uint32_t)(m >> 32) == key) {
+		l.misses = (uint8_t)(m >> 24);
+		l.waited = (uint8_t)(m >> 16);
+		l.backoff = (uint16_t)m;
+	}
+	return l;
+}
+
+void peer_learn(uint32_t key, struct peer_learned l)
+{
+	if (!key)
+		return;
+	uint64_t *m = &memo[key % MEMO],
+		 v = (uint64_t)key << 32 | (uint64_t)l.misses << 24 | (uint64_t)l.waited << 16 | l.backoff;
+	/* Nothing to say of a peer: only forget it, never evict another. */
+	if ((l.misses || l.backoff || (uint32_t)(__atomic_load_n(m, __ATOMIC_RELAXED) >> 32) == key) &&
+	    __atomic_load_n(m, __ATOMIC_RELAXED) != v)
+		__atomic_store_n(m, v, __ATOMIC_RELAXED);
+}
