@@ -74,7 +74,7 @@ TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 # The programs the tests, the demo and the benchmark drive live in
 # tests/helpers/ and are built into build/helpers/, apart from the tools
 # that ship.
-HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff zcstack
+HELPERS = zcsend zcrecv zcecho zcsem zclife zcnozc zcsmall zcstress zcbad zcdiff zcstack zcput
 HDIR = $(BUILD)/helpers
 HELPER_BIN = $(HELPERS:%=$(HDIR)/%) $(HDIR)/zcapi $(HDIR)/zcstress-asan $(HDIR)/libzcfault.so $(HDIR)/libzcseen.so $(BUILD)/libzcshim-asan.so
 

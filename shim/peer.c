@@ -11,8 +11,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static struct peer_addr *addrs;
-static unsigned addrs_len;
+/* One fd's peer: relaxed atomics (threads close and accept the same fd
+ * numbers; a torn read gives a wrong hint, never a wrong byte). */
+struct cell {
+	uint32_t head;          /* family | service << 8 | port << 16; 0: none */
+	uint32_t pad;
+	uint64_t addr[2];
+};
+
+static struct cell *cells;
+static unsigned cells_len;
 
 #define MEMO 256u
 static uint64_t memo[MEMO];	/* key << 32 | misses << 24 | waited << 16 | back-off */
@@ -20,24 +28,36 @@ static uint64_t memo[MEMO];	/* key << 32 | misses << 24 | waited << 16 | back-of
 int peer_init(unsigned n)
 {
 	/* Raw syscall, as the fd table's: this runs at start-up. */
-	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct peer_addr), PROT_READ | PROT_WRITE,
+	void *p = (void *)syscall(SYS_mmap, NULL, (size_t)n * sizeof(struct cell), PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	addrs = p;
-	addrs_len = n;
+	cells = p;
+	cells_len = n;
 	return 0;
 }
 
-static struct peer_addr *slot(int fd)
+static struct cell *cell(int fd)
 {
-	return addrs && (unsigned)fd < addrs_len ? &addrs[fd] : NULL;
+	return cells && (unsigned)fd < cells_len ? &cells[fd] : NULL;
+}
+
+static void put(struct cell *c, const struct peer_addr *a)
+{
+	uint64_t w[2];
+	memcpy(w, a->addr, sizeof(w));
+	__atomic_store_n(&c->head, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->addr[0], w[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&c->addr[1], w[1], __ATOMIC_RELAXED);
+	__atomic_store_n(&c->head, (uint32_t)a->family | (uint32_t)a->service << 8 | (uint32_t)a->port << 16,
+			 __ATOMIC_RELEASE);
 }
 
 void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
 {
-	struct peer_addr *p = slot(fd), a = { 0 };
-	if (!p)
+	struct cell *c = cell(fd);
+	struct peer_addr a = { 0 };
+	if (!c)
 		return;
 	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -51,30 +71,39 @@ void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
 		memcpy(a.addr, &in6->sin6_addr, 16);
 	}
 	a.service = a.family && service;
-	*p = a;
+	put(c, &a);
 }
 
 void peer_copy(int oldfd, int newfd)
 {
-	struct peer_addr *o = slot(oldfd), *n = slot(newfd);
-	if (n)
-		*n = o ? *o : (struct peer_addr){ 0 };
+	struct cell *n = cell(newfd);
+	struct peer_addr a = { 0 };
+	if (!n)
+		return;
+	if (!peer_get(oldfd, &a))
+		a = (struct peer_addr){ 0 };
+	put(n, &a);
 }
 
 void peer_forget(int fd)
 {
-	struct peer_addr *p = slot(fd);
-	if (p && p->family)
-		p->family = 0;
+	struct cell *c = cell(fd);
+	if (c && __atomic_load_n(&c->head, __ATOMIC_RELAXED))
+		__atomic_store_n(&c->head, 0, __ATOMIC_RELAXED);
 }
 
 int peer_get(int fd, struct peer_addr *out)
 {
-	struct peer_addr *p = slot(fd);
-	if (!p || !p->family)
+	struct cell *c = cell(fd);
+	uint32_t h = c ? __atomic_load_n(&c->head, __ATOMIC_ACQUIRE) : 0;
+	if (!(h & 0xff))
 		return 0;
-	*out = *p;
-	return out->family != 0;
+	uint64_t w[2] = { __atomic_load_n(&c->addr[0], __ATOMIC_RELAXED), __atomic_load_n(&c->addr[1], __ATOMIC_RELAXED) };
+	out->family = (uint8_t)h;
+	out->service = (uint8_t)(h >> 8);
+	out->port = (uint16_t)(h >> 16);
+	memcpy(out->addr, w, sizeof(w));
+	return 1;
 }
 
 uint32_t peer_key(int fd)
