@@ -15,6 +15,7 @@ const char *const segfmt_reason_names[SEGFMT_R_COUNT] = {
 	[SEGFMT_R_LITTLE] = "little_data",
 	[SEGFMT_R_SOCKOPT] = "sockopt",
 	[SEGFMT_R_AUTO] = "auto_copy",
+	[SEGFMT_R_SPLICED] = "spliced",
 };
 
 const char *segfmt_reason_name(unsigned r)

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define SEGFMT_MAGIC "ZCSHIMSG"
-#define SEGFMT_VERSION 4
+#define SEGFMT_VERSION 5
 #define SEGFMT_SESSION_LEN 48
 #define SEGFMT_COMMAND_LEN 200
 #define SEGFMT_SEG_SUFFIX ".zcs"
@@ -37,6 +37,8 @@ enum segfmt_reason {
 	SEGFMT_R_SOCKOPT,     /* a socket option the mapped path cannot honour
 			    * (SO_PEEK_OFF, TCP_REPAIR, TCP_INQ, timestamps) */
 	SEGFMT_R_AUTO,        /* ZCSHIM_MODE=auto measured copying cheaper here */
+	SEGFMT_R_SPLICED,     /* the program moved them with splice(): the
+			       * kernel's own path, nothing for the shim to map */
 	SEGFMT_R_COUNT
 };
 

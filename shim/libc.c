@@ -49,6 +49,7 @@ void libc_resolve(void)
 	RESOLVE(accept);
 	RESOLVE(accept4);
 	RESOLVE(connect);
+	RESOLVE(splice);
 	RESOLVE(close);
 	RESOLVE(close_range);
 	RESOLVE(dup);
@@ -114,6 +115,12 @@ int libc_accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 int libc_connect(int fd, const struct sockaddr *a, socklen_t al)
 {
 	return NEXT(connect) ? NEXT(connect)(fd, a, al) : (int)syscall(SYS_connect, fd, a, al);
+}
+
+ssize_t libc_splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned flags)
+{
+	return NEXT(splice) ? NEXT(splice)(in, oin, out, oout, len, flags)
+			    : syscall(SYS_splice, in, oin, out, oout, len, flags);
 }
 
 int libc_close(int fd)

@@ -143,6 +143,24 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 	return ret(zcread_read(&rq, e));
 }
 
+/* splice() from a TCP socket: the kernel's own path (no copy through
+ * user space), which the shim leaves alone and only counts, so zcstat can
+ * say where those bytes went (HAProxy, socat and the like). */
+static ssize_t do_splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned flags)
+{
+	struct fdtable_entry *e = ours(in);
+	if (!e)
+		return libc_splice(in, oin, out, oout, len, flags);
+	int token = fdtable_consume_begin(e);	/* others consume meanwhile (take.c) */
+	ssize_t r = libc_splice(in, oin, out, oout, len, flags);
+	int saved = errno;
+	fdtable_consume_end(token);
+	if (r > 0)
+		zcread_spliced(in, e, (size_t)r);
+	errno = saved;
+	return r;
+}
+
 /* ---- lifecycle ------------------------------------------------------- */
 
 static int is_tcp_args(int domain, int type, int protocol)
@@ -323,6 +341,7 @@ EXPORT int socket(int domain, int type, int protocol) { return do_socket(domain,
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *al) { return do_accept4(fd, a, al, 0); }
 EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags) { return do_accept4(fd, a, al, flags); }
 EXPORT int connect(int fd, const struct sockaddr *a, socklen_t al) { return do_connect(fd, a, al); }
+EXPORT ssize_t splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned flags) { return do_splice(in, oin, out, oout, len, flags); }
 EXPORT int close(int fd) { return do_close(fd); }
 EXPORT int close_range(unsigned lo, unsigned hi, int flags) { return do_close_range(lo, hi, flags); }
 EXPORT sighandler_t signal(int sig, sighandler_t h) { return do_signal(sig, h); }

@@ -700,6 +700,13 @@ ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err,
 	return r;
 }
 
+void zcread_spliced(int fd, struct fdtable_entry *e, size_t n)
+{
+	struct stats_delta d = { .copied = n, .reason = SEGFMT_R_SPLICED };
+	policy_learn_pass(e, (ssize_t)n, SEGFMT_R_SPLICED);
+	zcread_count(fd, e, &d);
+}
+
 /* One buffer: the policy (and auto) decide first, and a read they pass
  * through for a traffic reason takes the inline entry, the system call
  * one frame from the hook; the rest take the general path with the

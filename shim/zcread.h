@@ -60,6 +60,9 @@ static inline int zcread_is_simple(const struct zcread_req *rq)
 /* Out of line halves of what follows (zcread.c). */
 struct segfmt_counters *zcread_counters_slow(int fd, struct fdtable_entry *e);
 ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err, int reason);
+/* The program spliced n bytes out of fd (a TCP socket the shim serves):
+ * counted as copied for SEGFMT_R_SPLICED, the hints told the head moved. */
+void zcread_spliced(int fd, struct fdtable_entry *e, size_t n);
 void zcread_record_site(const struct stats_delta *d);
 
 /* The fd's counters, found through its stats slot on first use, then

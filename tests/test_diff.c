@@ -146,6 +146,10 @@ ROW(errors, 1, 240)
  * makes no call of its own.  Fails (the child killed by SIGSYS) at 051ebdf. */
 ROW(seccomp, 1, 240)
 
+/* #23: splice() out of the socket between reads (HAProxy's path): left to
+ * the kernel, only counted ("spliced"). */
+ROW(splice, 1, 120)
+
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a
  * reader sleeps, on one connection per sender, each step's outcome in the

@@ -1740,6 +1740,40 @@ static int sc_seccomp(const char *self)
 	return 0;
 }
 
+/* ---- 20. splice out of the socket ----------------------------------- */
+
+/* splice() from the socket into a pipe, between reads: the kernel's path,
+ * which the shim must leave alone (it only counts it, #23).  The bytes
+ * that come out of the pipe are the stream's, in order, with the reads. */
+static int sc_splice(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(1 << 20);
+	int pp[2];
+	if (pipe(pp))
+		die("pipe");
+	fcntl(pp[0], F_SETPIPE_SZ, 1 << 20);
+	send_n(&p, 300 * KB);
+	wait_arrived(&p, 0);
+	for (int i = 0; i < 3; i++) {
+		ssize_t s = splice(p.rx, NULL, pp[1], NULL, 60 * KB, SPLICE_F_MOVE);
+		int e = errno;
+		ssize_t r = s > 0 ? read(pp[0], b, (size_t)s) : s;
+		errno = e;
+		got("splice then pipe read", r, b);
+		got("read", read(p.rx, b, 40 * KB), b);
+	}
+	send_n(&p, 64 * KB);
+	wait_arrived(&p, 0);
+	got("recv rest", recv(p.rx, b, 1 << 20, MSG_DONTWAIT), b);
+	fcntl(p.rx, F_SETFL, O_NONBLOCK);	/* SPLICE_F_NONBLOCK is the pipe's */
+	printf("splice, nothing queued: %s\n", res(splice(p.rx, NULL, pp[1], NULL, 4096, 0)));
+	close(p.tx);
+	wait_hup(p.rx);
+	printf("splice at EOF: %s\n", res(splice(p.rx, NULL, pp[1], NULL, 4096, SPLICE_F_NONBLOCK)));
+	return 0;
+}
+
 /* The exec'd half of sc_errors, 3: reads fd to its end from stream offset
  * off and says how it ended, on stdout. */
 static int read_fd(const char *fd, const char *off)
@@ -1761,6 +1795,7 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
 	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
 	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds }, { "errors", sc_errors },
+	{ "splice", sc_splice },
 
 };
 

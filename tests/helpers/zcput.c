@@ -26,10 +26,14 @@
 #include <poll.h>
 #include <sys/mman.h>
 
-/* "\r" and "\n" as the two characters each. */
+/* "\r" and "\n" as the two characters each (kept for the process's life). */
 static char *unescape(const char *s)
 {
-	char *o = malloc(strlen(s) + 1), *p = o;
+	static char pool[8][4096];
+	static int used;
+	if (strlen(s) >= sizeof(pool[0]) || used == 8)
+		die("argument too long, or too many");
+	char *o = pool[used++], *p = o;
 	for (; *s; s++) {
 		if (s[0] == '\\' && (s[1] == 'r' || s[1] == 'n')) {
 			*p++ = s[1] == 'r' ? '\r' : '\n';

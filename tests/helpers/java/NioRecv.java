@@ -1,0 +1,48 @@
+/*
+ * NioRecv - a JVM program reading a socket with NIO, for the daemon test
+ * of #23: SocketChannel.read into a direct ByteBuffer (the JDK's read()
+ * goes through libc, so the shim serves it), every byte checked against
+ * the pattern stream (tests/helpers/pattern.h, the same arithmetic).
+ *
+ *   java -cp DIR NioRecv PORT BYTES [READ_SIZE]
+ * Prints "bytes=N ok" and exits 0 when the stream is intact.
+ */
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+
+public class NioRecv {
+	static final long MUL = 0x9E3779B97F4A7C15L, ADD = 0x632BE59BD9B4E019L;
+
+	static int patByte(long i) {
+		long w = (i >>> 3) * MUL + ADD;
+		return (int) ((w >>> ((i & 7) * 8)) & 0xff);
+	}
+
+	public static void main(String[] a) throws Exception {
+		int port = Integer.parseInt(a[0]);
+		long want = Long.parseLong(a[1]);
+		int size = a.length > 2 ? Integer.parseInt(a[2]) : 1 << 20;
+		ByteBuffer b = ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN);
+		long at = 0;
+		try (SocketChannel ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", port))) {
+			for (;;) {
+				b.clear();
+				int r = ch.read(b);
+				if (r < 0)
+					break;
+				for (int i = 0; i < r; i++, at++)
+					if ((b.get(i) & 0xff) != patByte(at)) {
+						System.out.println("MISMATCH at " + at);
+						System.exit(1);
+					}
+			}
+		}
+		if (at != want) {
+			System.out.println("bytes=" + at + " expected " + want);
+			System.exit(1);
+		}
+		System.out.println("bytes=" + at + " ok");
+	}
+}
