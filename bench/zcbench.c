@@ -178,6 +178,10 @@ enum { RUN_PLAIN, RUN_SHIM, RUN_AUTO, RUN_OFF };
 /* Runs argv (under the shim for RUN_SHIM, in ZCSHIM_MODE=auto for
  * RUN_AUTO), pinned to CPU 1, waits, fills wall time and CPU; the CPU the
  * sender (sender_pid, 0: none) used meanwhile too. */
+/* Where the receiver is a server (zcrecv --accept): the client's argv,
+ * zcsend first, without --connect PORT (run_receiver adds it). */
+static const char *client_argv[24];
+
 static int run_receiver(char *const argv[], int how, struct result *r, const char *strace_out, pid_t sender_pid)
 {
 	int shim = how == RUN_SHIM || how == RUN_AUTO;
@@ -214,10 +218,36 @@ static int run_receiver(char *const argv[], int how, struct result *r, const cha
 	close(p[1]);
 	size_t n = 0;
 	ssize_t k;
+	pid_t client = 0;
+	if (client_argv[0]) {
+		/* A server receiver: its first line is "PORT p"; then the
+		 * client (on the sender's CPU) connects to it. */
+		while (n < sizeof(r->out) - 1 && read(p[0], r->out + n, 1) == 1 && r->out[n] != '\n')
+			n++;
+		r->out[n] = 0;
+		int port = 0;
+		if (sscanf(r->out, "PORT %d", &port) == 1 && (client = fork()) == 0) {
+			char portbuf[16], *cv[24];
+			snprintf(portbuf, sizeof(portbuf), "%d", port);
+			int c = 0;
+			cv[c++] = (char *)client_argv[0];
+			cv[c++] = "--connect";
+			cv[c++] = portbuf;
+			for (int i = 1; client_argv[i] && c < 23; i++)
+				cv[c++] = (char *)client_argv[i];
+			cv[c] = NULL;
+			pin_to(0);
+			execv(cv[0], cv);
+			_exit(127);
+		}
+		n = 0;
+	}
 	while ((k = read(p[0], r->out + n, sizeof(r->out) - 1 - n)) > 0)
 		n += (size_t)k;
 	r->out[n] = 0;
 	close(p[0]);
+	if (client > 0)
+		waitpid(client, NULL, 0);
 	int st;
 	struct rusage ru;
 	wait4(pid, &st, 0, &ru);
@@ -590,6 +620,28 @@ static void conns(const char *sender_name, const char *mode, int mss, const char
 	ab_rows(w, argv, s.pid);
 }
 
+/* A server accepting N short connections one after another, each SIZE
+ * bytes from a client (zcsend --connect) on the sender's CPU: zcrecv
+ * --accept --ab, libc's accept/read/close against raw system calls. */
+static void server_conns(const char *sender_name, const char *mode, int mss, const char *size, int n)
+{
+	struct row *w = &rows[nrows];
+	snprintf(w->name, sizeof(w->name), "server %s %dx%s", sender_name, n, size);
+	if (!selected(w->name))
+		return;
+	static char path[PATH_MAX + 16], spath[PATH_MAX + 16], nbuf[16], mssbuf[16], sizebuf[16];
+	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
+	snprintf(spath, sizeof(spath), "%s/helpers/zcsend", bindir);
+	snprintf(nbuf, sizeof(nbuf), "%d", n);
+	snprintf(mssbuf, sizeof(mssbuf), "%d", mss);
+	snprintf(sizebuf, sizeof(sizebuf), "%s", size);
+	const char *cv[] = { spath, "--conns", nbuf, "--bytes", sizebuf, "--mode", mode, "--mss", mssbuf, NULL };
+	memcpy(client_argv, cv, sizeof(cv));
+	char *argv[] = { path, "--accept", nbuf, "--size", "256K", "--no-check", "--mss", mssbuf, "--ab", NULL };
+	ab_rows(w, argv, 0);
+	client_argv[0] = NULL;
+}
+
 static void ab_rows(struct row *w, char *const *argv, pid_t spid)
 {
 	double rs[AB_MAX], ra[AB_MAX], mapped = 0, amapped = 0;
@@ -604,7 +656,8 @@ static void ab_rows(struct row *w, char *const *argv, pid_t spid)
 		mapped += b.mapped_pct;
 		amapped += c.mapped_pct;
 	}
-	stop(spid);
+	if (spid)
+		stop(spid);
 	int saved = runs;
 	runs = ab_runs;	/* median() and friends count pairs in runs */
 	w->cpu_ratio = median(rs, runs);
@@ -950,6 +1003,7 @@ int main(int argc, char **argv)
 		if (!only_sender || !strcmp(only_sender, cs[k][0])) {
 			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "1M", 100);
+			server_conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 		}
 	pingpong();
 	many();

@@ -17,6 +17,8 @@
  * --no-restart; reads retry on EINTR), --fill-fds (use up every fd below a
  * limit of 64 after connecting), --as-limit-mb N (cap the address space at
  * N MiB above current use).
+ * --accept N (no --port) is a server taking N connections one after
+ * another (prints "PORT p" first).
  * --seq N makes N connections one after another, each read to its end
  * (checked from offset 0) and closed: short connections.
  * --conns N --epoll connects N sockets and reads them all from one epoll
@@ -423,12 +425,71 @@ static int sequential(int port, int mss, int n, uint64_t expect, int ab)
 	return 0;
 }
 
+/* --accept N: a server.  Listens (port 0, printed as "PORT p"), accepts N
+ * connections one after another, reads each to its end (checked from
+ * offset 0) and closes it.  With --ab, connections alternate between
+ * libc's accept/read/close and raw system calls, timed as --seq times them
+ * (each connection's data all queued, the peer's FIN in, before its reads). */
+static int serve_seq(int mss, int n, uint64_t expect, int ab)
+{
+	int port, lfd = listen_loopback(mss, &port);
+	if (ab) {
+		int big = 8 << 20;	/* accepted sockets inherit it: room for one whole */
+		setsockopt(lfd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	}
+	printf("PORT %d\n", port);
+	fflush(stdout);
+	uint8_t *buf = aligned_alloc(4096, (rsize + 4095) / 4096 * 4096);
+	uint64_t total = 0, ns[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	for (int c = 0; c < n; c++) {
+		ab_raw = ab && ((c & 1) ^ ((c >> 1) & 1));
+		uint64_t t0 = thread_ns();
+		int fd = ab_raw ? (int)syscall(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC) : accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			die("accept: %s", strerror(errno));
+		if (ab) {
+			uint64_t w0 = thread_ns();
+			struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+			while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+				if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
+					die("ppoll: %s", strerror(errno));
+			t0 += thread_ns() - w0;
+		}
+		uint64_t at = 0;
+		for (;;) {
+			ssize_t r = do_recv(fd, buf, rsize);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				die("connection %d: %s", c, strerror(errno));
+			if (r == 0)
+				break;
+			if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
+				die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
+			at += (uint64_t)r;
+		}
+		ab_raw ? syscall(SYS_close, fd) : close(fd);
+		ns[ab_raw] += thread_ns() - t0;
+		bytes[ab_raw] += at;
+		if (expect && at != expect)
+			die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)at, (unsigned long long)expect);
+		total += at;
+	}
+	ab_raw = 0;
+	if (ab)
+		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
+		       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
+		       (unsigned long long)bytes[1]);
+	printf("bytes=%llu ok conns=%d\n", (unsigned long long)total, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int port = 0, fd = -1, mss = 0, nthreads = 0, http = 0, nconns = 0, use_epoll = 0, restart = 1, fill = 0;
 	long storm_us = 0, as_mb = 0;
 	uint64_t expect = 0, off = 0, pull = 0, drain_ns = 0;
-	int ab = 0, nseq = 0;
+	int ab = 0, nseq = 0, naccept = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--port") && v) port = atoi(v), i++;
@@ -448,6 +509,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--skip-headers")) http = 2;
 		else if (!strcmp(a, "--conns") && v) nconns = atoi(v), i++;
 		else if (!strcmp(a, "--seq") && v) nseq = atoi(v), i++;
+		else if (!strcmp(a, "--accept") && v) naccept = atoi(v), i++;
 		else if (!strcmp(a, "--epoll")) use_epoll = 1;
 		else if (!strcmp(a, "--host") && v) helper_addr = v, i++;
 		else if (!strcmp(a, "--signals-us") && v) storm_us = atol(v), i++;
@@ -476,11 +538,13 @@ int main(int argc, char **argv)
 		return many(port, nconns, expect);
 	if (nseq > 0)
 		return sequential(port, mss, nseq, expect, ab);
+	if (naccept > 0)
+		return serve_seq(mss, naccept, expect, ab);
 	if (pull > UINT32_MAX / 4 || (pull && fd >= 0) || (ab && !pull))
 		die("--pull takes up to 1G, on a connection of its own");
 	if (fd < 0) {
 		if (!port)
-			die("need --port or --fd");
+			die("need --port, --fd or --accept");
 		helper_rcvbuf = (int)(pull * 2);	/* the kernel doubles it again */
 		fd = connect_loopback(port, mss);
 	}

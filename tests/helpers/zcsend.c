@@ -14,6 +14,9 @@
  *
  *   zcsend [--bytes 256M] [--mode plain|zerocopy] [--mss 4108] [--chunk 256K]
  *          [--conns 1] [--http] [--rst] [--hold] [--serve-forever] [--pull]
+ *   zcsend --connect PORT [--conns N] [--bytes N] [--mode ...] [--mss N]
+ *          (a client: N connections one after another to a server, each
+ *          sending the stream and closing; zcrecv --accept is the server)
  *   zcsend --stdout [--bytes N]     (writes the stream to stdout, for files)
  * --bind ADDR listens on ADDR instead of 127.0.0.1 (a sender for another host).
  *
@@ -39,7 +42,7 @@
 
 struct opts {
 	uint64_t bytes;
-	int zerocopy, mss, http, rst, hold, forever, conns, to_stdout, pull;
+	int zerocopy, mss, http, rst, hold, forever, conns, to_stdout, pull, connect_port;
 	size_t chunk;
 };
 
@@ -226,6 +229,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--pull")) o.pull = 1;
 		else if (!strcmp(a, "--stdout")) o.to_stdout = 1;
 		else if (!strcmp(a, "--bind") && v) helper_addr = v, i++;
+		else if (!strcmp(a, "--connect") && v) o.connect_port = atoi(v), i++;
 		else die("usage: zcsend [--bytes N] [--mode plain|zerocopy] [--mss N] [--chunk N] "
 			 "[--conns N] [--http] [--rst] [--hold] [--serve-forever] [--pull] | zcsend --stdout [--bytes N]");
 	}
@@ -242,6 +246,21 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (o.connect_port) {
+		/* Client: --conns connections one after another to a server
+		 * (zcrecv --accept), each the stream, a FIN, and the server's
+		 * close awaited. */
+		for (int c = 0; c < o.conns; c++) {
+			int fd = connect_loopback(o.connect_port, o.mss);
+			send_stream(fd, &o);
+			shutdown(fd, SHUT_WR);
+			char buf[4096];
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+			close(fd);
+		}
+		return 0;
+	}
 	int port, lfd = listen_loopback(o.mss, &port);
 	printf("PORT %d\n", port);
 	fflush(stdout);
