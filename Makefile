@@ -125,6 +125,7 @@ FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 600
 
 BENCH_ARGS ?=
+DAEMON_PAIRS ?= 5
 
 .PHONY: FORCE all deps deps-test deps-fuzz demo test fuzz bench soak tsan check-symbols install uninstall clean helpers tests deb
 
@@ -235,6 +236,7 @@ soak: deps
 bench: deps
 	@$(MAKE) --no-print-directory all helpers $(BUILD)/zcbench $(BUILD)/zcfloor
 	@$(BUILD)/zcbench $(BENCH_ARGS)
+	@bash bench/daemons.sh $(BUILD) $(DAEMON_PAIRS)
 
 # libFuzzer targets (segment reader + zcstat reports, config parser),
 # FUZZ_SECONDS each, then the hook layer differentially (tests/scripts/fuzz-hooks.sh:
