@@ -56,6 +56,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,20 +586,42 @@ static double ab_ratio(const char *out)
  * over (hooked/raw without it). */
 static void ab_rows(struct row *w, char *const *argv, pid_t spid);
 
-static void queued(const char *sender_name, const char *mode, int mss, const char *size)
+/* The next row, named, or NULL where --filter leaves it out. */
+static struct row *row_named(const char *fmt, ...)
 {
 	struct row *w = &rows[nrows];
-	snprintf(w->name, sizeof(w->name), "queued %s zcrecv %s", sender_name, size);
-	if (!selected(w->name))
-		return;
-	char bytes[32], path[PATH_MAX + 16], portbuf[16];
-	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->name, sizeof(w->name), fmt, ap);
+	va_end(ap);
+	return selected(w->name) ? w : NULL;
+}
+
+/* zcrecv --port P against a sender of this kind (zcsend --pull when pull
+ * is 1), with the row's own arguments after them; ab_rows. */
+static void ab_against_sender(struct row *w, const char *mode, int mss, const char *bytes, int pull,
+			      const char *const *args)
+{
+	static char path[PATH_MAX + 16], portbuf[16];
 	struct sender s;
-	start_sender_as(&s, mode, mss, bytes, 1);
+	start_sender_as(&s, mode, mss, bytes, pull);
 	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
 	snprintf(portbuf, sizeof(portbuf), "%d", s.port);
-	char *argv[] = { path, "--port", portbuf, "--size", (char *)size, "--no-check", "--pull", "16M", "--ab", NULL };
+	char *argv[16] = { path, "--port", portbuf };
+	for (int i = 0; args[i] && i < 12; i++)
+		argv[3 + i] = (char *)args[i];
 	ab_rows(w, argv, s.pid);
+}
+
+static void queued(const char *sender_name, const char *mode, int mss, const char *size)
+{
+	struct row *w = row_named("queued %s zcrecv %s", sender_name, size);
+	if (!w)
+		return;
+	char bytes[32];
+	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
+	const char *args[] = { "--size", size, "--no-check", "--pull", "16M", "--ab", NULL };
+	ab_against_sender(w, mode, mss, bytes, 1, args);
 }
 
 /* Sequential short connections, each SIZE bytes, made and read by one
@@ -606,18 +629,13 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
  * connection, each connection's data all queued before its reads). */
 static void conns(const char *sender_name, const char *mode, int mss, const char *size, int n)
 {
-	struct row *w = &rows[nrows];
-	snprintf(w->name, sizeof(w->name), "conns %s %dx%s", sender_name, n, size);
-	if (!selected(w->name))
+	struct row *w = row_named("conns %s %dx%s", sender_name, n, size);
+	if (!w)
 		return;
-	char path[PATH_MAX + 16], portbuf[16], nbuf[16];
-	struct sender s;
-	start_sender_as(&s, mode, mss, size, 2);
-	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
-	snprintf(portbuf, sizeof(portbuf), "%d", s.port);
+	char nbuf[16];
 	snprintf(nbuf, sizeof(nbuf), "%d", n);
-	char *argv[] = { path, "--port", portbuf, "--size", "256K", "--no-check", "--seq", nbuf, "--ab", NULL };
-	ab_rows(w, argv, s.pid);
+	const char *args[] = { "--size", "256K", "--no-check", "--seq", nbuf, "--ab", NULL };
+	ab_against_sender(w, mode, mss, size, 2, args);
 }
 
 /* A server accepting N short connections one after another, each SIZE
@@ -625,9 +643,8 @@ static void conns(const char *sender_name, const char *mode, int mss, const char
  * --accept --ab, libc's accept/read/close against raw system calls. */
 static void server_conns(const char *sender_name, const char *mode, int mss, const char *size, int n)
 {
-	struct row *w = &rows[nrows];
-	snprintf(w->name, sizeof(w->name), "server %s %dx%s", sender_name, n, size);
-	if (!selected(w->name))
+	struct row *w = row_named("server %s %dx%s", sender_name, n, size);
+	if (!w)
 		return;
 	static char path[PATH_MAX + 16], spath[PATH_MAX + 16], nbuf[16], mssbuf[16], sizebuf[16];
 	snprintf(path, sizeof(path), "%s/helpers/zcrecv", bindir);
@@ -675,9 +692,8 @@ static void ab_rows(struct row *w, char *const *argv, pid_t spid)
 
 static void pingpong(void)
 {
-	struct row *w = &rows[nrows];
-	snprintf(w->name, sizeof(w->name), "ping-pong 64B");
-	if (!selected(w->name))
+	struct row *w = row_named("ping-pong 64B");
+	if (!w)
 		return;
 	enum { ROUNDS = 20000 };
 	static double lat[2][64 * ROUNDS / 8];
@@ -758,9 +774,8 @@ static void pingpong(void)
 
 static void many(void)
 {
-	struct row *w = &rows[nrows];
-	snprintf(w->name, sizeof(w->name), "1000 conns epoll zc 1M each");
-	if (!selected(w->name))
+	struct row *w = row_named("1000 conns epoll zc 1M each");
+	if (!w)
 		return;
 	double tp[64], ts[64], ratio[64], cp[64], cs[64];
 	long peak = 0;

@@ -219,6 +219,21 @@ Test(apps, openssl_s_client_64M_over_tls, .timeout = 180)
 	tl_free(&t.shim);
 }
 
+/* Skips the test where the daemon is not installed (make test installs it). */
+static void need(const char *cmd, const char *package)
+{
+	char c[256];
+	snprintf(c, sizeof(c), "command -v %s >/dev/null || test -x /usr/sbin/%s", cmd, cmd);
+	if (system(c))
+		cr_skip_test("%s is not installed (make test installs %s)", cmd, package);
+}
+
+static void twice_free(struct twice *t)
+{
+	tl_free(&t->plain);
+	tl_free(&t->shim);
+}
+
 /* A free TCP port on 127.0.0.1, for daemons that cannot take port 0: the
  * kernel picks it, the daemon binds it a moment later. */
 #define FREE_PORT "P=$(python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'); "
@@ -240,14 +255,12 @@ Test(apps, redis_server_takes_large_values, .timeout = 240)
 		"--skip-to \"\\$$n\\r\\n\" --bytes $n || exit 1; done; "
 		"$ZCPUT --port $P --bytes 0 --head '*2\\r\\n$8\\r\\nSHUTDOWN\\r\\n$6\\r\\nNOSAVE\\r\\n' >/dev/null; "
 		"wait $R_PID; echo redis done";
-	if (system("command -v redis-server >/dev/null"))
-		cr_skip_test("redis-server is not installed (make test installs it)");
+	need("redis-server", "redis-server");
 	struct twice t;
 	run_twice(&t, s, "fetched 8388608 ok");
 	cr_assert(strstr(t.shim.out, "fetched 1048576 ok") && strstr(t.shim.out, "redis done"), "%s", t.shim.out);
 	cr_assert_geq(mapped_pct(t.shim.json, "redis-server"), 90.0);
-	tl_free(&t.plain);
-	tl_free(&t.shim);
+	twice_free(&t);
 }
 
 /* #23: nginx receiving uploads: a PUT of 16 MiB to a WebDAV location,
@@ -259,8 +272,7 @@ Test(apps, redis_server_takes_large_values, .timeout = 240)
  * its "start worker process" line says when it listens. */
 Test(apps, nginx_put_to_webdav_and_proxy_pass, .timeout = 240)
 {
-	if (system("command -v nginx >/dev/null || test -x /usr/sbin/nginx"))
-		cr_skip_test("nginx is not installed (make test installs it)");
+	need("nginx", "nginx");
 	const char *s = FREE_PORT
 		"D=$(mktemp -d); mkdir -p $D/dav; PATH=$PATH:/usr/sbin; "
 		"printf 'daemon off; user root; worker_processes 1; error_log stderr notice; error_log %s/err.log warn; pid %s/pid;\\n"
@@ -285,8 +297,7 @@ Test(apps, nginx_put_to_webdav_and_proxy_pass, .timeout = 240)
 	/* Of 32 MiB received by nginx from the client and 16 MiB from itself,
 	 * the client's legs map. */
 	cr_assert_geq(mapped_pct(t.shim.json, "nginx"), 60.0);
-	tl_free(&t.plain);
-	tl_free(&t.shim);
+	twice_free(&t);
 }
 
 /* #23: a JVM program reading with NIO (SocketChannel.read into a direct
@@ -295,16 +306,14 @@ Test(apps, nginx_put_to_webdav_and_proxy_pass, .timeout = 240)
  * checked in Java, without and with the shim. */
 Test(apps, jvm_nio_socketchannel_read, .timeout = 240)
 {
-	if (system("command -v javac >/dev/null"))
-		cr_skip_test("no JDK (make test installs openjdk-17-jdk-headless)");
+	need("javac", "openjdk-17-jdk-headless");
 	const char *s = "D=$(mktemp -d); javac -d $D tests/helpers/java/NioRecv.java || exit 1; "
 			"coproc S { exec $ZCSEND --bytes 64M --mode zerocopy --mss 4108; }; read -r _ port <&${S[0]}; "
 			"java -Xshare:auto -cp $D NioRecv $port 67108864; r=$?; wait $S_PID; rm -rf $D; exit $r";
 	struct twice t;
 	run_twice(&t, s, "bytes=67108864 ok");
 	cr_assert_geq(mapped_pct(t.shim.json, "java"), 90.0);
-	tl_free(&t.plain);
-	tl_free(&t.shim);
+	twice_free(&t);
 }
 
 /* #23: HAProxy in TCP mode relaying a stream from a MSG_ZEROCOPY server
@@ -315,8 +324,7 @@ Test(apps, jvm_nio_socketchannel_read, .timeout = 240)
  * stop). */
 Test(apps, haproxy_tcp_relay_splices, .timeout = 240)
 {
-	if (system("command -v haproxy >/dev/null || test -x /usr/sbin/haproxy"))
-		cr_skip_test("haproxy is not installed (make test installs it)");
+	need("haproxy", "haproxy");
 	const char *s = FREE_PORT "PATH=$PATH:/usr/sbin; D=$(mktemp -d); "
 		"coproc S { exec $ZCSEND --bytes 64M --mode zerocopy --mss 4108 --serve-forever; }; read -r _ B <&${S[0]}; "
 		"printf 'global\\n  maxconn 64\\ndefaults\\n  mode tcp\\n  timeout connect 5s\\n  timeout client 60s\\n"
@@ -331,6 +339,5 @@ Test(apps, haproxy_tcp_relay_splices, .timeout = 240)
 	cr_assert(h, "no haproxy process in %s", t.shim.json);
 	uint64_t spliced = tl_json_u64(h, "\"spliced\":", "bytes");
 	cr_assert(spliced != UINT64_MAX && spliced >= (64u << 20), "haproxy's spliced bytes not counted: %s", h);
-	tl_free(&t.plain);
-	tl_free(&t.shim);
+	twice_free(&t);
 }

@@ -69,35 +69,44 @@ static inline int wait_blocked_or_done(struct reader *rd)
 	return blocked_or_done(rd->tid, &rd->done) == 2;
 }
 
+/* 1 if the task whose /proc directory is dir (/proc/self/task/TID,
+ * /proc/PID) sleeps in a receive call (or poll) right now. */
+static inline int sleeps_receiving(const char *dir)
+{
+	char path[96], buf[256];
+	snprintf(path, sizeof(path), "%s/syscall", dir);
+	FILE *f = fopen(path, "re");
+	long nr = -1;
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	f = fopen(path, "re");
+	char st = '?';
+	if (f) {
+		if (fgets(buf, sizeof(buf), f)) {
+			char *p = strrchr(buf, ')');
+			if (p && p[1])
+				st = p[2];
+		}
+		fclose(f);
+	}
+	return st == 'S' && (nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_readv ||
+			     nr == SYS_poll || nr == SYS_ppoll);
+}
+
 /* 1 once tid sleeps in a receive call (or poll), 2 once *done is set,
  * 0 if neither happened within about 20 s. */
 static inline int blocked_or_done(pid_t tid, const int *done)
 {
-	char path[64], buf[256];
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/self/task/%d", tid);
 	for (int i = 0; i < 20000; i++) {
 		if (done && __atomic_load_n(done, __ATOMIC_ACQUIRE))
 			return 2;
-		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-		FILE *f = fopen(path, "re");
-		long nr = -1;
-		if (f) {
-			if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
-				nr = -1;
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-		f = fopen(path, "re");
-		char st = '?';
-		if (f) {
-			if (fgets(buf, sizeof(buf), f)) {
-				char *p = strrchr(buf, ')');
-				if (p && p[1])
-					st = p[2];
-			}
-			fclose(f);
-		}
-		if (st == 'S' && (nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_readv ||
-				  nr == SYS_poll || nr == SYS_ppoll))
+		if (sleeps_receiving(dir))
 			return 1;
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);	/* polling a condition, not a timed wait */

@@ -1651,25 +1651,15 @@ static int install_filter(const char *how)
 /* Until the child sleeps in a receive call, or has ended. */
 static void wait_child_blocked(pid_t pid)
 {
-	char path[64], buf[128];
+	char dir[32];
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
 	for (int i = 0; i < 20000; i++) {
-		if (waitid(P_PID, (id_t)pid, &(siginfo_t){ 0 }, WEXITED | WNOHANG | WNOWAIT) == 0) {
-			siginfo_t si = { 0 };
-			waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
-			if (si.si_pid)
-				return;
-		}
-		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-		FILE *f = fopen(path, "re");
-		long nr = -1;
-		if (f) {
-			if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &nr) != 1)
-				nr = -1;
-			fclose(f);
-		}
-		if (nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg || nr == SYS_ppoll)
+		siginfo_t si = { 0 };
+		if (!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid)
 			return;
-		usleep(1000);
+		if (sleeps_receiving(dir))
+			return;
+		usleep(1000);	/* polling a condition, not a timed wait */
 	}
 	die("the child never blocked");
 }

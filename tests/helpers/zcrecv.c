@@ -348,12 +348,77 @@ static void skip_http_headers(int fd, int send_request)
 	}
 }
 
-/* One short connection, made and ended through libc (hooked) or, with
- * ab_raw, through system calls no hook sees.  With ab, the data is all
- * queued (the peer's FIN has arrived) before the reads begin, and that
- * wait is not counted: *ns is the thread CPU of the rest, the connection's
- * own cost.  Returns the bytes read, checked from offset 0. */
-static uint64_t one_conn(int port, int mss, int ab, uint8_t *buf, uint64_t *ns, int c)
+/* ---- short connections (--seq, --accept) ----------------------------- */
+
+/* With ab: until the peer's FIN has arrived (all its data queued), a
+ * wait the connection's timing leaves out: the thread CPU it took. */
+static uint64_t wait_all_queued(int fd, int ab)
+{
+	if (!ab)
+		return 0;
+	uint64_t w0 = thread_ns();
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
+			die("ppoll: %s", strerror(errno));
+	return thread_ns() - w0;
+}
+
+/* Reads connection c to its end, checked from offset 0, and closes it
+ * (through libc, or raw with ab_raw); the bytes. */
+static uint64_t drain_conn(int fd, uint8_t *buf, int c, uint64_t expect)
+{
+	uint64_t at = 0;
+	for (;;) {
+		ssize_t r = do_recv(fd, buf, rsize);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("connection %d: %s after %llu bytes", c, strerror(errno), (unsigned long long)at);
+		if (r == 0)
+			break;
+		if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
+			die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
+		at += (uint64_t)r;
+	}
+	ab_raw ? syscall(SYS_close, fd) : close(fd);
+	if (expect && at != expect)
+		die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)at, (unsigned long long)expect);
+	return at;
+}
+
+struct conn_tally {
+	uint64_t total, ns[2], bytes[2];
+};
+
+/* Connection c's half of the A/B: pairs start each way in turn. */
+static void conn_begin(int c, int ab)
+{
+	ab_raw = ab && ((c & 1) ^ ((c >> 1) & 1));
+}
+
+static void conn_end(struct conn_tally *t, uint64_t ns, uint64_t got)
+{
+	t->ns[ab_raw] += ns;
+	t->bytes[ab_raw] += got;
+	t->total += got;
+}
+
+static int conn_report(const struct conn_tally *t, int n, int ab)
+{
+	ab_raw = 0;
+	if (ab)
+		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
+		       (unsigned long long)t->ns[0], (unsigned long long)t->bytes[0], (unsigned long long)t->ns[1],
+		       (unsigned long long)t->bytes[1]);
+	printf("bytes=%llu ok conns=%d\n", (unsigned long long)t->total, n);
+	return 0;
+}
+
+/* One short connection, made through libc (hooked) or, with ab_raw,
+ * through system calls no hook sees; *ns: its thread CPU, the wait for
+ * its data left out. */
+static uint64_t one_conn(int port, int mss, int ab, uint8_t *buf, uint64_t *ns, int c, uint64_t expect)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, helper_addr, &a.sin_addr);
@@ -370,66 +435,35 @@ static uint64_t one_conn(int port, int mss, int ab, uint8_t *buf, uint64_t *ns, 
 		       : setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
 	if (ab_raw ? syscall(SYS_connect, fd, (struct sockaddr *)&a, sizeof(a)) : connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		die("connect: %s", strerror(errno));
-	if (ab) {
-		uint64_t w0 = thread_ns();
-		struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-		while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
-				die("ppoll: %s", strerror(errno));
-		t0 += thread_ns() - w0;
-	}
-	uint64_t at = 0;
-	for (;;) {
-		ssize_t r = do_recv(fd, buf, rsize);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			die("connection %d: %s after %llu bytes", c, strerror(errno), (unsigned long long)at);
-		if (r == 0)
-			break;
-		if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
-			die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
-		at += (uint64_t)r;
-	}
-	ab_raw ? syscall(SYS_close, fd) : close(fd);
+	t0 += wait_all_queued(fd, ab);
+	uint64_t got = drain_conn(fd, buf, c, expect);
 	*ns = thread_ns() - t0;
-	return at;
+	return got;
 }
 
-/* --seq N: N connections one after another, each read to its end (checked
- * from offset 0) and closed: a client making short connections.  With
- * --ab, connections alternate between libc and raw system calls (pairs
- * start each way in turn), and the thread CPU of each kind is printed as
- * the --pull --ab rows print theirs (zcbench's conns rows). */
+/* --seq N: N connections one after another, each read to its end and
+ * closed: a client making short connections.  With --ab, connections
+ * alternate between libc and raw system calls, and the thread CPU of each
+ * kind is printed as the --pull --ab rows print theirs (zcbench's conns
+ * rows). */
 static int sequential(int port, int mss, int n, uint64_t expect, int ab)
 {
 	uint8_t *buf = aligned_alloc(4096, (rsize + 4095) / 4096 * 4096);
-	uint64_t total = 0, ns[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	struct conn_tally t = { 0 };
 	if (ab)
 		helper_rcvbuf = 8 << 20;	/* room for a whole connection queued */
 	for (int c = 0; c < n; c++) {
-		ab_raw = ab && ((c & 1) ^ ((c >> 1) & 1));
-		uint64_t t, got = one_conn(port, mss, ab, buf, &t, c);
-		if (expect && got != expect)
-			die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)got, (unsigned long long)expect);
-		ns[ab_raw] += t;
-		bytes[ab_raw] += got;
-		total += got;
+		conn_begin(c, ab);
+		uint64_t ns, got = one_conn(port, mss, ab, buf, &ns, c, expect);
+		conn_end(&t, ns, got);
 	}
-	ab_raw = 0;
-	if (ab)
-		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
-		       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
-		       (unsigned long long)bytes[1]);
-	printf("bytes=%llu ok conns=%d\n", (unsigned long long)total, n);
-	return 0;
+	return conn_report(&t, n, ab);
 }
 
 /* --accept N: a server.  Listens (port 0, printed as "PORT p"), accepts N
- * connections one after another, reads each to its end (checked from
- * offset 0) and closes it.  With --ab, connections alternate between
- * libc's accept/read/close and raw system calls, timed as --seq times them
- * (each connection's data all queued, the peer's FIN in, before its reads). */
+ * connections one after another, reads each to its end and closes it;
+ * with --ab, libc's accept/read/close against raw system calls, timed as
+ * --seq times them (zcbench's server rows). */
 static int serve_seq(int mss, int n, uint64_t expect, int ab)
 {
 	int port, lfd = listen_loopback(mss, &port);
@@ -440,48 +474,18 @@ static int serve_seq(int mss, int n, uint64_t expect, int ab)
 	printf("PORT %d\n", port);
 	fflush(stdout);
 	uint8_t *buf = aligned_alloc(4096, (rsize + 4095) / 4096 * 4096);
-	uint64_t total = 0, ns[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	struct conn_tally t = { 0 };
 	for (int c = 0; c < n; c++) {
-		ab_raw = ab && ((c & 1) ^ ((c >> 1) & 1));
+		conn_begin(c, ab);
 		uint64_t t0 = thread_ns();
 		int fd = ab_raw ? (int)syscall(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC) : accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			die("accept: %s", strerror(errno));
-		if (ab) {
-			uint64_t w0 = thread_ns();
-			struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-			while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-				if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
-					die("ppoll: %s", strerror(errno));
-			t0 += thread_ns() - w0;
-		}
-		uint64_t at = 0;
-		for (;;) {
-			ssize_t r = do_recv(fd, buf, rsize);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				die("connection %d: %s", c, strerror(errno));
-			if (r == 0)
-				break;
-			if (!nocheck && pat_check(buf, at, (size_t)r) != (size_t)r)
-				die("connection %d: MISMATCH at %llu", c, (unsigned long long)at);
-			at += (uint64_t)r;
-		}
-		ab_raw ? syscall(SYS_close, fd) : close(fd);
-		ns[ab_raw] += thread_ns() - t0;
-		bytes[ab_raw] += at;
-		if (expect && at != expect)
-			die("connection %d: %llu bytes, expected %llu", c, (unsigned long long)at, (unsigned long long)expect);
-		total += at;
+		t0 += wait_all_queued(fd, ab);
+		uint64_t got = drain_conn(fd, buf, c, expect);
+		conn_end(&t, thread_ns() - t0, got);
 	}
-	ab_raw = 0;
-	if (ab)
-		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
-		       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
-		       (unsigned long long)bytes[1]);
-	printf("bytes=%llu ok conns=%d\n", (unsigned long long)total, n);
-	return 0;
+	return conn_report(&t, n, ab);
 }
 
 int main(int argc, char **argv)
