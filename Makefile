@@ -44,7 +44,9 @@ SHIM_SAN = $(if $(TSAN_MODE),-fsanitize=thread)
 # callgrind: 284 -> 186 instructions per 4 KiB pass-through read).
 SHIM_LTO = $(if $(SANITIZE),,-flto=auto)
 SHIM_CFLAGS = $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-strict-aliasing $(SHIM_SAN) $(SHIM_LTO)
-TOOL_CFLAGS = $(CFLAGS_BASE) $(SAN_FLAGS) -DZCSHIM_MULTIARCH='"$(MULTIARCH)"'
+# The version's one home is debian/changelog; every tool's --version says it.
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+TOOL_CFLAGS = $(CFLAGS_BASE) $(SAN_FLAGS) -DZCSHIM_MULTIARCH='"$(MULTIARCH)"' -DZCSHIM_VERSION='"$(VERSION)"'
 # The Criterion runners cannot run under ThreadSanitizer (their arena
 # collides with its memory layout): with SANITIZE=thread only the shim and
 # the programs the runners drive are instrumented.  The runners are told
@@ -68,7 +70,7 @@ LIB      = $(BUILD)/libzcshim.so
 # auto mode, the policy).
 TOOL_COMMON_SRC = common/segread.c $(COMMON_SRC)
 COMMON_OBJ = $(TOOL_COMMON_SRC:%.c=$(BUILD)/tobj/%.o)
-TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c shim/peer.c tools/zcprom.c
+TEST_COMMON_SRC = $(TOOL_COMMON_SRC) shim/stats.c shim/config.c shim/log.c shim/auto.c shim/policy.c shim/peer.c tools/zcstat/zcprom.c
 TEST_COMMON_OBJ = $(TEST_COMMON_SRC:%.c=$(BUILD)/testobj/%.o)
 
 # The programs the tests, the demo and the benchmark drive live in
@@ -152,19 +154,20 @@ $(BUILD)/obj/shim/maphooks.o $(BUILD)/obj/shim/sighooks.o $(BUILD)/obj/shim/sand
 
 $(BUILD)/tobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools -Itests -Iinclude -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools/zcstat -Itests -Iinclude -c $< -o $@
 
 $(BUILD)/testobj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools -Itests -c $< -o $@
+	$(CC) $(TEST_CFLAGS) $(CFLAGS) -Icommon -Ishim -Itools/zcstat -Itests -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) shim/libzcshim.map
 	$(CC) -shared $(SHIM_SAN) $(SHIM_LTO) -O2 -Wl,--version-script=shim/libzcshim.map -Wl,-z,now -Wl,-z,relro \
 	    -o $@ $(SHIM_OBJ) -ldl -pthread
 
 # zcstat doctor reads rtnetlink and ethtool netlink through libmnl.
-DOCTOR_OBJ = $(BUILD)/tobj/tools/segs.o $(BUILD)/tobj/tools/zcdoctor.o $(BUILD)/tobj/tools/znl.o $(BUILD)/tobj/tools/zccost.o
-$(BUILD)/zcstat: $(BUILD)/tobj/tools/zcstat.o $(BUILD)/tobj/tools/zcprom.o $(DOCTOR_OBJ) $(COMMON_OBJ)
+ZCSTAT_DIR = $(BUILD)/tobj/tools/zcstat
+DOCTOR_OBJ = $(ZCSTAT_DIR)/segs.o $(ZCSTAT_DIR)/zcdoctor.o $(ZCSTAT_DIR)/znl.o $(ZCSTAT_DIR)/zccost.o
+$(BUILD)/zcstat: $(ZCSTAT_DIR)/zcstat.o $(ZCSTAT_DIR)/zcprom.o $(DOCTOR_OBJ) $(COMMON_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^ -lmnl -pthread
 
 $(BUILD)/zcbench: $(BUILD)/tobj/bench/zcbench.o $(COMMON_OBJ)
@@ -181,7 +184,7 @@ $(BUILD)/zcsink: $(BUILD)/tobj/tools/zcsink.o $(SHIM_OBJ) $(COMMON_OBJ)
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 $(BUILD)/zcshim: tools/zcshim.in
 	@mkdir -p $(dir $@)
-	sed 's|@MULTIARCH@|$(MULTIARCH)|g' $< > $@
+	sed -e 's|@MULTIARCH@|$(MULTIARCH)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 	chmod 0755 $@
 
 # The benchmark's floor: bare zero-copy receive through the shim's own

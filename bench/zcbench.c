@@ -43,6 +43,9 @@
  * see docs/benchmarks.md.
  */
 #define _GNU_SOURCE
+#ifndef ZCSHIM_VERSION
+#define ZCSHIM_VERSION "unknown"
+#endif
 #include "segread.h"
 #include "size.h"
 
@@ -925,7 +928,7 @@ int main(int argc, char **argv)
 		{ "read-size", required_argument, NULL, 's' }, { "sender", required_argument, NULL, 'S' },
 		{ "no-syscalls", no_argument, NULL, 'Y' },     { "no-pin", no_argument, NULL, 'P' },
 		{ "no-floor", no_argument, NULL, 'F' },	       { "no-auto", no_argument, NULL, 'A' },
-		{ "ab-runs", required_argument, NULL, 'a' },   { "help", no_argument, NULL, 'h' },
+		{ "ab-runs", required_argument, NULL, 'a' },   { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] = "usage: zcbench [--json] [--bytes 256M] [--runs 5] [--filter S] [--read-size N] "
@@ -950,6 +953,7 @@ int main(int argc, char **argv)
 		case 'F': want_floor = 0; break;
 		case 'A': want_auto = 0; break;
 		case 'a': ab_runs = atoi(optarg); break;
+		case 'V': printf("zcbench %s\n", ZCSHIM_VERSION); return 0;
 		case 'h': fputs(use, stdout); return 0;
 		default: fputs(use, stderr); return 2;
 		}

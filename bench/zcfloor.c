@@ -24,6 +24,9 @@
  * zerocopy --mss 4108`, pinned: `taskset -c 1 build/zcfloor --port P`.
  */
 #define _GNU_SOURCE
+#ifndef ZCSHIM_VERSION
+#define ZCSHIM_VERSION "unknown"
+#endif
 #include "size.h"
 #include "page.h"
 #include "zcwin.h"
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
 	static const struct option longs[] = {
 		{ "port", required_argument, NULL, 'p' },   { "host", required_argument, NULL, 'H' },
 		{ "size", required_argument, NULL, 's' },   { "window", required_argument, NULL, 'w' },
-		{ "touch", required_argument, NULL, 't' },  { "help", no_argument, NULL, 'h' },
+		{ "touch", required_argument, NULL, 't' },  { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] = "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n";
@@ -112,6 +115,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'V': printf("zcfloor %s\n", ZCSHIM_VERSION); return 0;
 		case 'h': fputs(use, stdout); return 0;
 		default: fputs(use, stderr); return 2;
 		}

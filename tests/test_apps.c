@@ -219,9 +219,17 @@ Test(apps, openssl_s_client_64M_over_tls, .timeout = 180)
 	tl_free(&t.shim);
 }
 
-/* Skips the test where the daemon is not installed (make test installs it). */
+/* Skips the test where the daemon is not installed (make test installs
+ * it), and in the sanitizer runs: a daemon's own processes (a JVM, nginx's
+ * workers) under a sanitizer-built shim need that runtime preloaded ahead
+ * of everything they start, which those runs cannot give them (CI at
+ * 8adc588: renames failing, resets, a JVM exiting); the plain make test
+ * runs them. */
 static void need(const char *cmd, const char *package)
 {
+	const char *san = getenv("ZCSHIM_SANITIZE_RUN");
+	if (san && *san)
+		cr_skip_test("daemons run in the plain make test, not the %s build", san);
 	char c[256];
 	snprintf(c, sizeof(c), "command -v %s >/dev/null || test -x /usr/sbin/%s", cmd, cmd);
 	if (system(c))

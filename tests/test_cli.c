@@ -104,3 +104,16 @@ Test(cli, zcsink_and_launcher)
 	cr_assert_eq(run(lb, &out), 2);
 	free(out);
 }
+
+/* --version: the package's version, on stdout, status 0, for every tool. */
+Test(cli, every_tool_says_its_version)
+{
+	const char *tools[] = { "zcstat", "zcsink", "zcshim", "zcbench", "zcfloor" };
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		char *out;
+		const char *a[] = { tl_bin(tools[i]), "--version", NULL };
+		cr_assert_eq(run(a, &out), 0, "%s --version", tools[i]);
+		cr_assert(!strncmp(out, tools[i], strlen(tools[i])) && strchr(out, '.'), "%s --version: %s", tools[i], out);
+		free(out);
+	}
+}

@@ -19,6 +19,9 @@
  * LD_PRELOAD).
  */
 #define _GNU_SOURCE
+#ifndef ZCSHIM_VERSION
+#define ZCSHIM_VERSION "unknown"
+#endif
 #include "size.h"
 #include "segread.h"
 #include "statdir.h"
@@ -141,7 +144,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' }, { "connect", required_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },	    { "copy", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
 	};
 	static const char use[] = "usage: zcsink (--listen PORT | --connect HOST:PORT) [-o FILE|-] [--size 1M] [-q] [--copy]\n";
 	int c;
@@ -160,6 +163,7 @@ int main(int argc, char **argv)
 			break;
 		case 'q': quiet = 1; break;
 		case 'c': copy = 1; break;
+		case 'V': printf("zcsink %s\n", ZCSHIM_VERSION); return 0;
 		case 'h': fputs(use, stdout); return 0;
 		default: fputs(use, stderr); return 2;
 		}

@@ -9,7 +9,7 @@
  * segments at run time.
  */
 #define main zcstat_main
-#include "../../tools/zcstat.c"
+#include "../../tools/zcstat/zcstat.c"
 #undef main
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -7,8 +7,8 @@ b=$1; secs=$2
 f=$b/fuzz
 mkdir -p "$f/corpus/segment" "$f/corpus/config" "$f/seeds"
 CC=${FUZZ_CC:-clang}
-flags="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icommon -Ishim -Itools"
-$CC $flags -o "$f/fuzz_segment" tests/fuzz/fuzz_segment.c tools/zcprom.c tools/segs.c tools/zcdoctor.c tools/znl.c tools/zccost.c common/segread.c common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c -lmnl -pthread
+flags="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icommon -Ishim -Itools/zcstat"
+$CC $flags -o "$f/fuzz_segment" tests/fuzz/fuzz_segment.c tools/zcstat/zcprom.c tools/zcstat/segs.c tools/zcstat/zcdoctor.c tools/zcstat/znl.c tools/zcstat/zccost.c common/segread.c common/segfmt.c common/statdir.c common/kzc.c common/zfmt.c -lmnl -pthread
 $CC $flags -o "$f/fuzz_config" tests/fuzz/fuzz_config.c shim/config.c shim/log.c common/zfmt.c common/size.c
 
 # Seeds: real segments (small slot table, call sites on) and config strings.

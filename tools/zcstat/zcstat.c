@@ -22,6 +22,9 @@
  * before use (tools/segread.c).
  */
 #define _GNU_SOURCE
+#ifndef ZCSHIM_VERSION
+#define ZCSHIM_VERSION "unknown"
+#endif
 #include "segs.h"
 #include "zcdoctor.h"
 #include "segread.h"
@@ -670,7 +673,7 @@ int main(int argc, char **argv)
 		{ "list", no_argument, NULL, 'l' },	   { "prometheus", no_argument, NULL, 'P' },
 		{ "textfile", required_argument, NULL, 't' }, { "deltas", no_argument, NULL, 'd' },
 		{ "pid", required_argument, NULL, 'p' },    { "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },  { "help", no_argument, NULL, 'h' },
+		{ "count", required_argument, NULL, 'c' },  { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* "+": options end at CMD, whose own options are its own. */
@@ -698,6 +701,7 @@ int main(int argc, char **argv)
 			if ((count = arg_long("-c", optarg, 0, LONG_MAX)) < 0)
 				return 2;
 			break;
+		case 'V': printf("zcstat %s\n", ZCSHIM_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -22,6 +22,9 @@
  * Exit status: 0 when no check failed, 1 when one did, 2 for bad usage.
  */
 #define _GNU_SOURCE
+#ifndef ZCSHIM_VERSION
+#define ZCSHIM_VERSION "unknown"
+#endif
 #include "segs.h"
 #include "page.h"
 #include "zcdoctor.h"
@@ -656,7 +659,7 @@ int doctor_main(int argc, char **argv)
 	static const struct option longs[] = {
 		{ "json", no_argument, NULL, 'j' },	      { "no-selftest", no_argument, NULL, 'S' },
 		{ "pid", required_argument, NULL, 'p' },      { "output", required_argument, NULL, 'o' },
-		{ "peer", required_argument, NULL, 'P' },     { "help", no_argument, NULL, 'h' },
+		{ "peer", required_argument, NULL, 'P' },     { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	optind = 1;	/* argv[0] is "doctor" */
@@ -681,6 +684,7 @@ int doctor_main(int argc, char **argv)
 			}
 			npeers++;
 			break;
+		case 'V': printf("zcstat doctor %s\n", ZCSHIM_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
