@@ -9,6 +9,7 @@
 #include "fdtable.h"
 #include "libc.h"
 #include "log.h"
+#include "memok.h"
 #include "peer.h"
 #include "stats.h"
 #include "zcread.h"
@@ -55,6 +56,7 @@ static void at_fork_child(void)
 	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	fdtable_after_fork_child();
 	zcwin_after_fork_child();
+	memok_after_fork_child();
 	stats_after_fork_child();
 	guard--;
 	errno = saved;

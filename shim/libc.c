@@ -60,12 +60,10 @@ void libc_resolve(void)
 	RESOLVE(setsockopt);
 	RESOLVE(fclose);
 	RESOLVE(mprotect);
-	RESOLVE(pkey_mprotect);
+	RESOLVE(madvise);
+	RESOLVE(pkey_alloc);
 	RESOLVE(munmap);
 	RESOLVE(mmap);
-	RESOLVE(mmap64);
-	RESOLVE(mremap);
-	RESOLVE(shmdt);
 	RESOLVE(sigaction);
 	RESOLVE(signal);
 	RESOLVE(sigset);
@@ -178,12 +176,6 @@ int libc_mprotect(void *a, size_t n, int prot)
 	return NEXT(mprotect) ? NEXT(mprotect)(a, n, prot) : (int)syscall(SYS_mprotect, a, n, prot);
 }
 
-int libc_pkey_mprotect(void *a, size_t n, int prot, int pkey)
-{
-	return NEXT(pkey_mprotect) ? NEXT(pkey_mprotect)(a, n, prot, pkey)
-				   : (int)syscall(SYS_pkey_mprotect, a, n, prot, pkey);
-}
-
 int libc_munmap(void *a, size_t n)
 {
 	return NEXT(munmap) ? NEXT(munmap)(a, n) : (int)syscall(SYS_munmap, a, n);
@@ -193,16 +185,6 @@ void *libc_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
 {
 	return NEXT(mmap) ? NEXT(mmap)(a, n, prot, flags, fd, off)
 			  : (void *)syscall(SYS_mmap, a, n, prot, flags, fd, off);
-}
-
-void *libc_mremap(void *old, size_t n, size_t m, int flags, void *to)
-{
-	return NEXT(mremap) ? NEXT(mremap)(old, n, m, flags, to) : (void *)syscall(SYS_mremap, old, n, m, flags, to);
-}
-
-int libc_shmdt(const void *a)
-{
-	return NEXT(shmdt) ? NEXT(shmdt)(a) : (int)syscall(SYS_shmdt, a);
 }
 
 /* No system-call fallback for these: the kernel's rt_sigaction needs libc's

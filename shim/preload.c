@@ -31,6 +31,7 @@
 #include "export.h"
 #include "fdtable.h"
 #include "libc.h"
+#include "memok.h"
 #include "peer.h"
 #include "policy.h"
 #include "init.h"
@@ -238,6 +239,10 @@ static void trim_if_idle(void)
 static int do_close(int fd)
 {
 	int on = init_lifecycle();
+	if (on && memok_fd_is(fd)) {
+		errno = EBADF;	/* not the program's: plain libc has no such fd */
+		return -1;
+	}
 	if (on) {
 		int saved = errno;
 		fdtable_forget(fd);
@@ -255,8 +260,10 @@ static int do_close(int fd)
 static int do_close_range(unsigned lo, unsigned hi, int flags)
 {
 	int on = !(flags & CLOSE_RANGE_CLOEXEC) && init_lifecycle();
-	if (on)
+	if (on) {
 		fdtable_forget_range(lo, hi);
+		memok_fds_gone(lo, hi);
+	}
 	int r = libc_close_range(lo, hi, flags);
 	if (on && r == 0)
 		trim_if_idle();
@@ -267,6 +274,7 @@ static int after_dup(int oldfd, int newfd)
 {
 	if (newfd >= 0 && newfd != oldfd && init_lifecycle()) {
 		int saved = errno;
+		memok_fd_gone(newfd);	/* dup2 or dup3 over the shim's own */
 		fdtable_dup(oldfd, newfd);
 		errno = saved;
 	}

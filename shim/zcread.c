@@ -105,10 +105,12 @@ static inline __attribute__((always_inline)) ssize_t passthrough(const struct zc
 
 /* ---- the door: what the shim may touch ------------------------------- */
 
-static int iov_total(const struct iovec *iov, int cnt, size_t *out)
+/* theirs: the array is the program's (readv, recvmsg), not the one-entry
+ * array a hook made for read, recv or recvfrom. */
+static int iov_total(const struct iovec *iov, int cnt, int theirs, size_t *out)
 {
 	size_t t = 0;
-	if (cnt <= 0 || cnt > IOV_MAX || !memok(iov, (size_t)cnt * sizeof(*iov), MEMOK_READ))
+	if (cnt <= 0 || cnt > IOV_MAX || (theirs && !memok(NULL, iov, (size_t)cnt * sizeof(*iov), MEMOK_READ)))
 		return -1;
 	for (int i = 0; i < cnt; i++) {
 		if (iov[i].iov_len > (size_t)SSIZE_MAX - t)
@@ -126,7 +128,7 @@ static int describe(struct zcread_req *rq, size_t *total)
 {
 	if (rq->op == ZCREAD_RECVMSG) {
 		struct msghdr *m = rq->msg;
-		if (!memok(m, sizeof(*m), MEMOK_WRITE) || m->msg_iovlen > IOV_MAX ||
+		if (!memok(NULL, m, sizeof(*m), MEMOK_WRITE) || m->msg_iovlen > IOV_MAX ||
 		    (m->msg_name && (int)m->msg_namelen < 0))
 			return -1;
 		rq->iov = m->msg_iov;
@@ -134,22 +136,22 @@ static int describe(struct zcread_req *rq, size_t *total)
 	}
 	/* recvfrom checks *fromlen after taking the data: only a valid one
 	 * can be served without reproducing that. */
-	if (rq->from && (!memok(rq->fromlen, sizeof(*rq->fromlen), MEMOK_WRITE) || (int)*rq->fromlen < 0))
+	if (rq->from && (!memok(NULL, rq->fromlen, sizeof(*rq->fromlen), MEMOK_WRITE) || (int)*rq->fromlen < 0))
 		return -1;
-	return iov_total(rq->iov, rq->iovcnt, total);
+	return iov_total(rq->iov, rq->iovcnt, rq->op == ZCREAD_READV || rq->op == ZCREAD_RECVMSG, total);
 }
 
 /* 1 if the next n bytes of the destination may be written by memcpy:
  * proved for each call, for exactly what it may copy (the kernel's own
  * copies answer EFAULT by themselves). */
-static int cur_writable(const struct iocur *c, size_t n)
+static int cur_writable(const struct iocur *c, size_t n, struct memok_scope *sc)
 {
 	size_t off = c->off;
 	for (int i = c->i; i < c->cnt && n; i++, off = 0) {
 		size_t k = c->iov[i].iov_len - off;
 		if (k > n)
 			k = n;
-		if (!memok((const uint8_t *)c->iov[i].iov_base + off, k, MEMOK_WRITE))
+		if (!memok(sc, (const uint8_t *)c->iov[i].iov_base + off, k, MEMOK_WRITE))
 			return 0;
 		n -= k;
 	}
@@ -198,6 +200,7 @@ struct rd {
 	uint32_t skip;          /* the last call mapped pages and then met
 				 * this many unmappable bytes: the next call of
 				 * this take copies them without asking again */
+	struct memok_scope mem; /* what the kernel said of the destination */
 	struct stats_delta *d;
 };
 
@@ -287,7 +290,7 @@ static int one_call(struct rd *s, struct zcwin_win *w)
 	size_t map = plan_call(s, w);
 	if (!map)
 		return room_tail(s);	/* under a page: nothing to map */
-	if (!cur_writable(&s->cur, map)) {
+	if (!cur_writable(&s->cur, map, &s->mem)) {
 		s->fail = -EFAULT;	/* the real call answers, EFAULT and all */
 		return FAIL;
 	}

@@ -420,7 +420,8 @@ Test(core, short_connections_cost_no_extra_system_calls, .timeout = 120)
 	long madv = strace_calls_of(out, "madvise"), gso = strace_calls_of(out, "getsockopt");
 	unlink(out);
 	cr_assert_eq(peer, 0, "getpeername per connection: %ld", peer);
-	cr_assert_eq(fcntl, 0, "fcntl per connection: %ld", fcntl);
+	/* One in the process: the shim's /proc/self/maps moved high. */
+	cr_assert_leq(fcntl, 1, "fcntl per connection: %ld", fcntl);
 	cr_assert_lt(madv, 20, "madvise per connection: %ld", madv);
 	uint64_t calls = total(&r, "zc_calls");
 	cr_assert_lt(calls, 40, "the peer's data never maps, yet %llu zero-copy calls for 200 connections: %s",

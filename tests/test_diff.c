@@ -146,6 +146,12 @@ ROW(errors, 1, 240)
  * makes no call of its own.  Fails (the child killed by SIGSYS) at 051ebdf. */
 ROW(seccomp, 1, 240)
 
+/* #24, 3: memory changed by free()'s own munmap, raw munmap/mmap and
+ * mprotect, sbrk; a file mapping past its end; a guard region: EFAULT or
+ * a short read as plain, no crash, no byte lost.  Dies of SIGSEGV at
+ * ae90f31. */
+ROW(memchanged, 1, 120)
+
 /* #23: splice() out of the socket between reads (HAProxy's path): left to
  * the kernel, only counted ("spliced"). */
 ROW(splice, 1, 120)

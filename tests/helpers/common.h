@@ -142,8 +142,17 @@ static inline int count_fds(void)
 {
 	int n = 0;
 	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		/* The shim's one descriptor of its own (shim/memok.h), held
+		 * from the first mapped read on, is not a leak. */
+		char path[300], to[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		ssize_t k = readlink(path, to, sizeof(to) - 1);
+		if (k > 0 && (to[k] = 0, !strncmp(to, "/proc/", 6)) && k > 5 && !strcmp(to + k - 5, "/maps"))
+			continue;
 		n++;
+	}
 	if (d)
 		closedir(d);
 	return n;

@@ -1324,6 +1324,113 @@ static int sc_footprint(void)
 	return 0;
 }
 
+/* ---- memory changed where no hook hears it (beyond-the-bytes, 3) ------ */
+
+/* Reads into memory the program changed by means the shim cannot hear
+ * (free()'s own munmap, raw system calls, the heap shrunk by sbrk), or
+ * that fails inside a writable mapping (a file's end, a guard region, a
+ * read-only second half): plain libc gives EFAULT or a short read, and so
+ * must the shim, with no byte lost (each case ends with a good read). */
+static void changed_read(struct pair *p, const char *what, void *b, size_t len, uint8_t *good)
+{
+	send_n(p, 256 * KB);
+	wait_arrived(p, 0);
+	ssize_t r = read(p->rx, b, len);
+	int e = errno;
+	if (r > 0) {
+		got(what, r, b);
+	} else {
+		errno = e;
+		after(what, r, p->rx);
+	}
+	int q = inq(p->rx);
+	while (q > 0) {
+		ssize_t k = read(p->rx, good, (size_t)q);
+		got("  the rest, into good memory", k, good);
+		if (k <= 0)
+			break;
+		q -= (int)k;
+	}
+}
+
+static void *ro_at(void *where, size_t n)
+{
+	void *m = (void *)syscall(SYS_mmap, where, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	return m == where ? m : NULL;
+}
+
+static int sc_memchanged(void)
+{
+	const size_t K64 = 65536;	/* page-aligned */
+	struct pair p = make_pair();
+	uint8_t *good = buffer(1 << 20);
+	/* 1. malloc'ed, read into twice, free()d (libc's own munmap), a
+	 * read-only page mapped there */
+	uint8_t *m = malloc(1 << 20);
+	for (int i = 0; i < 2; i++) {
+		send_n(&p, K64);
+		wait_arrived(&p, 0);
+		got("read into a malloc'ed buffer", read(p.rx, m, K64), m);
+	}
+	/* Kept as a number: the program means to use it after free(). */
+	uintptr_t volatile at = (uintptr_t)m;
+	free(m);
+	m = (uint8_t *)at;
+	void *page = (void *)(at & ~(uintptr_t)4095);
+	printf("read-only page mapped where it was: %s\n", ro_at(page, 1 << 20) ? "yes" : "no");
+	changed_read(&p, "read into the freed buffer, now read-only", m, K64, good);
+	/* 2. raw munmap and mmap read-only at the same place */
+	uint8_t *b = buffer(8 * K64);
+	changed_read(&p, "read into a fresh buffer", b, K64, good);
+	syscall(SYS_munmap, b, 8 * K64);
+	printf("read-only by raw mmap: %s\n", ro_at(b, 8 * K64) ? "yes" : "no");
+	changed_read(&p, "read into it", b, K64, good);
+	syscall(SYS_munmap, b, 8 * K64);
+	/* 3. raw mprotect, whole and second half */
+	b = buffer(8 * K64);
+	changed_read(&p, "read into another buffer", b, K64, good);
+	syscall(SYS_mprotect, b, 8 * K64, PROT_READ);
+	changed_read(&p, "read after a raw mprotect read-only", b, K64, good);
+	syscall(SYS_mprotect, b + K64, 7 * K64, PROT_READ | PROT_WRITE);
+	changed_read(&p, "read of 128K, the first 64K read-only", b, 2 * K64, good);
+	syscall(SYS_mprotect, b, 8 * K64, PROT_READ | PROT_WRITE);
+	syscall(SYS_mprotect, b + K64, 7 * K64, PROT_READ);
+	changed_read(&p, "read of 128K, all but the first 64K read-only", b, 2 * K64, good);
+	/* 4. the heap shrunk by sbrk */
+	uint8_t *top = sbrk(0);
+	if (sbrk(4 * K64) != (void *)-1) {
+		changed_read(&p, "read into memory from sbrk", top, K64, good);
+		sbrk(-(intptr_t)(4 * K64));
+		changed_read(&p, "read into it after sbrk gave it back", top, K64, good);
+	}
+	/* 5. a shared file mapping past the file's end (SIGBUS to memcpy) */
+	int fd = memfd_create("zcdiff", 0);
+	uint8_t *f = fd >= 0 && !ftruncate(fd, K64)
+			     ? mmap(NULL, 4 * K64, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (f != MAP_FAILED)
+		changed_read(&p, "read of 128K into a 64K file mapped 256K", f, 2 * K64, good);
+	/* 5b. the program closes every fd above its own: the shim's
+	 * descriptor is not the program's (close says EBADF, as plain), and
+	 * after close_range takes it the shim asks through a new one */
+	int closed = 0;
+	for (int fd = 64; fd < 1024; fd++)
+		closed += !close(fd);
+	printf("fds 64-1023 closed one by one: %d\n", closed);
+	printf("close_range(64, ~0): %d\n", close_range(64, ~0U, 0));
+	b = buffer(8 * K64);
+	changed_read(&p, "read after close_range", b, K64, good);
+	syscall(SYS_mprotect, b, 8 * K64, PROT_READ);
+	changed_read(&p, "read into it made read-only", b, K64, good);
+	/* 6. a guard region inside a writable mapping (last: from then on the
+	 * shim proves page by page) */
+	b = buffer(8 * K64);
+	int g = madvise(b + K64, 4096, 102 /* MADV_GUARD_INSTALL */);
+	printf("guard region: %s\n", g ? strerror(errno) : "installed");
+	changed_read(&p, "read of 128K across a guard page", b, 2 * K64, good);
+	changed_read(&p, "a read of 64K before it", b, K64, good);
+	return 0;
+}
+
 /* Each read is one contiguous run of the stream, though a forked child
  * reads the same socket (with raw system calls) at the same time. */
 static int check_run(const uint8_t *b, size_t n)
@@ -1785,7 +1892,7 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
 	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
 	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds }, { "errors", sc_errors },
-	{ "splice", sc_splice },
+	{ "splice", sc_splice }, { "memchanged", sc_memchanged },
 
 };
 
