@@ -231,9 +231,38 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
 	return (uint32_t)(s - slot_at(0)) + 1;
 }
 
+/* The slot released last (index + 1; 0 none): the next claim takes it
+ * while it is still in the cache, once FRESH_FIRST slots have been used
+ * fresh.  A program making connection after connection would otherwise
+ * write each into memory not touched yet (a page fault every eleven
+ * slots, six cold lines each): measured 1-1.5% of a 16 KiB connection's
+ * CPU (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  The first
+ * FRESH_FIRST closed fds keep their lines for zcstat; totals stay exact. */
+#define FRESH_FIRST 64
+static uint32_t recent;
+
+static uint32_t reuse(struct segfmt_slot *s, int fd)
+{
+	ADD(seg->slots_recycled, 1);
+	fold(&seg->retired, &s->c);
+	return publish(s, fd);
+}
+
+static uint32_t claim_recent(int fd)
+{
+	uint32_t r = __atomic_exchange_n(&recent, 0, __ATOMIC_RELAXED), st = SEGFMT_SLOT_CLOSED;
+	struct segfmt_slot *s = r ? slot_at(r - 1) : NULL;
+	if (s && __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return reuse(s, fd);
+	return 0;
+}
+
 uint32_t stats_claim(int fd)
 {
 	uint64_t used = __atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED);
+	uint32_t got;
+	if (used >= FRESH_FIRST && (got = claim_recent(fd)))
+		return got;
 	while (used < seg->nslots) {
 		if (__atomic_compare_exchange_n(&seg->slots_used, &used, used + 1, 1,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -246,11 +275,8 @@ uint32_t stats_claim(int fd)
 		uint32_t st = SEGFMT_SLOT_CLOSED;
 		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_CLOSED &&
 		    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			ADD(seg->slots_recycled, 1);
-			fold(&seg->retired, &s->c);
-			return publish(s, fd);
-		}
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return reuse(s, fd);
 	}
 	return 0;
 }
@@ -261,7 +287,8 @@ void stats_release(uint32_t idx)
 	uint32_t st = SEGFMT_SLOT_OPEN;
 	if (!s)
 		return;
-	__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	if (__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		__atomic_store_n(&recent, idx + 1, __ATOMIC_RELAXED);
 }
 
 struct segfmt_counters *stats_counters(uint32_t slot1)
@@ -310,6 +337,7 @@ void stats_after_fork_child(void)
 	if (old != &boot && seg_size)
 		munmap(old, seg_size);
 	seg = &boot;
+	recent = 0;
 	memset(&boot, 0, sizeof(boot));
 	boot.kernel_zc = kz;
 	if (seg_cfg)
