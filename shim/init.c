@@ -56,7 +56,7 @@ static void at_fork_child(void)
 	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	fdtable_after_fork_child();
 	zcwin_after_fork_child();
-	memok_after_fork_child();
+	memok_after_fork_child(init_pid);
 	stats_after_fork_child();
 	guard--;
 	errno = saved;
@@ -105,6 +105,7 @@ static uint32_t start_modules(void)
 		return INIT_OFF;
 	}
 	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
+	memok_init(init_pid);
 	if (fdtable_init(stats_release) || peer_init(fdtable_tab.len)) {
 		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
 		return INIT_OFF;

@@ -3,7 +3,6 @@
  */
 #define _GNU_SOURCE
 #include "memok.h"
-#include "init.h"
 #include "page.h"
 
 #include <errno.h>
@@ -35,6 +34,12 @@ static int maps_fd = -1;		/* the shim's /proc/self/maps */
 static int query_ok = ASK_UNKNOWN;	/* the kernel has PROCMAP_QUERY */
 static int populate_ok = ASK_UNKNOWN;	/* the kernel has MADV_POPULATE_* */
 static int pagewise;			/* pkeys or guard regions in use */
+static pid_t owner;			/* the process that may open maps_fd */
+
+void memok_init(pid_t pid)
+{
+	__atomic_store_n(&owner, pid, __ATOMIC_RELAXED);
+}
 
 void memok_pagewise(void)
 {
@@ -59,8 +64,9 @@ void memok_fds_gone(unsigned lo, unsigned hi)
 		memok_fd_gone(fd);
 }
 
-void memok_after_fork_child(void)
+void memok_after_fork_child(pid_t pid)
 {
+	__atomic_store_n(&owner, pid, __ATOMIC_RELAXED);
 	int fd = __atomic_exchange_n(&maps_fd, -1, __ATOMIC_RELAXED);
 	if (fd >= 0)
 		syscall(SYS_close, fd);
@@ -73,7 +79,8 @@ void memok_after_fork_child(void)
  * parent's.  -1: none (no /proc, no descriptor free). */
 static int maps_open(void)
 {
-	if (!init_lifecycle())
+	pid_t o = __atomic_load_n(&owner, __ATOMIC_RELAXED);
+	if (!o || (pid_t)syscall(SYS_getpid) != o)
 		return -1;
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum { MEMOK_READ = 0, MEMOK_WRITE = 1 };
 
@@ -53,7 +54,10 @@ int memok_fd_is(int fd);
  * if it was the shim's, forget it (a later question opens another). */
 void memok_fd_gone(int fd);
 void memok_fds_gone(unsigned lo, unsigned hi);
+/* Start-up: the process's pid (a descriptor is opened only by it, never
+ * by a vfork child, whose fd table is its own but whose memory is not). */
+void memok_init(pid_t pid);
 /* In a fork child: the inherited descriptor answers for the parent. */
-void memok_after_fork_child(void);
+void memok_after_fork_child(pid_t pid);
 
 #endif
