@@ -6,7 +6,8 @@
  * exit with the same status and the received bytes must be the sender's
  * pattern, checked by zcrecv at the end of the pipe.  The shim run's
  * counters tell how much of it was mapped, per program.
- * Preconditions: `make test` installed curl, socat, iperf3, openssl, python3.
+ * Preconditions: `make test` installed them (tools/deps.sh test): curl, socat,
+ * iperf3, openssl, python3, redis-server, nginx, haproxy, a JDK, postgresql.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
