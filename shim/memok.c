@@ -35,6 +35,7 @@ static int query_ok = ASK_UNKNOWN;	/* the kernel has PROCMAP_QUERY */
 static int populate_ok = ASK_UNKNOWN;	/* the kernel has MADV_POPULATE_* */
 static int pagewise;			/* pkeys or guard regions in use */
 static pid_t owner;			/* the process that may open maps_fd */
+static int open_later;			/* questions to wait before opening again */
 
 void memok_init(pid_t pid)
 {
@@ -67,6 +68,7 @@ void memok_fds_gone(unsigned lo, unsigned hi)
 void memok_after_fork_child(pid_t pid)
 {
 	__atomic_store_n(&owner, pid, __ATOMIC_RELAXED);
+	__atomic_store_n(&open_later, 0, __ATOMIC_RELAXED);
 	int fd = __atomic_exchange_n(&maps_fd, -1, __ATOMIC_RELAXED);
 	if (fd >= 0)
 		syscall(SYS_close, fd);
@@ -108,8 +110,21 @@ static int maps_open(void)
 static int vma_at(uintptr_t addr, struct memok_query *q)
 {
 	int fd = __atomic_load_n(&maps_fd, __ATOMIC_RELAXED);
-	if (fd < 0 && (fd = maps_open()) < 0)
-		return -1;
+	if (fd < 0) {
+		/* After a failed open (no /proc, no free descriptor, a vfork
+		 * child) the next 64 questions go page by page: not two wasted
+		 * system calls on every read. */
+		int left = __atomic_load_n(&open_later, __ATOMIC_RELAXED);
+		if (left > 0) {	/* a lost race only counts one less */
+			__atomic_compare_exchange_n(&open_later, &left, left - 1, 0, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+			return -1;
+		}
+		if ((fd = maps_open()) < 0) {
+			__atomic_store_n(&open_later, 64, __ATOMIC_RELAXED);
+			return -1;
+		}
+	}
 	*q = (struct memok_query){ .size = sizeof(*q), .query_addr = addr };
 	if (!syscall(SYS_ioctl, fd, MEMOK_PROCMAP_QUERY, q)) {
 		__atomic_store_n(&query_ok, ASK_YES, __ATOMIC_RELAXED);
