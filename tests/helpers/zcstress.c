@@ -176,10 +176,48 @@ static long socket_rss_kb(void)
 	return kb;
 }
 
+/* A run that has not ended a minute after its length is stuck (seen once
+ * in CI, under TSan): say where each thread waits (its system call and
+ * kernel wait channel) before the test's timeout kills it unheard. */
+static void *watchdog(void *arg)
+{
+	struct timespec ts = { (time_t)(uintptr_t)arg + 60, 0 };
+	nanosleep(&ts, NULL);
+	fprintf(stderr, "zcstress: stuck; threads:\n");
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[300], sc[256] = "", wc[64] = "";
+		FILE *f;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", de->d_name);
+		if ((f = fopen(path, "r"))) {
+			(void)!fgets(sc, sizeof(sc), f);
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%s/wchan", de->d_name);
+		if ((f = fopen(path, "r"))) {
+			(void)!fgets(wc, sizeof(wc), f);
+			fclose(f);
+		}
+		sc[strcspn(sc, "\n")] = 0;
+		fprintf(stderr, "  task %s: syscall %s; wchan %s\n", de->d_name, sc, wc);
+	}
+	if (d)
+		closedir(d);
+	fflush(stderr);
+	abort();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int secs = argc > 1 ? atoi(argv[1]) : 30, nthreads = argc > 2 ? atoi(argv[2]) : 4;
 	signal(SIGPIPE, SIG_IGN);
+	pthread_t wd;
+	pthread_create(&wd, NULL, watchdog, (void *)(uintptr_t)secs);
+	pthread_detach(wd);
 	int before = count_fds();
 	lfd = listen_loopback(0, &port);
 	pthread_t acc, th[64];
