@@ -66,8 +66,8 @@ static uint32_t measured_setup;
  * messages) would pay that on every read and never learn: after
  * SHORT_STREAK of them only one read in SHORT_EVERY is timed, the others
  * copy untimed (a bulk stream that comes later makes thousands of reads:
- * it is timed within a few hundred).  Measured: zcbench's conns rows without a prior, 16 KiB
- * connections, auto/plain 1.10-1.12. */
+ * it is timed within a few hundred).  Measured: zcbench's conns rows
+ * without a prior, 16 KiB connections, auto/plain 1.10-1.12. */
 static uint32_t short_samples;
 
 void auto_configure(int m, uint64_t map_ns_per_mb, uint64_t copy_ns_per_mb)

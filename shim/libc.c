@@ -59,11 +59,8 @@ void libc_resolve(void)
 	RESOLVE(fcntl64);
 	RESOLVE(setsockopt);
 	RESOLVE(fclose);
-	RESOLVE(mprotect);
 	RESOLVE(madvise);
 	RESOLVE(pkey_alloc);
-	RESOLVE(munmap);
-	RESOLVE(mmap);
 	RESOLVE(sigaction);
 	RESOLVE(signal);
 	RESOLVE(sigset);
@@ -169,22 +166,6 @@ int libc_fclose(FILE *f)
 	 * that libc would not close itself. */
 	errno = ENOSYS;
 	return EOF;
-}
-
-int libc_mprotect(void *a, size_t n, int prot)
-{
-	return NEXT(mprotect) ? NEXT(mprotect)(a, n, prot) : (int)syscall(SYS_mprotect, a, n, prot);
-}
-
-int libc_munmap(void *a, size_t n)
-{
-	return NEXT(munmap) ? NEXT(munmap)(a, n) : (int)syscall(SYS_munmap, a, n);
-}
-
-void *libc_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
-{
-	return NEXT(mmap) ? NEXT(mmap)(a, n, prot, flags, fd, off)
-			  : (void *)syscall(SYS_mmap, a, n, prot, flags, fd, off);
 }
 
 /* No system-call fallback for these: the kernel's rt_sigaction needs libc's
