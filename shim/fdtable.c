@@ -161,6 +161,7 @@ void fdtable_hints_clear(struct fdtable_hints *h)
 	FDTABLE_SET(h->queued, 0);
 	FDTABLE_SET(h->blocking, 0);
 	FDTABLE_SET(h->head_off, 0);
+	FDTABLE_SET(h->tail_len, 0);
 	FDTABLE_SET(h->peer, 0);
 }
 

@@ -29,6 +29,9 @@ struct fdtable_hints {
 				 * again: a back-off, or a run of auto's copies */
 	uint8_t pass_why;       /* what those count as: SEGFMT_R_BACKOFF or _AUTO */
 	uint8_t little;         /* reads in a row that delivered under two pages (max 2) */
+	uint16_t tail_len;      /* the last unmappable run met behind mapped pages,
+				 * where under a page: how far into its last page
+				 * the sender's segments end */
 	uint32_t queued;        /* bytes the last mapped-path call saw queued
 				 * (0: drained or not known; UINT32_MAX: the
 				 * kernel does not say) */

@@ -80,6 +80,7 @@ static void learn_mapped(struct fdtable_hints *h, const struct policy_outcome *o
 	learn_backoff(h, o);
 	FDTABLE_SET(h->queued, o->result > 0 ? o->inq : 0);
 	FDTABLE_SET(h->head_off, (uint16_t)o->head_off);
+	FDTABLE_SET(h->tail_len, (uint16_t)o->tail_len);
 }
 
 void policy_learn(struct fdtable_entry *e, const struct policy_outcome *o)

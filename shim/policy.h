@@ -34,6 +34,7 @@ struct policy_outcome {
 	uint32_t inq;           /* queued after it (UINT32_MAX: not known) */
 	int peek;               /* MSG_PEEK: nothing consumed */
 	uint32_t head_off;      /* it stopped this far into a mappable page */
+	uint32_t tail_len;      /* the last short unmappable run behind mapped pages */
 };
 
 void policy_configure(size_t min_read);

@@ -191,12 +191,17 @@ struct rd {
 				 * SO_RCVTIMEO deadline (0 not yet asked, -1 none) */
 	uint32_t gen;           /* the fd's generation when the read began */
 	int fail;               /* FAIL: -errno, or -ENOSR for no window */
+	int answered;           /* fail is the socket's own answer to a copy
+				 * (its error, now consumed): the read's */
 	int unmappable;
 	int at_page;            /* the last call left the head at the start of
 				 * a page (all it mapped, or a whole straggler) */
 	int guessed;            /* the last call copied a guessed rest of a page */
 	uint32_t head_off;      /* the head is this far into a mappable page
 				 * (a copy the room cut short; 0: not known) */
+	uint32_t tail_len;      /* see fdtable_hints */
+	int rested;             /* the last call copied the rest of a page
+				 * on the word of head_off alone */
 	uint32_t skip;          /* the last call mapped pages and then met
 				 * this many unmappable bytes: the next call of
 				 * this take copies them without asking again */
@@ -225,6 +230,10 @@ static int tail_copy(struct rd *s, size_t n)
 	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
 		return EMPTY;
 	s->fail = -errno;
+	/* EFAULT consumed nothing, and a socket that is not ours is the real
+	 * call's to answer; any other error the copy took is gone from the
+	 * socket. */
+	s->answered = errno != EFAULT && !take_not_ours(-errno);
 	return FAIL;
 }
 
@@ -252,6 +261,22 @@ static int head_unmappable(struct rd *s, size_t skip)
 	return tail_copy(s, n < s->cur.left ? n : s->cur.left);
 }
 
+/* The rest of a page copied on head_off's word was wrong: that page was
+ * the short last page of an skb, and the copy ran on into the next one.
+ * Where the sender's segments all end tail_len bytes into a page and
+ * start at a page, the copy ran PAGE - tail_len bytes in, and the next
+ * page starts tail_len bytes on.  Any other layout: as for any head the
+ * kernel reports unmappable. */
+static int wrong_rest(struct rd *s, size_t skip)
+{
+	size_t n = s->tail_len;
+	if (!n || n >= skip || !(skip % PAGE) || s->head_off)
+		return head_unmappable(s, skip);
+	s->guessed = 1;	/* a guess: a wrong one copies the rest of that skb */
+	s->at_page = n < s->cur.left;
+	return tail_copy(s, n < s->cur.left ? n : s->cur.left);
+}
+
 /* The room ends inside a page: copy what fits.  Taken from the start of a
  * page, these bytes leave the stream that far into it: the next read copies
  * the rest of that page first and maps on (head_off). */
@@ -259,7 +284,11 @@ static int room_tail(struct rd *s)
 {
 	size_t n = s->cur.left;
 	int aligned = s->at_page, how = tail_copy(s, n);
-	s->head_off = how == TOOK && aligned ? (uint32_t)n : 0;
+	/* Known only where the rest of the page is queued behind (a page
+	 * of an skb arrives whole): a drained queue ends the page here, and
+	 * what comes next starts where the sender's next segment does. */
+	int rest = s->inq != 0 && s->inq != UINT32_MAX;
+	s->head_off = how == TOOK && aligned && rest ? (uint32_t)n : 0;
 	s->at_page = 0;
 	return how;
 }
@@ -281,6 +310,18 @@ static size_t plan_call(const struct rd *s, const struct zcwin_win *w)
 
 static int one_call(struct rd *s, struct zcwin_win *w)
 {
+	if (s->head_off && !s->got) {
+		/* The last read stopped this far into a page it was mapping:
+		 * the rest of that page comes by a copy, and a call to map
+		 * would only say so (nothing mapped, a hint).  Should someone
+		 * else have moved the head meanwhile, these are still the
+		 * stream's next bytes, only copied where they might have
+		 * been mapped. */
+		s->d->skip_runs++;
+		int how = head_unmappable(s, PAGE);
+		s->rested = how == TOOK;
+		return how;
+	}
 	if (s->skip) {
 		size_t skip = s->skip;
 		s->skip = 0;
@@ -303,6 +344,10 @@ static int one_call(struct rd *s, struct zcwin_win *w)
 	}
 	s->inq = zc.inq;
 	size_t mapped = zc.length;
+	int rested = s->rested;
+	s->rested = 0;
+	if (mapped && mapped < map && zc.recv_skip_hint && zc.recv_skip_hint < PAGE)
+		s->tail_len = zc.recv_skip_hint;
 	iocur_put(&s->cur, data, mapped);
 	s->got += mapped;
 	/* Mapped up to the room: the head is at a mappable page boundary. */
@@ -322,6 +367,8 @@ static int one_call(struct rd *s, struct zcwin_win *w)
 		s->skip = zc.recv_skip_hint;
 	if (mapped)
 		return TOOK;
+	if (zc.recv_skip_hint && rested && !mapped)
+		return wrong_rest(s, zc.recv_skip_hint);
 	if (zc.recv_skip_hint)
 		return head_unmappable(s, zc.recv_skip_hint);
 	/* Nothing taken, nothing to skip, yet data queued: the kernel will
@@ -499,6 +546,8 @@ static ssize_t failed(struct rd *s, int reason_hint)
 {
 	const struct zcread_req *rq = s->rq;
 	int f = s->fail;
+	if (s->answered)
+		return f;
 	if (take_not_ours(f)) {
 		fdtable_forget(rq->fd);	/* stale entry: no longer a TCP socket */
 		return real_call(rq, s->e);
@@ -613,6 +662,7 @@ static ssize_t map_read(struct zcread_req *rq, struct fdtable_entry *e, size_t t
 			.solo = fdtable_solo(e), .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
 	iocur_init(&s.cur, rq->iov, rq->iovcnt, total);
 	s.head_off = FDTABLE_GET(e->hints.head_off);
+	s.tail_len = FDTABLE_GET(e->hints.tail_len);
 	pthread_testcancel();	/* a pending cancel acts before we take data */
 	d->probed = 1;
 	ssize_t r = mapped_read(&s);
@@ -622,6 +672,7 @@ static ssize_t map_read(struct zcread_req *rq, struct fdtable_entry *e, size_t t
 	o->unmappable = s.unmappable;
 	o->inq = s.inq;
 	o->head_off = s.head_off;
+	o->tail_len = s.tail_len;
 	return r;
 }
 

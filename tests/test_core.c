@@ -76,6 +76,26 @@ Test(core, zerocopy_default_mss_256M_at_least_90pct, .timeout = 240)
 	tl_free(&r);
 }
 
+/* 64 KiB reads of a default-MSS stream end inside pages: the next read
+ * copies the rest of that page without first asking the kernel what it
+ * already knows, and a wrong guess (the page was an skb's short last one)
+ * costs a page, not the skb behind it.  The stream is queued 4 MiB at a
+ * time before it is read (--pull), so its layout is the same on every run:
+ * asking first took 2,048 mapping calls for its 1,025 reads, now 1,280;
+ * 89.1% mapped either way. */
+Test(core, default_mss_64k_reads_ask_no_more_than_needed, .timeout = 240)
+{
+	struct tl_result r;
+	const char *sa[] = { "--mode", "zerocopy", "--pull", NULL };
+	const char *ra[] = { "--size", "64K", "--pull", "4M", NULL };
+	transfer(&r, "64M", sa, ra, NULL);
+	assert_mapped_at_least(&r, 64 * MiB, 88.0);
+	uint64_t calls = total(&r, "zc_calls"), reads = total(&r, "reads");
+	cr_assert_leq((double)calls, 1.5 * (double)reads, "%llu mapping calls for %llu reads",
+		      (unsigned long long)calls, (unsigned long long)reads);
+	tl_free(&r);
+}
+
 Test(core, plain_sender_nothing_mapped_all_intact, .timeout = 240)
 {
 	struct tl_result r;
