@@ -320,7 +320,7 @@ struct row {
 	double floor_ratio, floor0_ratio, shim_floor;  /* floor / plain (copy, untouched), shim / floor */
 	double p50_plain, p50_shim, p99_plain, p99_shim;        /* ping-pong, microseconds */
 	long rss_peak_kb;
-	int kind;                       /* 0 bulk, 1 ping-pong, 2 many, 3 queued A/B */
+	int kind;                       /* 0 bulk, 1 ping-pong, 2 many, 3 queued A/B, 4 queued floor A/B */
 };
 
 static struct row rows[64];
@@ -627,6 +627,47 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
 	ab_against_sender(w, mode, mss, bytes, 1, args);
 }
 
+/* The shim against the floor in one receiver (zcfloor --pull --ab):
+ * blocks of read() -- the shim mapping -- and of the floor's own calls in
+ * turn, on one queued stream.  Under the shim, hooked/raw is shim/floor;
+ * without it, raw/hooked is floor/plain.  Medians over --ab-runs pairs. */
+static void queued_floor(const char *sender_name, const char *mode, int mss, const char *size)
+{
+	struct row *w = row_named("queued %s floor %s", sender_name, size);
+	if (!w)
+		return;
+	static char path[PATH_MAX + 16], portbuf[16], bytes[32], sizebuf[16];
+	snprintf(bytes, sizeof(bytes), "%llu", nbytes);
+	struct sender snd;
+	start_sender_as(&snd, mode, mss, bytes, 1);
+	snprintf(path, sizeof(path), "%s/zcfloor", bindir);
+	snprintf(portbuf, sizeof(portbuf), "%d", snd.port);
+	snprintf(sizebuf, sizeof(sizebuf), "%s", size);
+	char *argv[] = { path, "--port", portbuf, "--size", sizebuf, "--pull", "16M", "--ab", NULL };
+	double sf[AB_MAX], fp[AB_MAX], mapped = 0;
+	for (int i = 0; i < ab_runs; i++) {
+		struct result a, b;
+		run_or_die(w->name, argv, RUN_PLAIN, &a, 0);
+		run_or_die(w->name, argv, RUN_SHIM, &b, 0);
+		sf[i] = ab_ratio(b.out);
+		fp[i] = 1.0 / ab_ratio(a.out);
+		mapped += b.mapped_pct;
+	}
+	stop(snd.pid);
+	int saved = runs;
+	runs = ab_runs;
+	w->shim_floor = median(sf, runs);
+	w->floor_ratio = median(fp, runs);
+	qsort(sf, (size_t)runs, sizeof(double), cmp_d);
+	w->spread_lo = sf[0];
+	w->spread_hi = sf[runs - 1];
+	runs = saved;
+	w->mapped = mapped / ab_runs;
+	w->cpu_ratio = w->auto_ratio = w->auto_mapped = w->floor0_ratio = w->sys_plain = w->sys_shim = -1;
+	w->kind = 4;
+	nrows++;
+}
+
 /* Sequential short connections, each SIZE bytes, made and read by one
  * client (zcrecv --seq --ab: libc's calls against raw system calls, per
  * connection, each connection's data all queued before its reads). */
@@ -860,7 +901,7 @@ static void print(double memcpy_bw)
 			       w->cpu_ratio, w->mapped, w->sys_plain, w->sys_shim, w->spread_lo, w->spread_hi,
 			       w->p50_plain, w->p50_shim, w->p99_plain, w->p99_shim, w->rss_peak_kb, w->send_plain,
 			       w->send_shim, w->floor_ratio, w->floor0_ratio, w->shim_floor, w->auto_ratio, w->auto_mapped,
-			       w->kind == 3 ? "true" : "false");
+			       w->kind >= 3 ? "true" : "false");
 		}
 		printf("]}\n");
 		return;
@@ -875,7 +916,7 @@ static void print(double memcpy_bw)
 	       "min-max");
 	for (int i = 0; i < nrows; i++) {
 		struct row *w = &rows[i];
-		if (w->kind == 3)
+		if (w->kind >= 3)
 			continue;
 		if (w->kind == 1) {
 			printf("%-28s p50 %.1f us -> %.1f us (%.3f), p99 %.1f us -> %.1f us (%.3f); server CPU/rt %.2f -> "
@@ -916,6 +957,19 @@ static void print(double memcpy_bw)
 			       ab_runs, "scenario", "shim", "shim min-max", "auto", "mapped%", "auto%");
 		printf("%-28s %8.4f %6.4f-%.4f %8.4f %7.1f %7.1f\n", w->name, w->cpu_ratio, w->spread_lo, w->spread_hi,
 		       w->auto_ratio, w->mapped, w->auto_mapped);
+	}
+	header = 0;
+	for (int i = 0; i < nrows; i++) {
+		struct row *w = &rows[i];
+		if (w->kind != 4)
+			continue;
+		if (!header++)
+			printf("\nin-process A/B against the floor (zcfloor --pull --ab: blocks of a queued stream, read() "
+			       "and the floor's bare calls in turn); %d runs each without and with the shim (map); medians\n"
+			       "%-28s %10s %13s %11s %7s\n",
+			       ab_runs, "scenario", "shim/floor", "min-max", "floor/plain", "mapped%");
+		printf("%-28s %10.4f %6.4f-%.4f %11.4f %7.1f\n", w->name, w->shim_floor, w->spread_lo, w->spread_hi,
+		       w->floor_ratio, w->mapped);
 	}
 }
 
@@ -1016,6 +1070,10 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++)
 		if ((!only_sender || !strcmp(only_sender, q[k][0])) && (!only_size || !strcmp(only_size, q[k][3])))
 			queued(q[k][0], q[k][1], atoi(q[k][2]), q[k][3]);
+	/* The mapped streams against the floor, on the same quiet instrument. */
+	for (size_t k = 5; k < sizeof(q) / sizeof(q[0]); k++)
+		if ((!only_sender || !strcmp(only_sender, q[k][0])) && (!only_size || !strcmp(only_size, q[k][3])))
+			queued_floor(q[k][0], q[k][1], atoi(q[k][2]), q[k][3]);
 	/* Short connections: what each new connection costs (#23). */
 	const char *cs[][3] = { { "plain", "plain", "0" }, { "zc", "zerocopy", "0" }, { "zc4108", "zerocopy", "4108" } };
 	for (size_t k = 0; k < 3; k++)

@@ -22,6 +22,19 @@
  * a sender that makes pages mappable (zcsend --mode zerocopy).
  * Used by `make bench`; run by hand beside a `zcsend --bytes 1G --mode
  * zerocopy --mss 4108`, pinned: `taskset -c 1 build/zcfloor --port P`.
+ *
+ *   zcfloor --port P --pull N --ab [--size 64K]   (against `zcsend --pull`)
+ *
+ * The floor and the shim side by side in one process, on one stream:
+ * asks for N bytes at a time, waits until they are all queued, then
+ * drains them in blocks (4 reads, at least 1 MiB), alternating between
+ * read() -- the shim's mapped path when it is preloaded, plain read()
+ * when not -- and the floor's own calls, which no hook sees (a raw
+ * recvfrom for stragglers).  Prints the CPU time and bytes of each kind
+ * ("ab_hooked_ns=T ab_hooked_bytes=B ab_raw_ns=T ab_raw_bytes=B", raw
+ * being the floor): their ratio per byte is shim/floor at the same
+ * moment, on the same queue, with the sender idle (zcbench's queued
+ * floor rows).
  */
 #define _GNU_SOURCE
 #ifndef ZCSHIM_VERSION
@@ -32,19 +45,26 @@
 #include "zcwin.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 
-static int connect_to(const char *host, int port)
+static int connect_to(const char *host, int port, int rcvbuf)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	/* --pull: room for a whole request (FORCE passes rmem_max as root). */
+	if (fd >= 0 && rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		return -1;
 	return fd;
@@ -72,7 +92,8 @@ static long one_read(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, int
 	if (!got) {
 		/* Nothing mapped: copy what must be skipped, or wait. */
 		size_t n = zc.recv_skip_hint && zc.recv_skip_hint < size ? zc.recv_skip_hint : size;
-		ssize_t t = recv(fd, buf, n, zc.recv_skip_hint || zc.inq ? 0 : MSG_PEEK);
+		/* Raw: under a preloaded shim (--ab) no hook may see it. */
+		ssize_t t = syscall(SYS_recvfrom, fd, buf, n, zc.recv_skip_hint || zc.inq ? 0 : MSG_PEEK, NULL, NULL);
 		if (t <= 0)
 			return -1;
 		got = zc.recv_skip_hint || zc.inq ? t : 0;
@@ -82,18 +103,76 @@ static long one_read(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, int
 	return got;
 }
 
+static uint64_t thread_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* --pull: asks the sender (zcsend --pull) for n more bytes and returns once
+ * they are queued (or the stream's end is): poll with SO_RCVLOWAT at n. */
+static void request_and_wait(int fd, uint32_t n)
+{
+	int lowat = (int)n, one = 1;
+	uint32_t req = htonl(n);
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	if (write(fd, &req, sizeof(req)) != (ssize_t)sizeof(req)) {
+		perror("zcfloor: request");
+		exit(1);
+	}
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+}
+
+/* --pull N --ab: bursts of N queued bytes drained in blocks, read() and the
+ * floor in turn (each burst starting with the other kind). */
+static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint32_t pull)
+{
+	uint64_t ns[2] = { 0, 0 }, bytes[2] = { 0, 0 }, mapped = 0;
+	uint64_t block = 4 * (uint64_t)size > (1u << 20) ? 4 * (uint64_t)size : 1u << 20;
+	int raw = 1;
+	for (int eof = 0; !eof;) {
+		request_and_wait(fd, pull);
+		raw = !raw;
+		for (uint64_t left = pull; left && !eof; raw = !raw) {
+			uint64_t t0 = thread_ns(), got = 0;
+			while (got < block && got < left) {
+				long r = raw ? one_read(fd, w, size, buf, 1, &mapped) : (long)read(fd, buf, size);
+				if (r <= 0) {
+					eof = 1;
+					break;
+				}
+				got += (uint64_t)r;
+			}
+			ns[raw] += thread_ns() - t0;
+			bytes[raw] += got;
+			left -= got < left ? got : left;
+		}
+	}
+	printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu bytes=%llu\n",
+	       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
+	       (unsigned long long)bytes[1], (unsigned long long)(bytes[0] + bytes[1]));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int port = 0, copy = 0;
+	int port = 0, copy = 0, ab = 0;
+	uint64_t pull = 0;
 	const char *host = "127.0.0.1";
 	size_t size = 1u << 20, window = 2u << 20;
 	static const struct option longs[] = {
 		{ "port", required_argument, NULL, 'p' },   { "host", required_argument, NULL, 'H' },
 		{ "size", required_argument, NULL, 's' },   { "window", required_argument, NULL, 'w' },
-		{ "touch", required_argument, NULL, 't' },  { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
+		{ "touch", required_argument, NULL, 't' },  { "pull", required_argument, NULL, 'P' },
+		{ "ab", no_argument, NULL, 'a' },           { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char use[] = "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n";
+	static const char use[] = "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n"
+				  "       zcfloor --port P --pull N --ab [--size 1M] [--window 2M]\n";
 	int c;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -108,6 +187,13 @@ int main(int argc, char **argv)
 			}
 			*(c == 's' ? &size : &window) = (size_t)v;
 			break;
+		case 'P':
+			if (size_parse(optarg, PAGE, 1u << 30, &pull)) {
+				fprintf(stderr, "zcfloor: --pull takes 4K to 1G, not \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'a': ab = 1; break;
 		case 't':
 			copy = !strcmp(optarg, "copy") ? 1 : !strcmp(optarg, "sum") ? 2 : !strcmp(optarg, "none") ? 0 : -1;
 			if (copy < 0) {
@@ -120,7 +206,7 @@ int main(int argc, char **argv)
 		default: fputs(use, stderr); return 2;
 		}
 	}
-	if (optind < argc || port <= 0) {
+	if (optind < argc || port <= 0 || !ab != !pull) {
 		fputs(use, stderr);
 		return 2;
 	}
@@ -129,14 +215,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zcfloor: no TCP_ZEROCOPY_RECEIVE here\n");
 		return 1;
 	}
-	int fd = connect_to(host, port);
+	int fd = connect_to(host, port, (int)(pull * 2));
 	struct zcwin_win *w = zcwin_acquire();
-	uint8_t *buf = malloc(size);
+	uint8_t *buf = aligned_alloc(PAGE, size);
 	if (fd < 0 || !w || !buf) {
 		perror("zcfloor");
 		return 1;
 	}
 	memset(buf, 0, size);
+	if (ab)
+		return pull_ab(fd, w, size, buf, (uint32_t)pull);
 	uint64_t total = 0, mapped = 0;
 	long got;
 	while ((got = one_read(fd, w, size, buf, copy, &mapped)) >= 0)
