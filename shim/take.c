@@ -62,7 +62,12 @@ ssize_t take_wait(int fd, const struct iovec *iov, int cnt, size_t len, int flag
 		v[n++] = (struct iovec){ NULL, len - cov };
 	struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)n };
 	int f = MSG_PEEK | MSG_TRUNC | (flags & MSG_DONTWAIT);
-	ssize_t p = holding ? syscall(SYS_recvmsg, fd, &m, f) : libc_recvmsg(fd, &m, f);
+	ssize_t p;
+	if (n == 1)	/* recvfrom: no msghdr to copy, no iovec array to import */
+		p = holding ? syscall(SYS_recvfrom, fd, v[0].iov_base, v[0].iov_len, f, NULL, NULL)
+			    : libc_recvfrom(fd, v[0].iov_base, v[0].iov_len, f, NULL, NULL);
+	else
+		p = holding ? syscall(SYS_recvmsg, fd, &m, f) : libc_recvmsg(fd, &m, f);
 	return p < 0 ? -errno : p;
 }
 

@@ -218,7 +218,10 @@ static int tail_copy(struct rd *s, size_t n)
 	struct msghdr m = { 0 };
 	m.msg_iov = v;
 	m.msg_iovlen = (size_t)iocur_slice(&s->cur, n, v, TAIL_IOV, &cov);
-	ssize_t t = syscall(SYS_recvmsg, s->rq->fd, &m, MSG_DONTWAIT);
+	/* One piece (most reads): recvfrom, which copies no msghdr and
+	 * imports no iovec array. */
+	ssize_t t = m.msg_iovlen == 1 ? syscall(SYS_recvfrom, s->rq->fd, v[0].iov_base, v[0].iov_len, MSG_DONTWAIT, NULL, NULL)
+				      : syscall(SYS_recvmsg, s->rq->fd, &m, MSG_DONTWAIT);
 	if (t > 0) {
 		iocur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
