@@ -631,6 +631,8 @@ static void queued(const char *sender_name, const char *mode, int mss, const cha
  * blocks of read() -- the shim mapping -- and of the floor's own calls in
  * turn, on one queued stream.  Under the shim, hooked/raw is shim/floor;
  * without it, raw/hooked is floor/plain.  Medians over --ab-runs pairs. */
+static void floor_ab_rows(struct row *w, char *const *argv, pid_t spid);
+
 static void queued_floor(const char *sender_name, const char *mode, int mss, const char *size)
 {
 	struct row *w = row_named("queued %s floor %s", sender_name, size);
@@ -644,6 +646,28 @@ static void queued_floor(const char *sender_name, const char *mode, int mss, con
 	snprintf(portbuf, sizeof(portbuf), "%d", snd.port);
 	snprintf(sizebuf, sizeof(sizebuf), "%s", size);
 	char *argv[] = { path, "--port", portbuf, "--size", sizebuf, "--pull", "16M", "--ab", NULL };
+	floor_ab_rows(w, argv, snd.pid);
+}
+
+/* The same for N sequential connections of SIZE bytes each (zcfloor
+ * --seq --ab: libc's socket-to-close against the floor's raw calls). */
+static void conns_floor(const char *sender_name, const char *mode, int mss, const char *size, int n)
+{
+	struct row *w = row_named("conns %s %dx%s floor", sender_name, n, size);
+	if (!w)
+		return;
+	static char path[PATH_MAX + 16], portbuf[16], nbuf[16];
+	struct sender snd;
+	start_sender_as(&snd, mode, mss, size, 2);
+	snprintf(path, sizeof(path), "%s/zcfloor", bindir);
+	snprintf(portbuf, sizeof(portbuf), "%d", snd.port);
+	snprintf(nbuf, sizeof(nbuf), "%d", n);
+	char *argv[] = { path, "--port", portbuf, "--size", "256K", "--seq", nbuf, "--ab", NULL };
+	floor_ab_rows(w, argv, snd.pid);
+}
+
+static void floor_ab_rows(struct row *w, char *const *argv, pid_t spid)
+{
 	double sf[AB_MAX], fp[AB_MAX], mapped = 0;
 	for (int i = 0; i < ab_runs; i++) {
 		struct result a, b;
@@ -653,7 +677,7 @@ static void queued_floor(const char *sender_name, const char *mode, int mss, con
 		fp[i] = 1.0 / ab_ratio(a.out);
 		mapped += b.mapped_pct;
 	}
-	stop(snd.pid);
+	stop(spid);
 	int saved = runs;
 	runs = ab_runs;
 	w->shim_floor = median(sf, runs);
@@ -964,8 +988,9 @@ static void print(double memcpy_bw)
 		if (w->kind != 4)
 			continue;
 		if (!header++)
-			printf("\nin-process A/B against the floor (zcfloor --pull --ab: blocks of a queued stream, read() "
-			       "and the floor's bare calls in turn); %d runs each without and with the shim (map); medians\n"
+			printf("\nin-process A/B against the floor (zcfloor --ab: queued: blocks of a queued stream, read() "
+			       "and the floor's bare calls in turn; conns: whole connections, libc's socket-to-close and "
+			       "the floor's raw calls in turn); %d runs each without and with the shim (map); medians\n"
 			       "%-28s %10s %13s %11s %7s\n",
 			       ab_runs, "scenario", "shim/floor", "min-max", "floor/plain", "mapped%");
 		printf("%-28s %10.4f %6.4f-%.4f %11.4f %7.1f\n", w->name, w->shim_floor, w->spread_lo, w->spread_hi,
@@ -1080,6 +1105,8 @@ int main(int argc, char **argv)
 		if (!only_sender || !strcmp(only_sender, cs[k][0])) {
 			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "1M", 100);
+			if (k)
+				conns_floor(cs[k][0], cs[k][1], atoi(cs[k][2]), "1M", 100);
 			server_conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 		}
 	pingpong();

@@ -35,6 +35,15 @@
  * being the floor): their ratio per byte is shim/floor at the same
  * moment, on the same queue, with the sender idle (zcbench's queued
  * floor rows).
+ *
+ *   zcfloor --port P --seq N --ab [--size 256K]   (against `zcsend --serve-forever`)
+ *
+ * The same for short connections: N connections one after another, each
+ * waited for until all its data is queued (the peer's FIN), then read to
+ * its end and closed, alternating between libc's socket, connect, read
+ * and close (the shim's, when preloaded) and the floor's: raw system
+ * calls and the bare mapping loop.  Timed per connection from socket()
+ * to close(), the wait left out (zcbench's conns floor rows).
  */
 #define _GNU_SOURCE
 #ifndef ZCSHIM_VERSION
@@ -158,9 +167,64 @@ static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint3
 	return 0;
 }
 
+/* One connection of --seq: made, drained and closed through libc or
+ * (raw) the floor's own calls; its thread CPU, the wait for its data
+ * (until the FIN is queued) left out.  -1 if it failed. */
+static long one_conn(const char *host, int port, int raw, struct zcwin_win *w, size_t size, uint8_t *buf,
+		     uint64_t *ns)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int big = 8 << 20;	/* room for the whole connection queued */
+	inet_pton(AF_INET, host, &a.sin_addr);
+	uint64_t t0 = thread_ns();
+	int fd = raw ? (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
+		     : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	raw ? syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big))
+	    : setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	if (raw ? syscall(SYS_connect, fd, (struct sockaddr *)&a, sizeof(a)) : connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	uint64_t w0 = thread_ns();
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+	while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
+			return -1;
+	t0 += thread_ns() - w0;
+	uint64_t mapped = 0;
+	long total = 0, r;
+	while ((r = raw ? one_read(fd, w, size, buf, 1, &mapped) : (long)read(fd, buf, size)) > 0)
+		total += r;
+	raw ? syscall(SYS_close, fd) : close(fd);
+	*ns = thread_ns() - t0;
+	return total;
+}
+
+/* --seq N --ab: N connections, libc's and the floor's in turn (pairs
+ * starting each way in turn, as zcrecv --seq --ab alternates). */
+static int seq_ab(const char *host, int port, int n, struct zcwin_win *w, size_t size, uint8_t *buf)
+{
+	uint64_t ns[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	for (int c = 0; c < n; c++) {
+		int raw = (c & 1) ^ ((c >> 1) & 1);
+		uint64_t t;
+		long got = one_conn(host, port, raw, w, size, buf, &t);
+		if (got < 0) {
+			perror("zcfloor: connection");
+			return 1;
+		}
+		ns[raw] += t;
+		bytes[raw] += (uint64_t)got;
+	}
+	printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu bytes=%llu conns=%d\n",
+	       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
+	       (unsigned long long)bytes[1], (unsigned long long)(bytes[0] + bytes[1]), n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int port = 0, copy = 0, ab = 0;
+	int port = 0, copy = 0, ab = 0, seq = 0;
 	uint64_t pull = 0;
 	const char *host = "127.0.0.1";
 	size_t size = 1u << 20, window = 2u << 20;
@@ -168,11 +232,12 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },   { "host", required_argument, NULL, 'H' },
 		{ "size", required_argument, NULL, 's' },   { "window", required_argument, NULL, 'w' },
 		{ "touch", required_argument, NULL, 't' },  { "pull", required_argument, NULL, 'P' },
-		{ "ab", no_argument, NULL, 'a' },           { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
+		{ "ab", no_argument, NULL, 'a' },           { "seq", required_argument, NULL, 'S' },           { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] = "usage: zcfloor --port P [--host ADDR] [--size 1M] [--touch none|copy|sum] [--window 2M]\n"
-				  "       zcfloor --port P --pull N --ab [--size 1M] [--window 2M]\n";
+				  "       zcfloor --port P --pull N --ab [--size 1M] [--window 2M]\n"
+				  "       zcfloor --port P --seq N --ab [--size 1M] [--window 2M]\n";
 	int c;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -194,6 +259,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'a': ab = 1; break;
+		case 'S': seq = atoi(optarg); break;
 		case 't':
 			copy = !strcmp(optarg, "copy") ? 1 : !strcmp(optarg, "sum") ? 2 : !strcmp(optarg, "none") ? 0 : -1;
 			if (copy < 0) {
@@ -206,7 +272,7 @@ int main(int argc, char **argv)
 		default: fputs(use, stderr); return 2;
 		}
 	}
-	if (optind < argc || port <= 0 || !ab != !pull) {
+	if (optind < argc || port <= 0 || seq < 0 || (ab && !pull == !seq) || (!ab && (pull || seq))) {
 		fputs(use, stderr);
 		return 2;
 	}
@@ -215,7 +281,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zcfloor: no TCP_ZEROCOPY_RECEIVE here\n");
 		return 1;
 	}
-	int fd = connect_to(host, port, (int)(pull * 2));
+	int fd = seq ? 0 : connect_to(host, port, (int)(pull * 2));
 	struct zcwin_win *w = zcwin_acquire();
 	uint8_t *buf = aligned_alloc(PAGE, size);
 	if (fd < 0 || !w || !buf) {
@@ -223,6 +289,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(buf, 0, size);
+	if (seq)
+		return seq_ab(host, port, seq, w, size, buf);
 	if (ab)
 		return pull_ab(fd, w, size, buf, (uint32_t)pull);
 	uint64_t total = 0, mapped = 0;

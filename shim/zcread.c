@@ -194,6 +194,8 @@ struct rd {
 	int answered;           /* fail is the socket's own answer to a copy
 				 * (its error, now consumed): the read's */
 	int unmappable;
+	int doubted;            /* the fd's recent reads found nothing to map
+				 * (a miss streak or a back-off): this is a probe */
 	int at_page;            /* the last call left the head at the start of
 				 * a page (all it mapped, or a whole straggler) */
 	int guessed;            /* the last call copied a guessed rest of a page */
@@ -256,8 +258,14 @@ static int head_unmappable(struct rd *s, size_t skip)
 		n = PAGE - s->head_off;
 	else if (skip >= PAGE && skip % PAGE && !s->guessed)
 		n = skip % PAGE, guess = 1;
-	else if (skip >= PAGE && !(skip % PAGE))
+	else if (skip >= PAGE && !(skip % PAGE)) {
+		/* Whole pages that cannot be mapped.  A probe of a stream
+		 * already in doubt has its answer: the rest of the room comes
+		 * by one copy, not skb by skb, each asked first. */
 		s->unmappable = 1;
+		if (s->doubted)
+			n = s->cur.left;
+	}
 	s->guessed = guess;
 	s->head_off = 0;
 	s->at_page = n <= skip && n < s->cur.left && !guess;
@@ -666,6 +674,7 @@ static ssize_t map_read(struct zcread_req *rq, struct fdtable_entry *e, size_t t
 	iocur_init(&s.cur, rq->iov, rq->iovcnt, total);
 	s.head_off = FDTABLE_GET(e->hints.head_off);
 	s.tail_len = FDTABLE_GET(e->hints.tail_len);
+	s.doubted = FDTABLE_GET(e->hints.miss_streak) || FDTABLE_GET(e->hints.backoff);
 	pthread_testcancel();	/* a pending cancel acts before we take data */
 	d->probed = 1;
 	ssize_t r = mapped_read(&s);
