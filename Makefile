@@ -214,9 +214,9 @@ deps-fuzz:
 # ThreadSanitizer on the threaded programs running under the shim, with
 # the shim built with TSan too (make test SANITIZE=thread runs the whole
 # suite that way).
-$(HDIR)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.h
+$(HDIR)/%-tsan: tests/helpers/%.c tests/helpers/common.h tests/helpers/pattern.h common/pull.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=thread -fno-omit-frame-pointer -o $@ $< -pthread
+	$(CC) $(CFLAGS_BASE) -O1 -fsanitize=thread -fno-omit-frame-pointer -Icommon -o $@ $< -pthread
 
 # The shim built with TSan too, preloaded behind libtsan, so that TSan sees
 # its own synchronisation (an uninstrumented shim's atomics are invisible).

@@ -51,6 +51,7 @@
 #endif
 #include "size.h"
 #include "page.h"
+#include "pull.h"
 #include "zcwin.h"
 
 #include <arpa/inet.h>
@@ -112,28 +113,12 @@ static long one_read(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, int
 	return got;
 }
 
-static uint64_t thread_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* --pull: asks the sender (zcsend --pull) for n more bytes and returns once
- * they are queued (or the stream's end is): poll with SO_RCVLOWAT at n. */
 static void request_and_wait(int fd, uint32_t n)
 {
-	int lowat = (int)n, one = 1;
-	uint32_t req = htonl(n);
-	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
-	if (write(fd, &req, sizeof(req)) != (ssize_t)sizeof(req)) {
-		perror("zcfloor: request");
+	if (pull_request(fd, n)) {
+		perror("zcfloor: pull request");
 		exit(1);
 	}
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
-	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 }
 
 /* --pull N --ab: bursts of N queued bytes drained in blocks, read() and the
@@ -147,7 +132,7 @@ static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint3
 		request_and_wait(fd, pull);
 		raw = !raw;
 		for (uint64_t left = pull; left && !eof; raw = !raw) {
-			uint64_t t0 = thread_ns(), got = 0;
+			uint64_t t0 = pull_thread_ns(), got = 0;
 			while (got < block && got < left) {
 				long r = raw ? one_read(fd, w, size, buf, 1, &mapped) : (long)read(fd, buf, size);
 				if (r <= 0) {
@@ -156,7 +141,7 @@ static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint3
 				}
 				got += (uint64_t)r;
 			}
-			ns[raw] += thread_ns() - t0;
+			ns[raw] += pull_thread_ns() - t0;
 			bytes[raw] += got;
 			left -= got < left ? got : left;
 		}
@@ -176,7 +161,7 @@ static long one_conn(const char *host, int port, int raw, struct zcwin_win *w, s
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int big = 8 << 20;	/* room for the whole connection queued */
 	inet_pton(AF_INET, host, &a.sin_addr);
-	uint64_t t0 = thread_ns();
+	uint64_t t0 = pull_thread_ns();
 	int fd = raw ? (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
 		     : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -185,18 +170,18 @@ static long one_conn(const char *host, int port, int raw, struct zcwin_win *w, s
 	    : setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	if (raw ? syscall(SYS_connect, fd, (struct sockaddr *)&a, sizeof(a)) : connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		return -1;
-	uint64_t w0 = thread_ns();
+	uint64_t w0 = pull_thread_ns();
 	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
 	while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 		if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
 			return -1;
-	t0 += thread_ns() - w0;
+	t0 += pull_thread_ns() - w0;
 	uint64_t mapped = 0;
 	long total = 0, r;
 	while ((r = raw ? one_read(fd, w, size, buf, 1, &mapped) : (long)read(fd, buf, size)) > 0)
 		total += r;
 	raw ? syscall(SYS_close, fd) : close(fd);
-	*ns = thread_ns() - t0;
+	*ns = pull_thread_ns() - t0;
 	return total;
 }
 

@@ -43,6 +43,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "pattern.h"
+#include "pull.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -105,29 +106,11 @@ static void cap_address_space(long extra_mb)
 	setrlimit(RLIMIT_AS, &rl);
 }
 
-static uint64_t thread_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* --pull: asks for n more bytes and returns once they are queued, or once
- * the peer's FIN is (the stream's last, shorter request).  It sleeps in
- * poll with SO_RCVLOWAT at n, not spinning on FIONREAD, whose socket lock
- * would pull the sender's packet processing onto this CPU. */
 static void request_and_wait(int fd, uint32_t n)
 {
-	int lowat = (int)n, one = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
-		die("SO_RCVLOWAT: %s", strerror(errno));
-	uint32_t req = htonl(n);
-	write_all(fd, &req, sizeof(req));
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
-			die("poll: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	int r = pull_request(fd, n);
+	if (r)
+		die("pull request: %s", strerror(-r));
 }
 
 static int ab_raw;	/* --ab: this block bypasses every hook */
@@ -356,12 +339,12 @@ static uint64_t wait_all_queued(int fd, int ab)
 {
 	if (!ab)
 		return 0;
-	uint64_t w0 = thread_ns();
+	uint64_t w0 = pull_thread_ns();
 	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
 	while (!(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 		if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
 			die("ppoll: %s", strerror(errno));
-	return thread_ns() - w0;
+	return pull_thread_ns() - w0;
 }
 
 /* Reads connection c to its end, checked from offset 0, and closes it
@@ -422,7 +405,7 @@ static uint64_t one_conn(int port, int mss, int ab, uint8_t *buf, uint64_t *ns, 
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, helper_addr, &a.sin_addr);
-	uint64_t t0 = thread_ns();
+	uint64_t t0 = pull_thread_ns();
 	int fd = ab_raw ? (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
 			: socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -437,7 +420,7 @@ static uint64_t one_conn(int port, int mss, int ab, uint8_t *buf, uint64_t *ns, 
 		die("connect: %s", strerror(errno));
 	t0 += wait_all_queued(fd, ab);
 	uint64_t got = drain_conn(fd, buf, c, expect);
-	*ns = thread_ns() - t0;
+	*ns = pull_thread_ns() - t0;
 	return got;
 }
 
@@ -477,13 +460,13 @@ static int serve_seq(int mss, int n, uint64_t expect, int ab)
 	struct conn_tally t = { 0 };
 	for (int c = 0; c < n; c++) {
 		conn_begin(c, ab);
-		uint64_t t0 = thread_ns();
+		uint64_t t0 = pull_thread_ns();
 		int fd = ab_raw ? (int)syscall(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC) : accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			die("accept: %s", strerror(errno));
 		t0 += wait_all_queued(fd, ab);
 		uint64_t got = drain_conn(fd, buf, c, expect);
-		conn_end(&t, thread_ns() - t0, got);
+		conn_end(&t, pull_thread_ns() - t0, got);
 	}
 	return conn_report(&t, n, ab);
 }
@@ -575,7 +558,7 @@ int main(int argc, char **argv)
 	uint64_t block = rsize >= (256u << 10) ? rsize : (256u << 10) / rsize * rsize;
 	for (;;) {
 		if (ab && pull && (at >= burst_end || at - block_at >= block)) {
-			uint64_t t = thread_ns();	/* a block ends */
+			uint64_t t = pull_thread_ns();	/* a block ends */
 			ab_ns[ab_raw] += t - t0;
 			ab_bytes[ab_raw] += at - block_at;
 			drain_ns += t - t0;
@@ -583,7 +566,7 @@ int main(int argc, char **argv)
 			block_at = at;
 			t0 = t;
 		} else if (pull && at >= burst_end) {
-			drain_ns += thread_ns() - t0;
+			drain_ns += pull_thread_ns() - t0;
 		}
 		if (pull && at >= burst_end)
 			burst_end = UINT64_MAX;
@@ -592,7 +575,7 @@ int main(int argc, char **argv)
 			burst_end = at + pull;
 			block_at = at;
 			ab_raw = ab && !ab_raw;	/* bursts start each way in turn */
-			t0 = thread_ns();
+			t0 = pull_thread_ns();
 		}
 		ssize_t r = do_recv(fd, buf, rsize);
 		if (r < 0 && errno == EINTR)
@@ -612,7 +595,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t got = at - off;
 	if (pull)
-		printf("drain_ns=%llu ", (unsigned long long)(drain_ns + thread_ns() - t0));
+		printf("drain_ns=%llu ", (unsigned long long)(drain_ns + pull_thread_ns() - t0));
 	if (ab)
 		printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ",
 		       (unsigned long long)ab_ns[0], (unsigned long long)ab_bytes[0], (unsigned long long)ab_ns[1],
