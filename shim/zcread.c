@@ -378,7 +378,7 @@ static int one_call(struct rd *s, struct zcwin_win *w)
 		s->skip = zc.recv_skip_hint;
 	if (mapped)
 		return TOOK;
-	if (zc.recv_skip_hint && rested && !mapped)
+	if (zc.recv_skip_hint && rested)
 		return wrong_rest(s, zc.recv_skip_hint);
 	if (zc.recv_skip_hint)
 		return head_unmappable(s, zc.recv_skip_hint);
