@@ -8,7 +8,14 @@ pass=0; fail=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for t in "$@"; do
-	setsid sh -c 'echo $$ > "$1.pgid"; shift; exec "$@"' sh "$out" env ZCSHIM_BUILD="$b" "$b/$t" --jobs 2 >"$out" 2>&1
+	# The doctor's tests compare its prediction with a transfer over a
+	# path (veth at MTU 1500: 93.1-93.7% mapped when alone).  A neighbour
+	# test's transfer or self-test on the other CPU is load enough for the
+	# kernel to hand over less of that stream in mappable pieces (85-90%
+	# in 4 of 12 runs at --jobs 2; once 84% in CI): one at a time.
+	jobs=2
+	[ "$t" = test_doctor ] && jobs=1
+	setsid sh -c 'echo $$ > "$1.pgid"; shift; exec "$@"' sh "$out" env ZCSHIM_BUILD="$b" "$b/$t" --jobs $jobs >"$out" 2>&1
 	rc=$?
 	kill -9 -- "-$(cat "$out.pgid")" 2>/dev/null
 	rm -f "$out.pgid"
