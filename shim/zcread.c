@@ -242,6 +242,23 @@ static int tail_copy(struct rd *s, size_t n)
 	return FAIL;
 }
 
+/* An unmappable run of n bytes that ends a page, and less than a page of
+ * room behind it: nothing more of this read can be mapped, so the run and
+ * the rest of the room come by one copy, not two (a default-MSS stream
+ * read 64K at a time: three copies a read, now two).  The bytes past the
+ * run start a page (at_page's assumption): the next read copies the rest
+ * of that page first (head_off), as after room_tail. */
+static int run_and_room(struct rd *s, size_t n)
+{
+	size_t want = s->cur.left, before = s->got;
+	int how = tail_copy(s, want);
+	size_t t = s->got - before;
+	int rest = s->inq != 0 && s->inq != UINT32_MAX;
+	s->head_off = how == TOOK && t == want && t > n && rest ? (uint32_t)(t - n) : 0;
+	s->at_page = how == TOOK && t == n;
+	return how;
+}
+
 /* Nothing taken, an unmappable run at the head of the queue.  A head in
  * the middle of a page reports the rest of its whole skb.  Where the last
  * read stopped inside a mappable page, the rest of that page is known
@@ -269,6 +286,8 @@ static int head_unmappable(struct rd *s, size_t skip)
 	s->guessed = guess;
 	s->head_off = 0;
 	s->at_page = n <= skip && n < s->cur.left && !guess;
+	if (s->at_page && s->cur.left - n < PAGE)
+		return run_and_room(s, n);
 	return tail_copy(s, n < s->cur.left ? n : s->cur.left);
 }
 
