@@ -52,8 +52,11 @@ static void assert_mapped_at_least(const struct tl_result *r, uint64_t bytes, do
 	uint64_t m = total(r, "bytes_mapped"), c = total(r, "bytes_copied");
 	cr_assert_eq(m + c, bytes, "mapped %llu + copied %llu != %llu received", (unsigned long long)m,
 		     (unsigned long long)c, (unsigned long long)bytes);
-	cr_assert_geq(100.0 * (double)m / (double)bytes, pct, "only %.2f%% mapped (want >= %.0f%%)",
-		      100.0 * (double)m / (double)bytes, pct);
+	/* With the totals, which say why the rest was copied (a flake seen
+	 * once in CI, 94% of a 97% bar, has not been reproduced since). */
+	const char *tot = r->json ? strstr(r->json, "\"totals\":") : NULL;
+	cr_assert_geq(100.0 * (double)m / (double)bytes, pct, "only %.2f%% mapped (want >= %.0f%%): %.400s",
+		      100.0 * (double)m / (double)bytes, pct, tot ? tot : "(no totals)");
 	cr_assert_eq(tl_json_bool(r->json, "kernel_zerocopy"), 1);
 }
 
