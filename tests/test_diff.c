@@ -156,6 +156,12 @@ ROW(memchanged, 1, 120)
  * the kernel, only counted ("spliced"). */
 ROW(splice, 1, 120)
 
+/* A read that begins with the rest of a page it copies without asking,
+ * the rest of the stream taken by a fork child, then a reset: the read
+ * reports ECONNRESET, not EOF.  Reads "0" (an EOF) where the copy's
+ * error is not the read's (4c2de04 with that line undone). */
+ROW(rest_then_reset, 1, 120)
+
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a
  * reader sleeps, on one connection per sender, each step's outcome in the

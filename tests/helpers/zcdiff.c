@@ -1875,6 +1875,40 @@ static int sc_splice(void)
 	return 0;
 }
 
+/* A read that stopped inside a page leaves the rest of that page queued
+ * (under the shim, the next read copies it before asking the kernel
+ * anything).  A fork child takes the rest of the stream meanwhile, then
+ * the peer resets: the next read finds the queue empty and the socket's
+ * error set, and must report it, not an EOF (a copy that meets the error
+ * takes it from the socket; the shim once answered the real call, which
+ * found it gone). */
+static int sc_rest_then_reset(void)
+{
+	struct pair p = make_pair();
+	uint8_t *b = buffer(400 * KB);
+	send_n(&p, 1000 * KB);
+	wait_arrived(&p, 0);
+	got("read 60000", read(p.rx, b, 60 * KB), b);
+	pid_t c = fork();
+	if (c < 0)
+		die("fork");
+	if (!c) {
+		ssize_t r;
+		while ((r = recv(p.rx, b, 400 * KB, MSG_DONTWAIT)) > 0)
+			;
+		_exit(r < 0 && errno == EAGAIN ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(c, &st, 0);
+	printf("a fork child took the rest: %s\n", WIFEXITED(st) && !WEXITSTATUS(st) ? "yes" : "no");
+	printf("queued now: %d\n", inq(p.rx));
+	reset_peer(p.tx);
+	wait_hup(p.rx);
+	got("read after the reset", read(p.rx, b, 60 * KB), b);
+	got("then", read(p.rx, b, 60 * KB), b);
+	return 0;
+}
+
 /* The exec'd half of sc_errors, 3: reads fd to its end from stream offset
  * off and says how it ended, on stdout. */
 static int read_fd(const char *fd, const char *off)
@@ -1896,7 +1930,7 @@ static const struct { const char *name; int (*fn)(void); } table[] = {
 	{ "lowat_cap", sc_lowat_cap }, { "lowat_wake", sc_lowat_wake }, { "waitall_deadline", sc_waitall_deadline },
 	{ "dup_lowat", sc_dup_lowat }, { "dup_peekoff", sc_dup_peekoff }, { "footprint", sc_footprint },
 	{ "race_fork", sc_race_fork }, { "vfork_fds", sc_vfork_fds }, { "errors", sc_errors },
-	{ "splice", sc_splice }, { "memchanged", sc_memchanged },
+	{ "splice", sc_splice }, { "memchanged", sc_memchanged }, { "rest_then_reset", sc_rest_then_reset },
 
 };
 
