@@ -15,9 +15,11 @@
  * numbers; a torn read gives a wrong hint, never a wrong byte). */
 struct cell {
 	uint32_t head;          /* family | service << 8 | port << 16; 0: none */
-	uint32_t pad;
+	uint32_t local;         /* the local port | LOCAL_KNOWN: an accepted
+				 * fd's service, or a listening fd's own */
 	uint64_t addr[2];
 };
+#define LOCAL_KNOWN 0x10000u
 
 static struct cell *cells;
 static unsigned cells_len;
@@ -76,13 +78,14 @@ void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
 
 void peer_copy(int oldfd, int newfd)
 {
-	struct cell *n = cell(newfd);
+	struct cell *n = cell(newfd), *o = cell(oldfd);
 	struct peer_addr a = { 0 };
 	if (!n)
 		return;
 	if (!peer_get(oldfd, &a))
 		a = (struct peer_addr){ 0 };
 	put(n, &a);
+	__atomic_store_n(&n->local, o ? __atomic_load_n(&o->local, __ATOMIC_RELAXED) : 0, __ATOMIC_RELAXED);
 }
 
 void peer_forget(int fd)
@@ -90,6 +93,38 @@ void peer_forget(int fd)
 	struct cell *c = cell(fd);
 	if (c && __atomic_load_n(&c->head, __ATOMIC_RELAXED))
 		__atomic_store_n(&c->head, 0, __ATOMIC_RELAXED);
+	if (c && __atomic_load_n(&c->local, __ATOMIC_RELAXED))
+		__atomic_store_n(&c->local, 0, __ATOMIC_RELAXED);
+}
+
+/* The listening fd's own port, asked of the kernel once (at its first
+ * accept) and kept in its cell; 0 if it cannot be had. */
+static uint32_t listen_port(int lfd)
+{
+	struct cell *c = cell(lfd);
+	uint32_t l = c ? __atomic_load_n(&c->local, __ATOMIC_RELAXED) : 0;
+	if (!c || l)
+		return l;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int saved = errno;
+	/* Raw: getsockname is the program's to hook or count, not ours. */
+	if (!syscall(SYS_getsockname, lfd, (struct sockaddr *)&ss, &len)) {
+		if (ss.ss_family == AF_INET && len >= sizeof(struct sockaddr_in))
+			l = LOCAL_KNOWN | ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+			l = LOCAL_KNOWN | ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	errno = saved;
+	__atomic_store_n(&c->local, l, __ATOMIC_RELAXED);
+	return l;
+}
+
+void peer_accepted(int lfd, int fd)
+{
+	struct cell *c = cell(fd);
+	if (c)
+		__atomic_store_n(&c->local, listen_port(lfd), __ATOMIC_RELAXED);
 }
 
 int peer_get(int fd, struct peer_addr *out)
@@ -115,8 +150,14 @@ uint32_t peer_key(int fd)
 	uint32_t h = 2166136261u ^ a.family;
 	for (int i = 0; i < (a.family == AF_INET ? 4 : 16); i++)
 		h = (h ^ a.addr[i]) * 16777619u;
-	if (a.service)
-		h = ((h ^ (a.port >> 8)) * 16777619u ^ (a.port & 0xff)) * 16777619u;
+	/* A service: the port it names (connect), or the local port the
+	 * peer came in on (accept: two services of one host are two routes,
+	 * such as a proxy's clients and its upstream on the same host). */
+	struct cell *c = cell(fd);
+	uint32_t local = c ? __atomic_load_n(&c->local, __ATOMIC_RELAXED) : 0;
+	uint32_t port = a.service ? a.port : local & LOCAL_KNOWN ? local : 0;
+	if (port)
+		h = ((h ^ (port >> 8)) * 16777619u ^ (port & 0xff)) * 16777619u;
 	return h ? h : 1;
 }
 

@@ -8,7 +8,9 @@
  * path.  Kept per fd in an array beside the fd table (reserved, touched
  * only where used).  The statistics read it when a fd's slot is claimed.
  *
- * Per peer (its address, not its port): how far the fd's back-off from an
+ * Per peer (its address and the service: the port it names where the
+ * program connected, the local port it came in on where it accepted; not
+ * a client's ephemeral port): how far the fd's back-off from an
  * unmappable sender had gone (policy.c), so a new connection from a peer
  * whose data never mapped starts backed off instead of learning it again
  * with a dozen failed zero-copy calls.  A small table of hints: relaxed
@@ -34,13 +36,17 @@ int peer_init(unsigned n);
 /* fd now talks to sa (connect: service 1; accept: 0); other families
  * forget it. */
 void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service);
+/* fd was accepted on the listening lfd: the local port it came in on
+ * joins its key (asked of the kernel once per listening fd). */
+void peer_accepted(int lfd, int fd);
 /* newfd is a duplicate of oldfd; fd means something else now. */
 void peer_copy(int oldfd, int newfd);
 void peer_forget(int fd);
 /* 1 and *out if fd's peer is known, else 0. */
 int peer_get(int fd, struct peer_addr *out);
-/* fd's peer as a key for the table below (the address, and the port
- * where it names a service); 0 if not known. */
+/* fd's peer as a key for the table below (the address, and the port of
+ * the service: the peer's where connected, the local one where accepted);
+ * 0 if not known. */
 uint32_t peer_key(int fd);
 
 /* What was last learned of this peer's traffic: mapped-path reads in a

@@ -202,6 +202,7 @@ static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 			 * (stats.c). */
 			if (ours)
 				peer_note(fd, (struct sockaddr *)&own, own_len, 0);
+			peer_accepted(lfd, fd);
 			policy_met_peer(&e->hints, peer_key(fd));
 		}
 		errno = saved;

@@ -510,3 +510,34 @@ Test(core, short_connections_from_a_mappable_peer_map, .timeout = 120)
 		      50 * 256 * 1024, r.json);
 	tl_free(&r);
 }
+
+/* ...and what is learned of a host is learned per service: one server
+ * process accepts 40 short connections from a plain sender on one port,
+ * then 20 from a MSG_ZEROCOPY client (MSS 4108) on another, all from
+ * 127.0.0.1 (a proxy's clients and its upstream on one host).  The second
+ * service's connections map from their first read; keyed by the address
+ * alone, they started backed off and mapped 4% of their bytes. */
+Test(core, peer_memory_is_per_service, .timeout = 120)
+{
+	char zcsend_env[4200];
+	snprintf(zcsend_env, sizeof(zcsend_env), "ZCSEND=%s", tl_bin("zcsend"));
+	/* The coproc's pipe kept as fd 3: bash drops ${S[0]} once it has
+	 * reaped the server, which may be before its last line is read. */
+	const char *script = "coproc S { exec /usr/bin/python3 tests/apps/twoports.py 40 20; }; p=$S_PID; exec 3<&${S[0]}; "
+			     "read -r _ A B <&3; "
+			     "$ZCSEND --connect $A --conns 40 --bytes 1M --mode plain >/dev/null || exit 1; "
+			     "$ZCSEND --connect $B --conns 20 --bytes 1M --mode zerocopy --mss 4108 >/dev/null || exit 1; "
+			     "cat <&3; wait $p";
+	const char *argv[] = { "/bin/bash", "-c", script, NULL };
+	const char *env[] = { zcsend_env, NULL };
+	struct tl_result r;
+	tl_run(&r, 1, T_LONG, argv, env);
+	cr_assert_eq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "A=41943040 B=20971520"), "%s", r.out);
+	const char *py = r.json ? strstr(r.json, "\"command\":\"/usr/bin/python3 tests/apps/twoports.py") : NULL;
+	cr_assert(py, "no python3 process in %s", r.json);
+	uint64_t mapped = tl_json_u64(py, "\"totals\":", "bytes_mapped");
+	cr_assert_geq(mapped, 20ull * MiB * 9 / 10, "the second service mapped %llu of %llu bytes: %.600s",
+		      (unsigned long long)mapped, 20ull * MiB, py);
+	tl_free(&r);
+}
