@@ -88,6 +88,15 @@ Test(core, zerocopy_default_mss_256M_at_least_90pct, .timeout = 240)
  * 89.1% mapped either way. */
 static long strace_calls_of(const char *path, const char *syscall);
 
+/* zcsend with sa, its port written into portbuf, and a fresh file at out
+ * (a "/tmp/zcshim-strace-XXXXXX" array) for an strace summary. */
+static void sender_and_trace_file(struct tl_proc *snd, const char *const sa[], char portbuf[16], char *out)
+{
+	int port = tl_sender(snd, sa);
+	close(mkstemp(out));
+	snprintf(portbuf, 16, "%d", port);
+}
+
 /* ...and copies: where an skb's short last page is followed by less than
  * a page of room, the two come by one copy (2,833 copies for 1,025 reads
  * before, 2,065 now). */
@@ -95,10 +104,8 @@ Test(core, default_mss_64k_reads_ask_no_more_than_needed, .timeout = 240)
 {
 	struct tl_proc snd;
 	const char *sa[] = { "--bytes", "64M", "--mode", "zerocopy", "--pull", NULL };
-	int port = tl_sender(&snd, sa);
 	char portbuf[16], out[] = "/tmp/zcshim-strace-XXXXXX";
-	close(mkstemp(out));
-	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	sender_and_trace_file(&snd, sa, portbuf, out);
 	const char *ra[] = { "/usr/bin/strace", "-c", "-e", "trace=recvfrom,recvmsg", "-o", out, tl_bin("zcrecv"),
 			     "--port", portbuf, "--expect", "64M", "--size", "64K", "--pull", "4M", NULL };
 	struct tl_result r;
@@ -313,10 +320,8 @@ Test(core, signals_blocked_only_when_a_handler_is_installed, .timeout = 120)
 	for (int storm = 0; storm <= 1; storm++) {
 		struct tl_proc snd;
 		const char *sa[] = { "--bytes", "64M", "--mode", "zerocopy", "--mss", "4108", NULL };
-		int port = tl_sender(&snd, sa);
 		char portbuf[16], out[] = "/tmp/zcshim-strace-XXXXXX";
-		close(mkstemp(out));
-		snprintf(portbuf, sizeof(portbuf), "%d", port);
+		sender_and_trace_file(&snd, sa, portbuf, out);
 		const char *ra[] = { "/usr/bin/strace", "-f", "-c", "-e", "trace=rt_sigprocmask", "-o", out,
 				     tl_bin("zcrecv"), "--port", portbuf, "--expect", "64M", "--size", "1M",
 				     storm ? "--signals-us" : NULL, "20000", NULL };
@@ -465,10 +470,8 @@ Test(core, short_connections_cost_no_extra_system_calls, .timeout = 120)
 {
 	struct tl_proc snd;
 	const char *sa[] = { "--bytes", "16K", "--mode", "plain", "--serve-forever", NULL };
-	int port = tl_sender(&snd, sa);
 	char portbuf[16], out[] = "/tmp/zcshim-strace-XXXXXX";
-	close(mkstemp(out));
-	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	sender_and_trace_file(&snd, sa, portbuf, out);
 	const char *ra[] = { "/usr/bin/strace", "-c", "-o", out, tl_bin("zcrecv"), "--port", portbuf, "--seq", "200",
 			     "--size", "256K", "--expect", "16K", NULL };
 	const char *env[] = { "ZCSHIM_MIN_READ=0", NULL };
