@@ -1,8 +1,9 @@
 #!/bin/bash
 # daemons.sh BUILD [PAIRS [FILTER]] - the daemons of #23 receiving, without and with
 # the shim: the receiving process's CPU per MB received, and the
-# transfer's throughput, alternating plain and shim for PAIRS pairs
-# (default 5); medians of the per-pair ratios.  Clients and senders run on
+# transfer's throughput, plain, under the shim (map) and in
+# ZCSHIM_MODE=auto in turn, PAIRS times (default 5); medians of the
+# per-run ratios against the plain run before them.  Clients and senders run on
 # CPU 0, the daemon on CPU 1.  Rows:
 #   redis-server taking SETs of 8 MiB            (zcput: MSG_ZEROCOPY, MSS 4108)
 #   nginx taking PUTs of 16 MiB to WebDAV        (zcput, the same)
@@ -16,10 +17,11 @@
 #   a JVM reading with NIO                       (zcsend, MSG_ZEROCOPY 4108;
 #                                                 the reading thread's CPU,
 #                                                 as the JVM measures it)
-# CPU is the daemon's from /proc (schedstat: every thread; PostgreSQL: the
-# postmaster's reaped children, its per-connection backend).  The shim's
+# CPU is the daemon's from /proc/PID/schedstat (every thread; PostgreSQL:
+# the connection's backend).  The shim's
 # runs start the daemon under zcstat, whose report gives the row's mapped
-# share and, where bytes were copied, the reason for most of them.  Daemons
+# share (map and auto) and, where map copied bytes, the reason for most
+# of them.  Daemons
 # missing from the machine are skipped with a line saying so (make test
 # installs them).  FILTER: only the rows whose name contains it.
 set -u
@@ -39,14 +41,16 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # CPU time (ns) every thread of the process has run: schedstat, finer
 # than /proc/PID/stat's ticks.
 ticks() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
-# CPU time (ns) of the process's children it has waited for.
-child_ticks() { awk -v hz="$(getconf CLK_TCK)" '{print ($16 + $17) * 1e9 / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.9f\n", a - b}'; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-# The words that start a run's daemon: none, or zcstat, which preloads the
-# shim and writes its report to $rep when the daemon exits.
-under() { [ "$1" = shim ] && printf '%s\n' "$zcstat" --json -o "$rep" --; }
+# The words that start a run's daemon ($1 plain, shim or auto): none, or
+# zcstat, which preloads the shim (in ZCSHIM_MODE=auto for auto) and
+# writes its report to $rep when the daemon exits.
+under() {
+	[ "$1" = auto ] && printf '%s\n' env ZCSHIM_MODE=auto
+	[ "$1" != plain ] && printf '%s\n' "$zcstat" --json -o "$rep" --
+}
 # The daemon: the launcher's own pid (plain), or zcstat's one child.
 daemon_of() { local c; c=$(pgrep -P "$1" | head -1); echo "${c:-$1}"; }
 # "cpu_ms_per_mb mb_per_s" from CPU ns, MB and the wall seconds.
@@ -124,8 +128,8 @@ run_haproxy() {
 	figures $((c1 - c0)) 268.435456 "$(sub "$t1" "$t0")"
 }
 
-# psql's \copy of 64 MiB of text into a table; the backend's CPU is the
-# postmaster's reaped child's once psql has gone.  Runs as postgres
+# psql's \copy of 64 MiB of text into a table; the backend's CPU as its
+# schedstat says, read from the same session.  Runs as postgres
 # (PostgreSQL refuses root); the database is made once, by pg_setup.
 pg_setup() {
 	PG=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
@@ -135,23 +139,27 @@ pg_setup() {
 	"$zcsend" --stdout --bytes 48M | base64 -w 1000 >"$tmp/pg/in.txt"
 }
 run_postgres() {
-	local port pid t0 c0 t1 c1 mb
+	local port t0 c0 t1 c1 mb
 	port=$(free_port)
 	coproc D { exec runuser -u postgres -- taskset -c 1 $(under "$1") \
 		"$PG/postgres" -D "$tmp/pg/db" -p "$port" -k "$tmp/pg" -c listen_addresses=127.0.0.1 -c autovacuum=off \
 		-c fsync=off 2>&1; }
 	local runner=$D_PID
 	grep -m1 -q 'ready to accept connections' <&"${D[0]}"
-	pid=$(head -1 "$tmp/pg/db/postmaster.pid")	# runuser's child
 	local q=(taskset -c 0 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1)
 	"${q[@]}" -c 'DROP TABLE IF EXISTS t' -c 'CREATE TABLE t (line text)' >/dev/null 2>&1
-	c0=$(child_ticks $pid); t0=$(now)
-	"${q[@]}" -c "\\copy t FROM '$tmp/pg/in.txt'" >/dev/null
-	t1=$(now)
-	# Until the postmaster has reaped psql's backend (its title names the
-	# client's address): its CPU then counts among the children's.
-	while pgrep -P "$pid" -f '127\.0\.0\.1\(' >/dev/null; do sleep 0.01; done
-	c1=$(child_ticks $pid)
+	# One session: its backend's own CPU clock (schedstat, in ns) and the
+	# time, read by psql's shell escapes around the \copy.
+	local out
+	out=$("${q[@]}" -t -A <<EOF
+SELECT pg_backend_pid() AS bp \gset
+\setenv BP :bp
+\! cut -d' ' -f1 /proc/\$BP/schedstat; date +%s.%N
+\copy t FROM '$tmp/pg/in.txt'
+\! cut -d' ' -f1 /proc/\$BP/schedstat; date +%s.%N
+EOF
+)
+	read -r c0 t0 c1 t1 <<<"$(echo $out)"
 	mb=$(stat -c %s "$tmp/pg/in.txt" | awk '{print $1 / 1e6}')
 	runuser -u postgres -- "$PG/pg_ctl" -D "$tmp/pg/db" -m fast stop >/dev/null; wait $runner 2>/dev/null
 	figures "$(sub "$c1" "$c0")" "$mb" "$(sub "$t1" "$t0")"
@@ -186,30 +194,36 @@ print("%.1f %s" % (t["mapped_pct"], why))
 PY
 }
 
-# row NAME FUNCTION [ARG]: PAIRS pairs of (plain, shim), medians.
+# row NAME FUNCTION [ARG]: PAIRS triples of (plain, shim, auto), medians.
 row() {
-	local name=$1 fn=$2 arg=${3:-} cp tp cs ts m why
+	local name=$1 fn=$2 arg=${3:-} cp tp cs ts ca ta m why
 	case $name in *"$filter"*) ;; *) return ;; esac
-	: >"$tmp/cr"; : >"$tmp/tr"; : >"$tmp/cp"; : >"$tmp/cs"; : >"$tmp/tp"; : >"$tmp/m"
+	for f in cr ar tr cp cs tp m am; do : >"$tmp/$f"; done
 	for i in $(seq "$pairs"); do
 		read -r cp tp < <($fn plain $arg)
 		rm -f "$rep"
 		read -r cs ts < <($fn shim $arg)
 		read -r m why < <(mapped_why "$rep")
-		echo "$cp" >>"$tmp/cp"; echo "$cs" >>"$tmp/cs"; echo "$tp" >>"$tmp/tp"; echo "$m" >>"$tmp/m"
+		rm -f "$rep"
+		read -r ca ta < <($fn auto $arg)
+		read -r am _ < <(mapped_why "$rep")
+		echo "$cp" >>"$tmp/cp"; echo "$cs" >>"$tmp/cs"; echo "$tp" >>"$tmp/tp"
+		echo "$m" >>"$tmp/m"; echo "$am" >>"$tmp/am"
 		awk -v a="$cs" -v b="$cp" 'BEGIN {print (b > 0 ? a / b : 0)}' >>"$tmp/cr"
+		awk -v a="$ca" -v b="$cp" 'BEGIN {print (b > 0 ? a / b : 0)}' >>"$tmp/ar"
 		awk -v a="$ts" -v b="$tp" 'BEGIN {print (b > 0 ? a / b : 0)}' >>"$tmp/tr"
 	done
-	printf '%-34s %9.4f %9.4f %8.3f %8.0f %8.3f %8s  %s\n' "$name" "$(median <"$tmp/cp")" "$(median <"$tmp/cs")" \
-		"$(median <"$tmp/cr")" "$(median <"$tmp/tp")" "$(median <"$tmp/tr")" "$(median <"$tmp/m")" "$why"
+	printf '%-34s %9.4f %9.4f %8.3f %8.3f %8.0f %8.3f %8s %8s  %s\n' "$name" "$(median <"$tmp/cp")" \
+		"$(median <"$tmp/cs")" "$(median <"$tmp/cr")" "$(median <"$tmp/ar")" "$(median <"$tmp/tp")" \
+		"$(median <"$tmp/tr")" "$(median <"$tmp/m")" "$(median <"$tmp/am")" "$why"
 }
 missing() { case $1 in *"$filter"*) printf '%-34s not installed here\n' "$1" ;; esac; }
 
 mkdir -m 777 "$tmp/rep"	# the report's directory: PostgreSQL writes as postgres
 rep=$tmp/rep/report.json
-printf '\ndaemons receiving (%s pairs plain/shim, client or server on CPU 0, daemon on CPU 1; medians): the receiver'"'"'s CPU and throughput\n' "$pairs"
-printf '%-34s %9s %9s %8s %8s %8s %8s  %s\n' scenario "cpu plain" "cpu shim" "shim/" "MB/s" "tput" "mapped" "copied"
-printf '%-34s %9s %9s %8s %8s %8s %8s  %s\n' "" "ms/MB" "ms/MB" "plain" "plain" "ratio" "%" "mostly"
+printf '\ndaemons receiving (%s runs each of plain, map, auto in turn; client or server on CPU 0, daemon on CPU 1; medians): the receiver'"'"'s CPU and throughput\n' "$pairs"
+printf '%-34s %9s %9s %8s %8s %8s %8s %8s %8s  %s\n' scenario "cpu plain" "cpu map" "map/" "auto/" "MB/s" "tput" "mapped" "auto" "copied"
+printf '%-34s %9s %9s %8s %8s %8s %8s %8s %8s  %s\n' "" "ms/MB" "ms/MB" "plain" "plain" "plain" "ratio" "%" "map %" "mostly"
 if command -v redis-server >/dev/null; then row "daemon redis-server SET 8M x32" run_redis; else missing "daemon redis-server"; fi
 if command -v nginx >/dev/null; then
 	row "daemon nginx PUT 16M x16" run_nginx dav
