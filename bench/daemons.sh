@@ -1,29 +1,27 @@
 #!/bin/bash
-# daemons.sh BUILD [PAIRS [FILTER]] - the daemons of #23 receiving, without and with
-# the shim: the receiving process's CPU per MB received, and the
-# transfer's throughput, plain, under the shim (map) and in
+# daemons.sh BUILD [PAIRS [FILTER]] - the daemons of #23 receiving,
+# without and with the shim: the receiving process's CPU per MB received
+# and the transfer's throughput, plain, under the shim (map) and in
 # ZCSHIM_MODE=auto in turn, PAIRS times (default 5); medians of the
-# per-run ratios against the plain run before them.  Clients and senders run on
-# CPU 0, the daemon on CPU 1.  Rows:
-#   redis-server taking SETs of 8 MiB            (zcput: MSG_ZEROCOPY, MSS 4108)
-#   nginx taking PUTs of 16 MiB to WebDAV        (zcput, the same)
-#   nginx relaying PUTs by proxy_pass to itself  (zcput; its own upstream
-#                                                 leg is a plain sender)
-#   haproxy relaying a stream in TCP mode        (the server behind it:
-#                                                 zcsend, MSG_ZEROCOPY 4108;
-#                                                 haproxy splices)
-#   PostgreSQL taking COPY FROM STDIN            (psql: the protocol needs a
-#                                                 real client; plain sender)
-#   a JVM reading with NIO                       (zcsend, MSG_ZEROCOPY 4108;
-#                                                 the reading thread's CPU,
-#                                                 as the JVM measures it)
-# CPU is the daemon's from /proc/PID/schedstat (every thread; PostgreSQL:
-# the connection's backend).  The shim's
-# runs start the daemon under zcstat, whose report gives the row's mapped
-# share (map and auto) and, where map copied bytes, the reason for most
-# of them.  Daemons
-# missing from the machine are skipped with a line saying so (make test
-# installs them).  FILTER: only the rows whose name contains it.
+# per-run ratios against the plain run before them.  Clients and senders
+# run on CPU 0, the daemon on CPU 1.  Rows:
+#   redis-server taking SETs of 8 MiB        (zcput: MSG_ZEROCOPY, MSS 4108)
+#   nginx taking PUTs of 16 MiB to WebDAV    (zcput, the same)
+#   nginx relaying PUTs by proxy_pass to a   (zcput; the upstream leg is
+#     second server of its own                nginx's own plain sender)
+#   haproxy relaying a stream in TCP mode    (the server behind it: zcsend,
+#                                             MSG_ZEROCOPY 4108; haproxy
+#                                             splices)
+#   PostgreSQL taking COPY FROM STDIN        (psql: the protocol needs a real
+#                                             client; a plain sender)
+#   a JVM reading with NIO                   (zcsend, MSG_ZEROCOPY 4108)
+# CPU: /proc/PID/schedstat of every thread (PostgreSQL: the connection's
+# backend, read from its own psql session; the JVM: its reading thread, as
+# the JVM measures it).  The shim's runs start the daemon under zcstat,
+# whose report gives the row's mapped share (map and auto) and, where map
+# copied bytes, the reason for most of them.  Daemons missing from the
+# machine are skipped with a line saying so (make test installs them).
+# FILTER: only the rows whose name contains it.
 set -u
 b=${1:-build}
 pairs=${2:-5}
