@@ -9,7 +9,7 @@ set -eu
 need="gcc make pkg-config libc6-dev libunwind-dev libseccomp-dev libmnl-dev strace"
 case "${1:-build}" in
 build) ;;
-test) need="$need g++ libcriterion-dev curl socat iperf3 openssl python3 valgrind prometheus prometheus-node-exporter iproute2 ethtool redis-server nginx haproxy openjdk-17-jdk-headless postgresql postgresql-client" ;;
+test) need="$need g++ libcriterion-dev curl socat iperf3 openssl python3 procps valgrind prometheus prometheus-node-exporter iproute2 ethtool redis-server nginx haproxy openjdk-17-jdk-headless postgresql postgresql-client" ;;
 fuzz) need="$need clang libclang-rt-dev" ;;
 deb) need="$need debhelper dpkg-dev lintian git fakeroot" ;;
 *) echo "usage: deps.sh build|test|fuzz|deb" >&2; exit 2 ;;
