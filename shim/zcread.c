@@ -242,12 +242,16 @@ static int tail_copy(struct rd *s, size_t n)
 	return FAIL;
 }
 
-/* An unmappable run of n bytes that ends a page, and less than a page of
- * room behind it: nothing more of this read can be mapped, so the run and
- * the rest of the room come by one copy, not two (a default-MSS stream
- * read 64K at a time: three copies a read, now two).  The bytes past the
- * run start a page (at_page's assumption): the next read copies the rest
- * of that page first (head_off), as after room_tail. */
+/* The rest of the room, less than a page, by one copy, behind an
+ * unmappable run of n bytes that ends a page (0: the head is at a page
+ * start already).  Nothing more of this read could be mapped, so a run
+ * and the room come by one copy, not two (a default-MSS stream read 64K
+ * at a time: three copies a read, now two).  The bytes past the run start
+ * a page (at_page's assumption), so they leave the stream that far into
+ * it: the next read copies the rest of that page first and maps on
+ * (head_off).  Known only where the rest of the page is queued behind (a
+ * page of an skb arrives whole): a drained queue ends the page here, and
+ * what comes next starts where the sender's next segment does. */
 static int run_and_room(struct rd *s, size_t n)
 {
 	size_t want = s->cur.left, before = s->got;
@@ -307,20 +311,14 @@ static int wrong_rest(struct rd *s, size_t skip)
 	return tail_copy(s, n < s->cur.left ? n : s->cur.left);
 }
 
-/* The room ends inside a page: copy what fits.  Taken from the start of a
- * page, these bytes leave the stream that far into it: the next read copies
- * the rest of that page first and maps on (head_off). */
+/* The room ends inside a page: copy what fits, from a page start where
+ * the head is at one (run_and_room). */
 static int room_tail(struct rd *s)
 {
-	size_t n = s->cur.left;
-	int aligned = s->at_page, how = tail_copy(s, n);
-	/* Known only where the rest of the page is queued behind (a page
-	 * of an skb arrives whole): a drained queue ends the page here, and
-	 * what comes next starts where the sender's next segment does. */
-	int rest = s->inq != 0 && s->inq != UINT32_MAX;
-	s->head_off = how == TOOK && aligned && rest ? (uint32_t)n : 0;
-	s->at_page = 0;
-	return how;
+	if (s->at_page)
+		return run_and_room(s, 0);
+	s->head_off = 0;
+	return tail_copy(s, s->cur.left);
 }
 
 /* How much of the room to map: whole pages, no more than the window, nor
