@@ -666,6 +666,17 @@ static void conns_floor(const char *sender_name, const char *mode, int mss, cons
 	floor_ab_rows(w, argv, snd.pid);
 }
 
+/* The median of an A/B row's ab_runs values in v; their least and
+ * greatest are the row's spread (v is left sorted). */
+static double ab_median(double *v, struct row *w)
+{
+	double m = median(v, ab_runs);
+	qsort(v, (size_t)ab_runs, sizeof(double), cmp_d);
+	w->spread_lo = v[0];
+	w->spread_hi = v[ab_runs - 1];
+	return m;
+}
+
 static void floor_ab_rows(struct row *w, char *const *argv, pid_t spid)
 {
 	double sf[AB_MAX], fp[AB_MAX], mapped = 0;
@@ -678,14 +689,8 @@ static void floor_ab_rows(struct row *w, char *const *argv, pid_t spid)
 		mapped += b.mapped_pct;
 	}
 	stop(spid);
-	int saved = runs;
-	runs = ab_runs;
-	w->shim_floor = median(sf, runs);
-	w->floor_ratio = median(fp, runs);
-	qsort(sf, (size_t)runs, sizeof(double), cmp_d);
-	w->spread_lo = sf[0];
-	w->spread_hi = sf[runs - 1];
-	runs = saved;
+	w->shim_floor = ab_median(sf, w);
+	w->floor_ratio = median(fp, ab_runs);
 	w->mapped = mapped / ab_runs;
 	w->cpu_ratio = w->auto_ratio = w->auto_mapped = w->floor0_ratio = w->sys_plain = w->sys_shim = -1;
 	w->kind = 4;
@@ -743,14 +748,8 @@ static void ab_rows(struct row *w, char *const *argv, pid_t spid)
 	}
 	if (spid)
 		stop(spid);
-	int saved = runs;
-	runs = ab_runs;	/* median() and friends count pairs in runs */
-	w->cpu_ratio = median(rs, runs);
-	w->auto_ratio = median(ra, runs);
-	qsort(rs, (size_t)runs, sizeof(double), cmp_d);
-	w->spread_lo = rs[0];
-	w->spread_hi = rs[runs - 1];
-	runs = saved;
+	w->cpu_ratio = ab_median(rs, w);
+	w->auto_ratio = median(ra, ab_runs);
 	w->mapped = mapped / ab_runs;
 	w->auto_mapped = amapped / ab_runs;
 	w->floor_ratio = w->floor0_ratio = w->shim_floor = w->sys_plain = w->sys_shim = -1;
@@ -902,6 +901,39 @@ static double memcpy_mbs(void)
 	return best;
 }
 
+/* The in-process A/B rows of one kind, under their header: 3, hooked
+ * calls against raw ones (queued and short connections); 4, against the
+ * floor (zcfloor --ab). */
+static void ab_table(int kind)
+{
+	int header = 0;
+	for (int i = 0; i < nrows; i++) {
+		struct row *w = &rows[i];
+		if (w->kind != kind)
+			continue;
+		if (header++ == 0) {
+			if (kind == 3)
+				printf("\nin-process A/B, hooked calls against raw system calls in one receiver (queued: blocks "
+				       "of 256K of a queued stream; conns: whole connections, socket to close, their data "
+				       "queued first); %d runs each of without, map, auto; medians: receiver CPU / plain\n"
+				       "%-28s %8s %13s %8s %7s %7s\n",
+				       ab_runs, "scenario", "shim", "shim min-max", "auto", "mapped%", "auto%");
+			else
+				printf("\nin-process A/B against the floor (zcfloor --ab: queued: blocks of a queued stream, read() "
+				       "and the floor's bare calls in turn; conns: whole connections, libc's socket-to-close and "
+				       "the floor's raw calls in turn); %d runs each without and with the shim (map); medians\n"
+				       "%-28s %10s %13s %11s %7s\n",
+				       ab_runs, "scenario", "shim/floor", "min-max", "floor/plain", "mapped%");
+		}
+		if (kind == 3)
+			printf("%-28s %8.4f %6.4f-%.4f %8.4f %7.1f %7.1f\n", w->name, w->cpu_ratio, w->spread_lo,
+			       w->spread_hi, w->auto_ratio, w->mapped, w->auto_mapped);
+		else
+			printf("%-28s %10.4f %6.4f-%.4f %11.4f %7.1f\n", w->name, w->shim_floor, w->spread_lo,
+			       w->spread_hi, w->floor_ratio, w->mapped);
+	}
+}
+
 static void print(double memcpy_bw)
 {
 	double best_shim = 0;
@@ -968,34 +1000,8 @@ static void print(double memcpy_bw)
 	}
 	printf("single-thread memcpy: %.0f MB/s; best shim throughput above is %.1f%% of it\n", memcpy_bw,
 	       memcpy_bw > 0 ? 100.0 * best_shim / memcpy_bw : 0);
-	int header = 0;
-	for (int i = 0; i < nrows; i++) {
-		struct row *w = &rows[i];
-		if (w->kind != 3)
-			continue;
-		if (!header++)
-			printf("\nin-process A/B, hooked calls against raw system calls in one receiver (queued: blocks "
-			       "of 256K of a queued stream; conns: whole connections, socket to close, their data "
-			       "queued first); %d runs each of without, map, auto; medians: receiver CPU / plain\n"
-			       "%-28s %8s %13s %8s %7s %7s\n",
-			       ab_runs, "scenario", "shim", "shim min-max", "auto", "mapped%", "auto%");
-		printf("%-28s %8.4f %6.4f-%.4f %8.4f %7.1f %7.1f\n", w->name, w->cpu_ratio, w->spread_lo, w->spread_hi,
-		       w->auto_ratio, w->mapped, w->auto_mapped);
-	}
-	header = 0;
-	for (int i = 0; i < nrows; i++) {
-		struct row *w = &rows[i];
-		if (w->kind != 4)
-			continue;
-		if (!header++)
-			printf("\nin-process A/B against the floor (zcfloor --ab: queued: blocks of a queued stream, read() "
-			       "and the floor's bare calls in turn; conns: whole connections, libc's socket-to-close and "
-			       "the floor's raw calls in turn); %d runs each without and with the shim (map); medians\n"
-			       "%-28s %10s %13s %11s %7s\n",
-			       ab_runs, "scenario", "shim/floor", "min-max", "floor/plain", "mapped%");
-		printf("%-28s %10.4f %6.4f-%.4f %11.4f %7.1f\n", w->name, w->shim_floor, w->spread_lo, w->spread_hi,
-		       w->floor_ratio, w->mapped);
-	}
+	for (int kind = 3; kind <= 4; kind++)
+		ab_table(kind);
 }
 
 int main(int argc, char **argv)
