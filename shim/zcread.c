@@ -185,6 +185,8 @@ struct rd {
 	size_t base, need_low;  /* got at that wait; what the read must take of
 				 * them (0: not asked yet; see need_now) */
 	uint32_t inq;           /* queued after our last call (UINT32_MAX: not known) */
+	int inq_carried;        /* inq is the fd's last read's count, no call
+				 * of this read has asked yet: a floor only */
 	int solo;               /* no one else can read the socket meanwhile */
 	int more;               /* this take may make several consuming calls */
 	int64_t t0, deadline_ns; /* MSG_WAITALL: the call's start; its
@@ -228,8 +230,12 @@ static int tail_copy(struct rd *s, size_t n)
 		iocur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
 		s->d->copied += (size_t)t;
-		/* What is left queued, as far as the last call knew it. */
-		s->inq = s->inq != UINT32_MAX && s->inq >= (size_t)t ? s->inq - (uint32_t)t : UINT32_MAX;
+		/* What is left queued, as far as the last call knew it.  A
+		 * count carried from the last read is a floor (data may
+		 * have come since): a copy that took all it asked for has
+		 * not drained the queue on its word. */
+		uint32_t left = s->inq != UINT32_MAX && s->inq >= (size_t)t ? s->inq - (uint32_t)t : UINT32_MAX;
+		s->inq = !left && s->inq_carried && (size_t)t == cov ? UINT32_MAX : left;
 		return TOOK;
 	}
 	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
@@ -371,6 +377,7 @@ static int one_call(struct rd *s, struct zcwin_win *w)
 		return FAIL;
 	}
 	s->inq = zc.inq;
+	s->inq_carried = 0;
 	size_t mapped = zc.length;
 	int rested = s->rested;
 	s->rested = 0;
@@ -498,6 +505,7 @@ static int wait_kernel(struct rd *s, size_t len)
 	s->need = s->got + (size_t)q;
 	s->need_low = 0;
 	s->inq = (uint32_t)(q < UINT32_MAX ? q : UINT32_MAX - 1);
+	s->inq_carried = 0;
 	return 1;
 }
 
@@ -686,7 +694,7 @@ void zcread_record_site(const struct stats_delta *d)
 static ssize_t map_read(struct zcread_req *rq, struct fdtable_entry *e, size_t total, struct stats_delta *d,
 			struct policy_outcome *o)
 {
-	struct rd s = { .rq = rq, .e = e, .d = d, .inq = FDTABLE_GET(e->hints.queued),
+	struct rd s = { .rq = rq, .e = e, .d = d, .inq = FDTABLE_GET(e->hints.queued), .inq_carried = 1,
 			.solo = fdtable_solo(e), .gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) };
 	iocur_init(&s.cur, rq->iov, rq->iovcnt, total);
 	s.head_off = FDTABLE_GET(e->hints.head_off);

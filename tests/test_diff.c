@@ -165,18 +165,22 @@ ROW(rest_then_reset, 1, 120)
 /* Seeded random sequences of calls (read, readv, recv, recvfrom, recvmsg),
  * flags, lengths, iovec shapes and signals (SA_RESTART or not) while a
  * reader sleeps, on one connection per sender, each step's outcome in the
- * transcript.  `make fuzz` runs fresh seeds the same way. */
+ * transcript.  `make fuzz` runs fresh seeds the same way; seeds it found
+ * a difference with stay here.  3219194288: a MSG_WAITALL read ends 1563
+ * bytes into a mappable page, more data arrives, and a MSG_DONTWAIT
+ * recvmsg took only the rest of that page (2533 of 68827: the queue the
+ * last read saw was taken for the queue now). */
 Test(diff, random_sequences, .timeout = 600)
 {
 #ifdef ZCSHIM_SANITIZE_THREAD
 	cr_skip_test("ThreadSanitizer defers signal handlers past a restarted read (the sequences use SA_RESTART)");
 #endif
-	for (int seed = 1; seed <= 6; seed++)
+	static const char *const seeds[] = { "1", "2", "3", "4", "5", "6", "3219194288" };
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		for (int s = 0; s < 3; s++) {
-			char sd[16], what[64];
-			snprintf(sd, sizeof(sd), "%d", seed);
-			snprintf(what, sizeof(what), "seed %d, sender %s", seed, senders[s]);
-			const char *argv[] = { tl_bin("zcdiff"), senders[s], "random", sd, NULL };
+			char what[64];
+			snprintf(what, sizeof(what), "seed %s, sender %s", seeds[i], senders[s]);
+			const char *argv[] = { tl_bin("zcdiff"), senders[s], "random", seeds[i], NULL };
 			compare(argv, what);
 		}
 }

@@ -13,16 +13,19 @@ end=$(( $(date +%s) + secs ))
 lib=$PWD/$b/libzcshim.so
 runs=0
 check() {
-	plain=$(timeout 60 "$b/helpers/zcdiff" "$1" random "$2" 2>&1) || { echo "fuzz: hooks: plain run failed, $1 seed $2"; return 1; }
+	plain=$(timeout 60 "$b/helpers/zcdiff" "$1" random "$2" 2>&1) || {
+		echo "fuzz: hooks: plain run failed (exit $?), $1 seed $2"; printf '%s\n' "$plain" | tail -5; return 1; }
 	case $plain in *BAD*) echo "fuzz: hooks: plain libc says BAD (the harness is wrong), $1 seed $2"; return 1 ;; esac
 	for m in 64K 0; do
 		shim=$(ZCSHIM_MIN_READ=$m LD_PRELOAD=$lib timeout 60 "$b/helpers/zcdiff" "$1" random "$2" 2>&1) || {
-			echo "fuzz: hooks: shim run failed, $1 seed $2 MIN_READ=$m"; return 1; }
+			echo "fuzz: hooks: shim run failed (exit $?), $1 seed $2 MIN_READ=$m"
+			printf '%s\n' "$shim" | tail -5; return 1; }
 		if [ "$plain" != "$shim" ]; then
 			echo "fuzz: hooks: DIFFERENCE, sender $1 seed $2 MIN_READ=$m"
 			printf '%s\n' "$plain" >/tmp/zcshim-fuzz-plain.txt
 			printf '%s\n' "$shim" >/tmp/zcshim-fuzz-shim.txt
 			diff /tmp/zcshim-fuzz-plain.txt /tmp/zcshim-fuzz-shim.txt | head -20
+			echo "fuzz: hooks: replay: ZCSHIM_MIN_READ=$m LD_PRELOAD=$lib $b/helpers/zcdiff $1 random $2"
 			return 1
 		fi
 	done
