@@ -235,8 +235,9 @@ soak: deps
 	@$(MAKE) --no-print-directory all helpers
 	@sh tests/scripts/soak.sh $(BUILD) $(SOAK_SECONDS)
 
-# The shim against plain recv(), side by side (bench/zcbench.c).
-bench: deps
+# The shim against plain recv(), side by side (bench/zcbench.c), then the
+# daemons (bench/daemons.sh): the test packages bring them.
+bench: deps-test
 	@$(MAKE) --no-print-directory all helpers $(BUILD)/zcbench $(BUILD)/zcfloor
 	@$(BUILD)/zcbench $(BENCH_ARGS)
 	@bash bench/daemons.sh $(BUILD) $(DAEMON_PAIRS)

@@ -20,7 +20,8 @@
 # the JVM measures it).  The shim's runs start the daemon under zcstat,
 # whose report gives the row's mapped share (map and auto) and, where map
 # copied bytes, the reason for most of them.  Daemons missing from the
-# machine are skipped with a line saying so (make test installs them).
+# machine are skipped with a line saying so (make bench and make test
+# install them).
 # FILTER: only the rows whose name contains it.
 set -u
 b=${1:-build}
