@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "auto.h"
+#include "hot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ struct ring {
 	uint32_t n;             /* samples ever taken */
 };
 
-int auto_mode_now = AUTO_MAP;
+HOT int auto_mode_now = AUTO_MAP;
 static uint64_t fixed_map, fixed_copy;	/* injected costs, ns/MiB */
 static struct ring rmap, rcopy;
 static int verdict;

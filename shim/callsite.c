@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "callsite.h"
+#include "hot.h"
 #include "log.h"
 #include "segfmt.h"
 #include "stats.h"
@@ -17,7 +18,7 @@
 #define S2(x) #x
 #define S(x) S2(x)
 
-static int on;
+static HOT int on;
 static uintptr_t self_lo, self_hi;	/* the shim's own code: frames to skip */
 static int (*u_getcontext)(unw_context_t *);
 static int (*u_init_local)(unw_cursor_t *, unw_context_t *);

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "fdtable.h"
+#include "hot.h"
 #include "peer.h"
 #include "libc.h"
 
@@ -32,13 +33,13 @@
 
 static void readers_init(void);
 
-struct fdtable_table fdtable_tab;
+HOT struct fdtable_table fdtable_tab;
 #define table fdtable_tab.entries
 #define table_len fdtable_tab.len
-static unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
-static int tcp_open;		/* entries of kind TCP right now */
+static HOT_CONN unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
+static HOT_CONN int tcp_open;		/* entries of kind TCP right now */
 
-static void (*release_slot)(uint32_t slot);
+static HOT void (*release_slot)(uint32_t slot);
 
 int fdtable_init(void (*release)(uint32_t slot))
 {
@@ -85,7 +86,7 @@ int fdtable_is_tcp(int fd)
 	return 1;
 }
 
-static uint32_t sid_next;
+static HOT_CONN uint32_t sid_next;
 
 static uint32_t new_sid(void)
 {
@@ -165,7 +166,7 @@ void fdtable_hints_clear(struct fdtable_hints *h)
 	FDTABLE_SET(h->peer, 0);
 }
 
-static void (*reset_hook)(int fd);
+static HOT void (*reset_hook)(int fd);
 
 void fdtable_set_reset_hook(void (*hook)(int fd))
 {

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "init.h"
+#include "hot.h"
 #include "auto.h"
 #include "callsite.h"
 #include "config.h"
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 
-uint32_t init_state;
+HOT uint32_t init_state;
 pid_t init_pid;
 static struct zcfg cfg;
 static __attribute__((tls_model("initial-exec"))) __thread int guard;

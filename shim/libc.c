@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "libc.h"
+#include "hot.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,7 +18,7 @@
 #endif
 
 struct libc_symbols libc_sym;
-int libc_direct;
+HOT int libc_direct;
 
 /* 1 if the next read and recvfrom are the C library's own.  (dladdr
  * would say so too, at 190,000 instructions a start-up: it walks every

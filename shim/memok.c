@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "memok.h"
+#include "hot.h"
 #include "page.h"
 
 #include <errno.h>
@@ -30,7 +31,7 @@ struct memok_query {
 
 enum { ASK_UNKNOWN, ASK_YES, ASK_NO };
 
-static int maps_fd = -1;		/* the shim's /proc/self/maps */
+static HOT int maps_fd = -1;		/* the shim's /proc/self/maps */
 static int query_ok = ASK_UNKNOWN;	/* the kernel has PROCMAP_QUERY */
 static int populate_ok = ASK_UNKNOWN;	/* the kernel has MADV_POPULATE_* */
 static int pagewise;			/* pkeys or guard regions in use */

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "peer.h"
+#include "hot.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,8 +22,8 @@ struct cell {
 };
 #define LOCAL_KNOWN 0x10000u
 
-static struct cell *cells;
-static unsigned cells_len;
+static HOT struct cell *cells;
+static HOT unsigned cells_len;
 
 #define MEMO 256u
 static uint64_t memo[MEMO];	/* key << 32 | misses << 24 | waited << 16 | back-off */

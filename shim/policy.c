@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "policy.h"
+#include "hot.h"
 #include "config.h"
 #include "peer.h"
 #include "page.h"
@@ -14,7 +15,7 @@
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
 
-size_t policy_small_lim = CONFIG_DEFAULT_MIN_READ - 1;	/* until configured */
+HOT size_t policy_small_lim = CONFIG_DEFAULT_MIN_READ - 1;	/* until configured */
 
 void policy_configure(size_t m)
 {

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "stats.h"
+#include "hot.h"
 #include "peer.h"
 #include "config.h"
 #include "log.h"
@@ -23,7 +24,7 @@
 #define SLOT_RECYCLING 3u
 
 static struct segfmt_header boot;          /* counts land here until stats_init runs */
-static struct segfmt_header *seg = &boot;
+static HOT struct segfmt_header *seg = &boot;
 static size_t seg_size;
 static char seg_path[CONFIG_PATH_MAX + 64];
 static char seg_dir[CONFIG_PATH_MAX];
@@ -239,7 +240,7 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
  * CPU (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  The first
  * FRESH_FIRST closed fds keep their lines for zcstat; totals stay exact. */
 #define FRESH_FIRST 64
-static uint32_t recent;
+static HOT_CONN uint32_t recent;
 
 static uint32_t reuse(struct segfmt_slot *s, int fd)
 {

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "zcwin.h"
+#include "hot.h"
 #include "log.h"
 
 #include <dlfcn.h>
@@ -22,7 +23,11 @@
 #define RSS_BUDGET (64u << 20)	/* pages left mapped, all windows together */
 
 static struct zcwin_win pool[POOL_MAX];
-static unsigned pool_len = 4;
+static HOT unsigned pool_len = 4;
+/* Some window may hold pages: set when a trip maps its first, cleared by a
+ * trim that left none.  A sequential client trims at every close
+ * (preload.c); a trim with nothing to release touches no window. */
+static HOT_CONN uint32_t held;
 static size_t win_size = 2u << 20;
 
 size_t zcwin_size(void)
@@ -31,7 +36,7 @@ size_t zcwin_size(void)
 }
 static struct zcwin_kernel kinfo;
 static uint32_t kstate;		/* 0 unprobed, 1 probing, 2 done */
-int zcwin_usable;
+HOT int zcwin_usable;
 static void (*on_verdict)(int supported);
 
 void zcwin_on_verdict(void (*fn)(int supported))
@@ -295,6 +300,8 @@ int zcwin_receive(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zeroco
 		r = call(fd, at, map_len, zc);	/* the same question again */
 	if (r)
 		return r;
+	if (zc->length && !w->next && !__atomic_load_n(&held, __ATOMIC_RELAXED))
+		__atomic_store_n(&held, 1, __ATOMIC_RELAXED);
 	w->next += zc->length;	/* a page multiple */
 	*data = at;
 	if (kinfo.optlen < KZC_LEN_ERR)
@@ -310,13 +317,20 @@ void zcwin_settle(struct zcwin_win *w)
 
 void zcwin_trim(void)
 {
+	if (!__atomic_load_n(&held, __ATOMIC_RELAXED))
+		return;
+	/* Cleared first: a trip that maps meanwhile sets it again. */
+	__atomic_store_n(&held, 0, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < pool_len; i++) {
 		struct zcwin_win *w = &pool[i];
 		/* Only a window with pages in it: a connection that mapped
 		 * nothing costs no madvise when it closes. */
-		if (!w->addr || !__atomic_load_n(&w->next, __ATOMIC_RELAXED) ||
-		    __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE))
+		if (!w->addr || !__atomic_load_n(&w->next, __ATOMIC_RELAXED))
 			continue;
+		if (__atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&held, 1, __ATOMIC_RELAXED);	/* in use: its pages stay */
+			continue;
+		}
 		zcwin_zap(w);
 		__atomic_store_n(&w->busy, 0, __ATOMIC_RELEASE);
 	}
@@ -324,6 +338,7 @@ void zcwin_trim(void)
 
 void zcwin_after_fork_child(void)
 {
+	held = 0;
 	for (unsigned i = 0; i < POOL_MAX; i++) {
 		pool[i].addr = NULL;
 		pool[i].next = 0;
