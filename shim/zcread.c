@@ -803,26 +803,24 @@ void zcread_spliced(int fd, struct fdtable_entry *e, size_t n)
 	zcread_count(fd, e, &d);
 }
 
-/* One buffer: the policy (and auto) decide first, and a read they pass
- * through for a traffic reason takes the inline entry, the system call
- * one frame from the hook; the rest take the general path with the
- * decision made. */
-static ssize_t simple_read(struct zcread_req *rq, struct fdtable_entry *e)
+/* A one-buffer read not in a run: the policy (and auto) decide, out of
+ * line.  A traffic reason sends the hook to its own copy of the
+ * pass-through read, the one a run's reads take (zcread_read_buf). */
+int zcread_route(struct fdtable_entry *e, int flags, size_t n, int *choice)
 {
-	void *buf = rq->iov[0].iov_base;
-	size_t n = rq->iov[0].iov_len;
-	int recv = rq->op == ZCREAD_RECVFROM;
-	int why = policy_decide(e, rq->flags, n, 0), choice = -1;
-	if (why == POLICY_MAP && __builtin_expect(auto_mode() == AUTO_AUTO, 0) && (choice = choose_for(e)) == AUTO_GO_COPY)
+	int why = policy_decide(e, flags, n, 0);
+	*choice = -1;
+	if (why == POLICY_MAP && __builtin_expect(auto_mode() == AUTO_AUTO, 0) && (*choice = choose_for(e)) == AUTO_GO_COPY)
 		why = SEGFMT_R_AUTO;
-	if (policy_traffic_reason(why) && n)
-		return zcread_pass_read(rq->fd, e, buf, n, rq->flags, recv, why);
+	return why;
+}
+
+ssize_t zcread_routed(struct zcread_req *rq, struct fdtable_entry *e, int why, int choice)
+{
 	return general_read(rq, e, why, choice);
 }
 
 ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e)
 {
-	if (zcread_is_simple(rq))
-		return simple_read(rq, e);
 	return general_read(rq, e, -1, -1);
 }

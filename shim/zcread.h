@@ -49,11 +49,6 @@ static inline int zcread_plain_flags(int flags)
 {
 	return !(flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL));
 }
-/* One buffer, no source address: what zcread_pass_read can serve. */
-static inline int zcread_is_simple(const struct zcread_req *rq)
-{
-	return rq->op == ZCREAD_READ || (rq->op == ZCREAD_RECVFROM && !rq->from);
-}
 
 /* ---- inline, for the hooks: the pass-through read and its accounting -- */
 
@@ -128,9 +123,14 @@ static inline __attribute__((always_inline)) ssize_t zcread_pass_read(int fd, st
 }
 /* The receive routine behind every hook.  e: the fd's entry, kind TCP.
  * Returns bytes or -errno; errno untouched.  The policy (and auto)
- * decide; a traffic pass-through takes zcread_pass_read, anything else the
- * general path. */
+ * decide, then the general path serves it.  The hooks of one buffer
+ * (zcread_read_buf) come here only with a source address to fill. */
 ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e);
+/* For one buffer and no source address: policy_decide (and auto's
+ * choice, into *choice: -1 none) for a read not in a run, and the read
+ * served with that decision when it is not a traffic pass-through. */
+int zcread_route(struct fdtable_entry *e, int flags, size_t n, int *choice);
+ssize_t zcread_routed(struct zcread_req *rq, struct fdtable_entry *e, int why, int choice);
 
 /* zcread_read for one buffer (read: op ZCREAD_READ, flags 0, no address; recv
  * and recvfrom: ZCREAD_RECVFROM), inline in the hook: a read below
@@ -143,7 +143,11 @@ ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e);
  * KiB reads cost 1.007 -> 1.020x; called out of line (with a frame, or
  * tail-called), a run's read saved auto half as much or nothing.  The
  * labels keep the small read the straight path (it still measured about
- * 0.5% dearer at 4 KiB than without the run's copy: 1.015 vs 1.010). */
+ * 0.5% dearer at 4 KiB than without the run's copy: 1.015 vs 1.010).
+ * A read that starts no run takes the run's copy too, once zcread_route
+ * has decided: a connection's first read (auto's copies) used to be served
+ * by a third copy out of line, and a short connection ran both (17 cache
+ * lines of code more a connection: bench/conn-lines.py). */
 static inline __attribute__((always_inline)) ssize_t zcread_read_buf(int op, int fd, struct fdtable_entry *e, void *buf,
 								  size_t n, int flags, struct sockaddr *from,
 								  socklen_t *fromlen)
@@ -153,10 +157,13 @@ static inline __attribute__((always_inline)) ssize_t zcread_read_buf(int op, int
 		goto small;
 	if (policy_in_run(e) && !from && n && zcread_plain_flags(flags) && (why = policy_take_pass(&e->hints)) != POLICY_MAP)
 		goto run;
+	int choice = -1;
+	if (!from && (why = zcread_route(e, flags, n, &choice)) != POLICY_MAP && policy_traffic_reason(why) && n)
+		goto run;
 	struct iovec one = { buf, n };
 	struct zcread_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };
-	return zcread_read(&rq, e);
+	return from ? zcread_read(&rq, e) : zcread_routed(&rq, e, why, choice);
 small: __attribute__((hot));
 	return zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, SEGFMT_R_SMALL);
 run: __attribute__((cold));
