@@ -56,12 +56,27 @@ static void put(struct cell *c, const struct peer_addr *a)
 			 __ATOMIC_RELEASE);
 }
 
-void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
+/* FNV-1a over the family and the address, then the service's port (the
+ * peer's where connected; the local port it came in on where accepted:
+ * two services of one host are two routes, such as a proxy's clients and
+ * its upstream on the same host).  Never 0 (0: not known). */
+static uint32_t key_of(const struct peer_addr *a, uint32_t local)
+{
+	uint32_t h = 2166136261u ^ a->family;
+	for (int i = 0; i < (a->family == AF_INET ? 4 : 16); i++)
+		h = (h ^ a->addr[i]) * 16777619u;
+	uint32_t port = a->service ? a->port : local & LOCAL_KNOWN ? local : 0;
+	if (port)
+		h = ((h ^ (port >> 8)) * 16777619u ^ (port & 0xff)) * 16777619u;
+	return h ? h : 1;
+}
+
+uint32_t peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
 {
 	struct cell *c = cell(fd);
 	struct peer_addr a = { 0 };
 	if (!c)
-		return;
+		return 0;
 	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		a.family = AF_INET;
@@ -75,6 +90,7 @@ void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service)
 	}
 	a.service = a.family && service;
 	put(c, &a);
+	return a.family ? key_of(&a, __atomic_load_n(&c->local, __ATOMIC_RELAXED)) : 0;
 }
 
 void peer_copy(int oldfd, int newfd)
@@ -145,21 +161,10 @@ int peer_get(int fd, struct peer_addr *out)
 uint32_t peer_key(int fd)
 {
 	struct peer_addr a;
+	struct cell *c = cell(fd);
 	if (!peer_get(fd, &a))
 		return 0;
-	/* FNV-1a over the family and the address; never 0 (0: not known). */
-	uint32_t h = 2166136261u ^ a.family;
-	for (int i = 0; i < (a.family == AF_INET ? 4 : 16); i++)
-		h = (h ^ a.addr[i]) * 16777619u;
-	/* A service: the port it names (connect), or the local port the
-	 * peer came in on (accept: two services of one host are two routes,
-	 * such as a proxy's clients and its upstream on the same host). */
-	struct cell *c = cell(fd);
-	uint32_t local = c ? __atomic_load_n(&c->local, __ATOMIC_RELAXED) : 0;
-	uint32_t port = a.service ? a.port : local & LOCAL_KNOWN ? local : 0;
-	if (port)
-		h = ((h ^ (port >> 8)) * 16777619u ^ (port & 0xff)) * 16777619u;
-	return h ? h : 1;
+	return key_of(&a, c ? __atomic_load_n(&c->local, __ATOMIC_RELAXED) : 0);
 }
 
 struct peer_learned peer_recall(uint32_t key)

@@ -33,11 +33,12 @@ struct peer_addr {
 
 /* Reserves the array for n fds; 0 or -errno. */
 int peer_init(unsigned n);
-/* fd now talks to sa (connect: service 1; accept: 0); other families
- * forget it. */
-void peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service);
+/* fd now talks to sa (connect: service 1; accept: 0, after
+ * peer_accepted); other families forget it.  Its peer_key, 0 if none. */
+uint32_t peer_note(int fd, const struct sockaddr *sa, socklen_t len, int service);
 /* fd was accepted on the listening lfd: the local port it came in on
- * joins its key (asked of the kernel once per listening fd). */
+ * joins its key (asked of the kernel once per listening fd).  Before
+ * peer_note, whose key it joins. */
 void peer_accepted(int lfd, int fd);
 /* newfd is a duplicate of oldfd; fd means something else now. */
 void peer_copy(int oldfd, int newfd);

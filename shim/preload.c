@@ -200,10 +200,8 @@ static int do_accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 			 * (reading *len then could fault where libc returns
 			 * EFAULT); its peer is asked for once, at the first read
 			 * (stats.c). */
-			if (ours)
-				peer_note(fd, (struct sockaddr *)&own, own_len, 0);
 			peer_accepted(lfd, fd);
-			policy_met_peer(&e->hints, peer_key(fd));
+			policy_met_peer(&e->hints, ours ? peer_note(fd, (struct sockaddr *)&own, own_len, 0) : 0);
 		}
 		errno = saved;
 	}
@@ -217,8 +215,7 @@ static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		int saved = errno;
 		struct fdtable_entry *e = fdtable_get(fd);
 		if (e && __atomic_load_n(&e->kind, __ATOMIC_RELAXED) == FDTABLE_TCP) {
-			peer_note(fd, addr, len, 1);
-			policy_met_peer(&e->hints, peer_key(fd));
+			policy_met_peer(&e->hints, peer_note(fd, addr, len, 1));
 		}
 		errno = saved;
 	}
