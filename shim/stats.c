@@ -238,8 +238,12 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
  * write each into memory not touched yet (a page fault every eleven
  * slots, six cold lines each): measured 1-1.5% of a 16 KiB connection's
  * CPU (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  The first
- * FRESH_FIRST closed fds keep their lines for zcstat; totals stay exact. */
-#define FRESH_FIRST 64
+ * FRESH_FIRST closed fds keep their lines for zcstat; totals stay exact.
+ * Eight, not 64: a program's first 64 connections each paid for fresh
+ * memory, 1.2% of a 1 MiB connection's CPU over 100 connections
+ * (bench/conns-ab.py, 151 runs: 0.9875, 95% 0.980-0.994).  A program of
+ * a few connections still sees every one. */
+#define FRESH_FIRST 8
 static HOT_CONN uint32_t recent;
 
 static uint32_t reuse(struct segfmt_slot *s, int fd)
