@@ -122,23 +122,44 @@ class Places:
         return f"{n}:{self.syms[n].name(off)}" if n in self.syms else n
 
 
-def census(lk, start):
+def syscall_sites(objs, paths):
+    """Addresses of the syscall instructions of the objects in paths."""
+    sites = set()
+    for n, p in paths.items():
+        if n not in objs:
+            continue
+        out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", p], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) == 2 and f[1] == "syscall" and f[0].endswith(":"):
+                sites.add(objs[n][0] + int(f[0][:-1], 16))
+    return sites
+
+
+def census(lk, start, sites):
     """Per connection (cut at each entry to libc's socket()): the sets of
     code and data lines, each line with the address that first touched it
-    and (data) the instruction that did."""
-    conns, code, data = [], {}, {}
+    and (data) the instruction that did; and the lines touched between
+    two system calls, summed over the connection (what it touches again
+    after each call, where the call's kernel work evicts it)."""
+    conns, code, data, since, resumed = [], {}, {}, set(), 0
     ip = 0
     for line in open(lk, errors="replace"):
         if line[0] == "I":
             ip = int(line[3:line.index(",")], 16)
             if ip == start:
-                conns.append((code, data))
-                code, data = {}, {}
+                conns.append((code, data, resumed + len(since)))
+                code, data, since, resumed = {}, {}, set(), 0
+            if ip in sites:
+                resumed += len(since)
+                since = set()
             code.setdefault(ip >> 6, ip)
+            since.add(ip >> 6)
         elif line[0] == " " and line[1] in "LSM":
             addr = int(line[3:line.index(",")], 16)
             data.setdefault(addr >> 6, (addr, ip))
-    conns.append((code, data))
+            since.add(addr >> 6)
+    conns.append((code, data, resumed + len(since)))
     return conns[1:]	# before the first socket(): start-up
 
 
@@ -147,7 +168,7 @@ def run(a, lib, paths, tmp):
     objs = objects(ld)
     places = Places(objs, paths)
     libc = objs["libc.so.6"][0] + places.syms["libc.so.6"].by_name["socket"]
-    conns = census(lk, libc)
+    conns = census(lk, libc, syscall_sites(objs, paths))
     # The first few connections meet cold start-up paths, the last one exit.
     return places, conns[4:-1] if len(conns) > 6 else conns
 
@@ -160,7 +181,7 @@ def libc_path(prog):
 def per_conn(conns, places, pick):
     """Lines a connection, summed by pick(place, line) over the connections."""
     c = collections.Counter()
-    for code, data in conns:
+    for code, data, _ in conns:
         for ip in code.values():
             c[pick("code", places, ip, ip)] += 1
         for addr, ip in data.values():
@@ -200,13 +221,33 @@ def main():
         p0, none = run(a, None, paths, tmp)
         p1, shim = run(a, lib, paths, tmp)
     def total(conns):
-        return (sum(len(c) for c, _ in conns) / len(conns), sum(len(d) for _, d in conns) / len(conns))
+        return (sum(len(c) for c, _, _ in conns) / len(conns), sum(len(d) for _, d, _ in conns) / len(conns))
+
+    def pages(conns):
+        return sum(len({line >> 6 for line in list(c) + list(d)}) for c, d, _ in conns) / len(conns)
+
+    def pages_by(conns, places):
+        c = collections.Counter()
+        for code, data, _ in conns:
+            for p in {ip >> 12 for ip in code.values()}:
+                c["code " + places.obj(p << 12)[0]] += 1
+            for p in {a >> 12 for a, _ in data.values()}:
+                c["data " + places.obj(p << 12)[0]] += 1
+        return {k: v / len(conns) for k, v in c.items()}
+
+    def resumed(conns):
+        return sum(r for _, _, r in conns) / len(conns)
     (c0, d0), (c1, d1) = total(none), total(shim)
     print(f"{lib}: ZCSHIM_MODE={a.mode}, {a.conns} x {a.size} from a {a.sender} sender; "
           f"{len(shim)} connections counted")
     print(f"lines a connection: plain code {c0:.1f} data {d0:.1f}; shim code {c1:.1f} data {d1:.1f}; "
           f"shim adds {c1 + d1 - c0 - d0:+.1f}")
+    print(f"4 KiB pages a connection: plain {pages(none):.1f}, shim {pages(shim):.1f}; "
+          f"shim adds {pages(shim) - pages(none):+.1f}")
+    print(f"lines touched after each system call, a connection: plain {resumed(none):.1f}, "
+          f"shim {resumed(shim):.1f}; shim adds {resumed(shim) - resumed(none):+.1f}")
     table("by object", per_conn(none, p0, by_object), per_conn(shim, p1, by_object), 40)
+    table("4 KiB pages by object", pages_by(none, p0), pages_by(shim, p1), 40)
     table("by symbol", per_conn(none, p0, by_shim_symbol), per_conn(shim, p1, by_shim_symbol), a.top)
 
 
