@@ -19,6 +19,7 @@
 
 struct libc_symbols libc_sym;
 HOT int libc_direct;
+HOT int libc_cancel_asked;
 
 /* 1 if the next read and recvfrom are the C library's own.  (dladdr
  * would say so too, at 190,000 instructions a start-up: it walks every
@@ -67,6 +68,7 @@ void libc_resolve(void)
 	RESOLVE(sigset);
 	RESOLVE(syscall);
 	RESOLVE(prctl);
+	RESOLVE(pthread_cancel);
 #undef RESOLVE
 #if defined(__x86_64__)
 	libc_direct = next_is_libc();
@@ -157,6 +159,13 @@ int libc_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	return NEXT(setsockopt) ? NEXT(setsockopt)(fd, level, name, val, len)
 				: (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
+
+int libc_pthread_cancel(pthread_t t)
+{
+	if (!NEXT(pthread_cancel))
+		libc_resolve();
+	return NEXT(pthread_cancel) ? NEXT(pthread_cancel)(t) : ENOSYS;
 }
 
 int libc_fclose(FILE *f)

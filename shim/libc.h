@@ -16,6 +16,7 @@
 #define ZCSHIM_LIBC_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -50,6 +51,7 @@ typedef sighandler_t (*__libc_signal)(int, sighandler_t);
 typedef sighandler_t (*__libc_sigset)(int, sighandler_t);
 typedef long (*__libc_syscall)(long, ...);
 typedef int (*__libc_prctl)(int, ...);
+typedef int (*__libc_pthread_cancel)(pthread_t);
 
 #define LIBC_SYMBOL(name) union { __libc_##name f; void *obj; } _libc_##name
 
@@ -85,6 +87,7 @@ struct __attribute__((aligned(64))) libc_symbols {
 	LIBC_SYMBOL(sigset);
 	LIBC_SYMBOL(syscall);
 	LIBC_SYMBOL(prctl);
+	LIBC_SYMBOL(pthread_cancel);
 };
 
 extern struct libc_symbols libc_sym;
@@ -101,8 +104,9 @@ ssize_t libc_read(int fd, void *buf, size_t n);
  * libc's read 1.025-1.030x plain recv() CPU, making the call itself
  * 1.015-1.020x, with the pthread_testcancel below that a program which
  * cancels itself needs (a build that asked libc only after a
- * pthread_cancel measured 1.022, not less: code layout).  Only where it
- * changes nothing a program can see:
+ * pthread_cancel measured 1.022, not less: code layout; it is asked only
+ * then now, see libc_cancel_asked).  Only where it changes nothing a
+ * program can see:
  *   - libc_direct: the next read and recvfrom (RTLD_NEXT) are the C
  *     library's own, not another interposer's, which would be skipped;
  *   - the caller knows the process is single-threaded: only libc's wrapper
@@ -111,6 +115,14 @@ ssize_t libc_read(int fd, void *buf, size_t n);
  *   - x86-64 (elsewhere libc_direct stays 0).
  * Returns bytes or -errno, errno untouched. */
 extern int libc_direct;
+
+/* The program called pthread_cancel (hooked: preload.c), so a cancel may
+ * be pending.  Until then none can be, and the direct read skips libc's
+ * pthread_testcancel: three cache lines a read (its code, the thread's
+ * descriptor, its GOT slot), each cold again after the read's wait
+ * (bench/conn-lines.py).  Never cleared. */
+extern int libc_cancel_asked;
+int libc_pthread_cancel(pthread_t t);
 
 static inline long libc_sys_read(int fd, void *buf, size_t n)
 {

@@ -1,8 +1,8 @@
 /*
- * preload.c - the exported receive, fd-lifecycle and signal() hooks of
- * libzcshim.so, and nothing else.  The other exports: the hooks that must
- * work before start-up (maphooks.c, sighooks.c, sandbox.c) and the in-place
- * API (inplace.c).
+ * preload.c - the exported receive, fd-lifecycle, signal() and
+ * pthread_cancel hooks of libzcshim.so, and nothing else.  The other
+ * exports: the hooks that must work before start-up (maphooks.c,
+ * sighooks.c, sandbox.c) and the in-place API (inplace.c).
  *
  * Each hook has three layers (after Samba's socket_wrapper): the real
  * function (libc.c), a static function with the logic, and the exported
@@ -52,14 +52,6 @@ static inline struct fdtable_entry *ours(int fd)
 	return e;
 }
 
-static inline ssize_t ret(ssize_t r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
 
 /* ---- receive --------------------------------------------------------- */
 
@@ -71,7 +63,7 @@ static ssize_t do_read(int fd, void *buf, size_t n)
 	struct fdtable_entry *e = ours(fd);
 	if (!e)
 		return libc_read(fd, buf, n);
-	return ret(zcread_read_buf(ZCREAD_READ, fd, e, buf, n, 0, NULL, NULL));
+	return zcread_read_buf(ZCREAD_READ, fd, e, buf, n, 0, NULL, NULL);
 }
 
 static ssize_t do_read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -87,7 +79,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt)
 	if (!e)
 		return libc_readv(fd, iov, cnt);
 	struct zcread_req rq = { .op = ZCREAD_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
-	return ret(zcread_read(&rq, e));
+	return zcread_ret(zcread_read(&rq, e));
 }
 
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
@@ -95,7 +87,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	struct fdtable_entry *e = ours(fd);
 	if (!e)
 		return libc_recvfrom(fd, buf, n, flags, from, fromlen);
-	return ret(zcread_read_buf(ZCREAD_RECVFROM, fd, e, buf, n, flags, from, fromlen));
+	return zcread_read_buf(ZCREAD_RECVFROM, fd, e, buf, n, flags, from, fromlen);
 }
 
 static ssize_t do_recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
@@ -141,7 +133,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 		return r;
 	}
 	struct zcread_req rq = { .op = ZCREAD_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
-	return ret(zcread_read(&rq, e));
+	return zcread_ret(zcread_read(&rq, e));
 }
 
 /* splice() from a TCP socket: the kernel's own path (no copy through
@@ -313,6 +305,16 @@ static int do_fclose(FILE *f)
 	return libc_fclose(f);
 }
 
+/* ---- threads ---------------------------------------------------------- */
+
+/* From now on a cancel may be pending: the direct read asks libc first
+ * (libc.h: libc_cancel_asked).  Set before the cancel is sent. */
+static int do_pthread_cancel(pthread_t t)
+{
+	__atomic_store_n(&libc_cancel_asked, 1, __ATOMIC_SEQ_CST);
+	return libc_pthread_cancel(t);
+}
+
 /* ---- exported -------------------------------------------------------- */
 
 /* ---- signal dispositions (sigwatch.h) --------------------------------- */
@@ -376,3 +378,4 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 
 EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len) { return do_setsockopt(fd, level, name, val, len); }
 EXPORT int fclose(FILE *f) { return do_fclose(f); }
+EXPORT int pthread_cancel(pthread_t t) { return do_pthread_cancel(t); }

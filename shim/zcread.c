@@ -796,6 +796,12 @@ ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err,
 	return r;
 }
 
+ssize_t zcread_pass_run(int fd, struct fdtable_entry *e, void *buf, size_t n, int flags, int reason_recv)
+{
+	return zcread_ret(zcread_pass_read(fd, e, buf, n, flags, !!(reason_recv & ZCREAD_RUN_RECV),
+					   reason_recv & (ZCREAD_RUN_RECV - 1)));
+}
+
 void zcread_spliced(int fd, struct fdtable_entry *e, size_t n)
 {
 	struct stats_delta d = { .copied = n, .reason = SEGFMT_R_SPLICED };

@@ -103,7 +103,8 @@ static inline __attribute__((always_inline)) ssize_t zcread_pass_read(int fd, st
 	ssize_t r;
 	int err = 0;
 	if (single && libc_direct) {
-		pthread_testcancel();	/* as libc's read would, before taking data */
+		if (__builtin_expect(__atomic_load_n(&libc_cancel_asked, __ATOMIC_RELAXED), 0))
+			pthread_testcancel();	/* as libc's read would, before taking data */
 		r = recv ? libc_sys_recv(fd, buf, n, flags) : libc_sys_read(fd, buf, n);
 		if (__builtin_expect(r <= 0, 0))
 			return zcread_pass_unusual(fd, e, r < 0 ? -1 : 0, (int)-r, reason);
@@ -121,6 +122,28 @@ static inline __attribute__((always_inline)) ssize_t zcread_pass_read(int fd, st
 	zcread_count_as(fd, e, &d, single);
 	return r;
 }
+/* A result as libc gives it: -errno becomes errno and -1. */
+static inline ssize_t zcread_ret(ssize_t r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* zcread_pass_read out of line, for the reads of a run (and a first read
+ * the policy passes through), its result as libc gives it: one compact
+ * copy the hooks tail-call, so that the system call is still made one
+ * frame below the hook's caller.  Inline in each hook, its blocks lay
+ * scattered among the small read's over 14-16 cache lines of code a
+ * read, and a connection's reads come after waits that leave the shim's
+ * lines cold (bench/conn-lines.py). */
+ssize_t zcread_pass_run(int fd, struct fdtable_entry *e, void *buf, size_t n, int flags, int reason_recv);
+/* zcread_pass_run's last argument: the reason, | ZCREAD_RUN_RECV for a
+ * recv (six arguments: all in registers, so the hooks can tail-call). */
+#define ZCREAD_RUN_RECV 0x100
+
 /* The receive routine behind every hook.  e: the fd's entry, kind TCP.
  * Returns bytes or -errno; errno untouched.  The policy (and auto)
  * decide, then the general path serves it.  The hooks of one buffer
@@ -163,11 +186,11 @@ static inline __attribute__((always_inline)) ssize_t zcread_read_buf(int op, int
 	struct iovec one = { buf, n };
 	struct zcread_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };
-	return from ? zcread_read(&rq, e) : zcread_routed(&rq, e, why, choice);
+	return zcread_ret(from ? zcread_read(&rq, e) : zcread_routed(&rq, e, why, choice));
 small: __attribute__((hot));
-	return zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, SEGFMT_R_SMALL);
+	return zcread_ret(zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, SEGFMT_R_SMALL));
 run: __attribute__((cold));
-	return zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, why);
+	return zcread_pass_run(fd, e, buf, n, flags, why | (op == ZCREAD_RECVFROM ? ZCREAD_RUN_RECV : 0));
 }
 
 #endif
