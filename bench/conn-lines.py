@@ -18,7 +18,7 @@ Preconditions: `make all helpers`; valgrind (tools/deps.sh test).
 
 Run: bench/conn-lines.py [--build build] [--lib LIB] [--size 16K]
          [--conns 20] [--sender plain|zerocopy] [--mss N] [--mode auto]
-         [--top 12]
+         [--top 12] [--server]
 """
 import argparse
 import bisect
@@ -40,27 +40,41 @@ def args():
     p.add_argument("--mss", default="0")
     p.add_argument("--mode", default="auto")
     p.add_argument("--top", type=int, default=12)
+    p.add_argument("--server", action="store_true",
+                   help="count a server accepting the connections (zcrecv --accept), not a client")
     return p.parse_args()
 
 
 def trace(a, lib, tmp):
-    """Runs the client under lackey; returns (lackey log, ld.so's log)."""
-    snd = subprocess.Popen([f"{a.build}/helpers/zcsend", "--bytes", a.size, "--mode", a.sender, "--mss", a.mss,
-                            "--serve-forever"], stdout=subprocess.PIPE, text=True)
-    try:
-        port = snd.stdout.readline().split()[1]	# "PORT p"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZCSHIM_")}
-        env.pop("LD_PRELOAD", None)
-        env.update(ZCSHIM_MODE=a.mode, LD_DEBUG="files")
-        if lib:
-            env["LD_PRELOAD"] = lib
-        lk, ld = f"{tmp}/lackey-{bool(lib)}.log", f"{tmp}/ld-{bool(lib)}.log"
-        with open(ld, "w") as err:
-            subprocess.run(["valgrind", "--tool=lackey", "--trace-mem=yes", f"--log-file={lk}",
-                            f"{a.build}/helpers/zcrecv", "--port", port, "--size", "256K", "--no-check",
-                            "--seq", str(a.conns)], env=env, stderr=err, stdout=subprocess.DEVNULL, check=True)
-    finally:
-        snd.kill()
+    """Runs the receiver under lackey (a client, or with --server a server
+    that a zcsend client connects to); returns (lackey log, ld.so's log)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZCSHIM_")}
+    env.pop("LD_PRELOAD", None)
+    env.update(ZCSHIM_MODE=a.mode, LD_DEBUG="files")
+    if lib:
+        env["LD_PRELOAD"] = lib
+    lk, ld = f"{tmp}/lackey-{bool(lib)}.log", f"{tmp}/ld-{bool(lib)}.log"
+    vg = ["valgrind", "--tool=lackey", "--trace-mem=yes", f"--log-file={lk}", f"{a.build}/helpers/zcrecv",
+          "--size", "256K", "--no-check"]
+    send = [f"{a.build}/helpers/zcsend", "--bytes", a.size, "--mode", a.sender, "--mss", a.mss]
+    with open(ld, "w") as err:
+        if a.server:
+            rcv = subprocess.Popen(vg + ["--mss", a.mss, "--accept", str(a.conns)], env=env, stderr=err,
+                                   stdout=subprocess.PIPE, text=True)
+            port = rcv.stdout.readline().split()[1]	# "PORT p"
+            subprocess.run(send + ["--connect", port, "--conns", str(a.conns)], check=True,
+                           stdout=subprocess.DEVNULL)
+            rcv.stdout.read()
+            if rcv.wait():
+                sys.exit("conn-lines: the server failed")
+            return lk, ld
+        snd = subprocess.Popen(send + ["--serve-forever"], stdout=subprocess.PIPE, text=True)
+        try:
+            port = snd.stdout.readline().split()[1]	# "PORT p"
+            subprocess.run(vg + ["--port", port, "--seq", str(a.conns)], env=env, stderr=err,
+                           stdout=subprocess.DEVNULL, check=True)
+        finally:
+            snd.kill()
     return lk, ld
 
 
@@ -137,7 +151,8 @@ def syscall_sites(objs, paths):
 
 
 def census(lk, start, sites):
-    """Per connection (cut at each entry to libc's socket()): the sets of
+    """Per connection (cut at each entry to libc's socket(), or accept4()
+    for a server): the sets of
     code and data lines, each line with the address that first touched it
     and (data) the instruction that did; and the lines touched between
     two system calls, summed over the connection (what it touches again
@@ -167,7 +182,7 @@ def run(a, lib, paths, tmp):
     lk, ld = trace(a, lib, tmp)
     objs = objects(ld)
     places = Places(objs, paths)
-    libc = objs["libc.so.6"][0] + places.syms["libc.so.6"].by_name["socket"]
+    libc = objs["libc.so.6"][0] + places.syms["libc.so.6"].by_name["accept4" if a.server else "socket"]
     conns = census(lk, libc, syscall_sites(objs, paths))
     # The first few connections meet cold start-up paths, the last one exit.
     return places, conns[4:-1] if len(conns) > 6 else conns
@@ -238,7 +253,7 @@ def main():
     def resumed(conns):
         return sum(r for _, _, r in conns) / len(conns)
     (c0, d0), (c1, d1) = total(none), total(shim)
-    print(f"{lib}: ZCSHIM_MODE={a.mode}, {a.conns} x {a.size} from a {a.sender} sender; "
+    print(f"{lib}: {'a server, ' if a.server else ''}ZCSHIM_MODE={a.mode}, {a.conns} x {a.size} from a {a.sender} sender; "
           f"{len(shim)} connections counted")
     print(f"lines a connection: plain code {c0:.1f} data {d0:.1f}; shim code {c1:.1f} data {d1:.1f}; "
           f"shim adds {c1 + d1 - c0 - d0:+.1f}")
