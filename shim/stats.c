@@ -213,17 +213,25 @@ static void fill_peer(struct segfmt_slot *s, int fd)
 	memcpy(s->addr, a.addr, sizeof(s->addr));
 }
 
-static void fold(struct segfmt_counters *into, const struct segfmt_counters *c)
+/* Moves c's figures into `into` and leaves c zero: only the words that
+ * hold something are added and cleared (a connection sets a handful of
+ * the 31), so the retired block's other lines are not touched. */
+static void fold_clear(struct segfmt_counters *into, struct segfmt_counters *c)
 {
-	const uint64_t *src = (const uint64_t *)c;
-	uint64_t *dst = (uint64_t *)into;
-	for (size_t i = 0; i < sizeof(*c) / 8; i++)
-		ADD(dst[i], __atomic_load_n(&src[i], __ATOMIC_RELAXED));
+	uint64_t *src = (uint64_t *)c, *dst = (uint64_t *)into;
+	for (size_t i = 0; i < sizeof(*c) / 8; i++) {
+		uint64_t v = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		if (v) {
+			ADD(dst[i], v);
+			__atomic_store_n(&src[i], 0, __ATOMIC_RELAXED);
+		}
+	}
 }
 
+/* s's counters are zero: a slot never used (the segment's pages start
+ * zeroed) or one fold_clear emptied. */
 static uint32_t publish(struct segfmt_slot *s, int fd)
 {
-	memset(&s->c, 0, sizeof(s->c));
 	fill_peer(s, fd);
 	s->opened_ns = 0;	/* not kept: a clock read a connection (a system call
 				 * here: this VM's vDSO clock falls back), and no reader uses it */
@@ -232,57 +240,59 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
 	return (uint32_t)(s - slot_at(0)) + 1;
 }
 
-/* The slot released last (index + 1; 0 none): the next claim takes it
- * while it is still in the cache, once FRESH_FIRST slots have been used
- * fresh.  A program making connection after connection would otherwise
- * write each into memory not touched yet (a page fault every eleven
- * slots, six cold lines each): measured 1-1.5% of a 16 KiB connection's
- * CPU (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  The first
- * FRESH_FIRST closed fds keep their lines for zcstat; totals stay exact.
+/* A program making connection after connection would otherwise write
+ * each into memory not touched yet (a page fault every eleven slots, six
+ * cold lines each): measured 1-1.5% of a 16 KiB connection's CPU
+ * (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  So once
+ * FRESH_FIRST slots have been used fresh, a slot released is emptied into
+ * the retired block at once, while the close's own read has left its lines
+ * in the cache, and the next claim takes it (recent) with nothing left to
+ * clear.  The first FRESH_FIRST closed fds keep their lines for zcstat;
+ * totals stay exact.
  * Eight, not 64: a program's first 64 connections each paid for fresh
  * memory, 1.2% of a 1 MiB connection's CPU over 100 connections
  * (bench/conns-ab.py, 151 runs: 0.9875, 95% 0.980-0.994).  A program of
  * a few connections still sees every one. */
 #define FRESH_FIRST 8
-static HOT_CONN uint32_t recent;
+static HOT_CONN uint32_t recent;	/* the slot released last, index + 1; 0 none */
 
-static uint32_t reuse(struct segfmt_slot *s, int fd)
+/* A closed slot (or a free one: already empty) for fd. */
+static uint32_t take_over(struct segfmt_slot *s, int fd)
 {
-	ADD(seg->slots_recycled, 1);
-	fold(&seg->retired, &s->c);
-	return publish(s, fd);
-}
-
-static uint32_t claim_recent(int fd)
-{
-	uint32_t r = __atomic_exchange_n(&recent, 0, __ATOMIC_RELAXED), st = SEGFMT_SLOT_CLOSED;
-	struct segfmt_slot *s = r ? slot_at(r - 1) : NULL;
-	if (s && __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return reuse(s, fd);
+	uint32_t st = SEGFMT_SLOT_FREE;
+	if (!s)
+		return 0;
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_FREE &&
+	    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return publish(s, fd);
+	st = SEGFMT_SLOT_CLOSED;
+	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_CLOSED &&
+	    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		ADD(seg->slots_recycled, 1);
+		fold_clear(&seg->retired, &s->c);
+		return publish(s, fd);
+	}
 	return 0;
 }
 
 uint32_t stats_claim(int fd)
 {
 	uint64_t used = __atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED);
-	uint32_t got;
-	if (used >= FRESH_FIRST && (got = claim_recent(fd)))
+	uint32_t got, r;
+	if (used >= FRESH_FIRST && (r = __atomic_exchange_n(&recent, 0, __ATOMIC_RELAXED)) &&
+	    (got = take_over(slot_at(r - 1), fd)))
 		return got;
 	while (used < seg->nslots) {
 		if (__atomic_compare_exchange_n(&seg->slots_used, &used, used + 1, 1,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			return publish(slot_at((uint32_t)used), fd);
 	}
-	/* Full: reuse a closed slot.  Its figures move to the retired block,
-	 * so totals stay exact; only its line in the per-fd list is lost. */
-	for (uint32_t i = 0; i < seg->nslots; i++) {
-		struct segfmt_slot *s = slot_at(i);
-		uint32_t st = SEGFMT_SLOT_CLOSED;
-		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_CLOSED &&
-		    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			return reuse(s, fd);
-	}
+	/* Full: reuse a free or closed slot.  A closed one's figures move to
+	 * the retired block, so totals stay exact; only its line in the
+	 * per-fd list is lost. */
+	for (uint32_t i = 0; i < seg->nslots; i++)
+		if ((got = take_over(slot_at(i), fd)))
+			return got;
 	return 0;
 }
 
@@ -290,10 +300,17 @@ void stats_release(uint32_t idx)
 {
 	struct segfmt_slot *s = slot_at(idx);
 	uint32_t st = SEGFMT_SLOT_OPEN;
-	if (!s)
+	if (!s || !__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL,
+					       __ATOMIC_RELAXED))
 		return;
-	if (__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		__atomic_store_n(&recent, idx + 1, __ATOMIC_RELAXED);
+	st = SEGFMT_SLOT_CLOSED;
+	if (__atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED) >= FRESH_FIRST &&
+	    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		ADD(seg->slots_recycled, 1);
+		fold_clear(&seg->retired, &s->c);
+		__atomic_store_n(&s->state, SEGFMT_SLOT_FREE, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&recent, idx + 1, __ATOMIC_RELAXED);
 }
 
 struct segfmt_counters *stats_counters(uint32_t slot1)
