@@ -194,7 +194,11 @@ static int first_map_due(uint64_t k)
  * without asking, claimed now.  The run ends before the next read that
  * samples either way, so the claims skip no sample, only the asking; it
  * is capped, so an fd copies at most RUN_MAX reads after the verdict
- * changes.  Claimed reads an fd never makes only move its samples later.
+ * changes.  The reads an fd claimed and never made are given back when it
+ * closes (auto_unclaim): a run ends at the next sample, so a short
+ * connection that kept them left the count at a sample for the next
+ * connection's first read, and short connections sampled far more often
+ * than the budget allows.
  * 0 when another thread counted a read meanwhile. */
 static uint32_t copy_run(uint64_t k, uint32_t n)
 {
@@ -207,6 +211,13 @@ static uint32_t copy_run(uint64_t k, uint32_t n)
 						 __ATOMIC_RELAXED))
 		return 0;
 	return (uint32_t)run;
+}
+
+void auto_unclaim(uint32_t n)
+{
+	/* The count only schedules samples: a give-back that races with
+	 * another fd's claim moves one sample, never loses a read. */
+	__atomic_fetch_sub(&reads, n, __ATOMIC_RELAXED);
 }
 
 int auto_choose(uint32_t *run)

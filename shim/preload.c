@@ -235,6 +235,7 @@ static int do_close(int fd)
 	}
 	if (on) {
 		int saved = errno;
+		zcread_closing(fdtable_get(fd));
 		fdtable_forget(fd);
 		errno = saved;
 	}

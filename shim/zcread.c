@@ -802,6 +802,15 @@ ssize_t zcread_pass_run(int fd, struct fdtable_entry *e, void *buf, size_t n, in
 					   reason_recv & (ZCREAD_RUN_RECV - 1)));
 }
 
+void zcread_closing(struct fdtable_entry *e)
+{
+	if (!e || FDTABLE_GET(e->hints.pass_why) != SEGFMT_R_AUTO)
+		return;
+	uint32_t left = FDTABLE_GET(e->hints.pass_left);
+	if (left)
+		auto_unclaim(left);
+}
+
 void zcread_spliced(int fd, struct fdtable_entry *e, size_t n)
 {
 	struct stats_delta d = { .copied = n, .reason = SEGFMT_R_SPLICED };

@@ -58,6 +58,9 @@ ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err,
 /* The program spliced n bytes out of fd (a TCP socket the shim serves):
  * counted as copied for SEGFMT_R_SPLICED, the hints told the head moved. */
 void zcread_spliced(int fd, struct fdtable_entry *e, size_t n);
+/* fd (entry e, or NULL) is being closed: the reads of auto's run it
+ * claimed and did not make go back to auto (auto_unclaim). */
+void zcread_closing(struct fdtable_entry *e);
 void zcread_record_site(const struct stats_delta *d);
 
 /* The fd's counters, found through its stats slot on first use, then

@@ -276,6 +276,43 @@ Test(units, auto_mode_runs_of_copies_skip_no_sample)
 	cr_assert_leq(asks, N / 64 + 2 * samples + LEARNT, "%d asks for %d reads", asks, N);
 }
 
+/* Short connections of three reads each: a connection takes its run's
+ * first two reads and gives the rest back when it closes
+ * (auto_unclaim).  The samples follow the reads made: the mapped path
+ * about once in 800 of them, as for one long stream.  Kept, the unmade
+ * reads of each run (which ends at the next sample) left the count at a
+ * sample for the next connection's first read: 1,538 mapped samples in
+ * 60,000 reads (measured: 100 x 1 MiB from an MSS 4108 MSG_ZEROCOPY
+ * sender, auto 1.060x plain before, 1.016x after). */
+Test(units, auto_mode_short_connections_sample_as_one_stream)
+{
+	enum { CONNS = 20000, PER = 3 };
+	auto_configure(AUTO_AUTO, 3000000, 1000000);
+	int mapped = 0, reads = 0;
+	for (int c = 0; c < CONNS; c++) {
+		uint32_t left = 0;
+		for (int r = 0; r < PER; r++, reads++) {
+			if (left) {
+				left--;	/* a read of the run: the hooks pass it through */
+				continue;
+			}
+			uint32_t run;
+			int ch = auto_choose(&run);
+			left = run;
+			mapped += ch == AUTO_SAMPLE_MAP || ch == AUTO_GO_MAP;
+			if (ch == AUTO_SAMPLE_MAP || ch == AUTO_SAMPLE_COPY) {
+				struct auto_mark m0;
+				auto_mark(&m0);
+				auto_sampled(ch, &m0, 1u << 20);
+			}
+		}
+		if (left)
+			auto_unclaim(left);	/* the close */
+	}
+	cr_assert_leq(mapped, reads / 800 + 8, "%d mapped samples in %d reads", mapped, reads);
+	cr_assert_geq(mapped, reads / 800 - 8, "still samples the mapped path: %d in %d reads", mapped, reads);
+}
+
 /* A run the policy grants (a back-off, auto's copies) passes the fd's
  * next reads through under its reason, then ends. */
 Test(units, policy_a_run_passes_reads_through_under_its_reason)
