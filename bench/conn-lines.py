@@ -29,15 +29,13 @@ import subprocess
 import sys
 import tempfile
 
+import connopts
+
 
 def args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--build", default="build")
+    connopts.add_traffic(p, "16K", 20)
     p.add_argument("--lib", help="the library to count (default BUILD/libzcshim.so)")
-    p.add_argument("--size", default="16K")
-    p.add_argument("--conns", type=int, default=20)
-    p.add_argument("--sender", default="plain", choices=["plain", "zerocopy"])
-    p.add_argument("--mss", default="0")
     p.add_argument("--mode", default="auto")
     p.add_argument("--top", type=int, default=12)
     p.add_argument("--server", action="store_true",

@@ -27,15 +27,13 @@ import statistics
 import subprocess
 import sys
 
+import connopts
+
 
 def args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--build", default="build")
-    p.add_argument("--size", default="1M")
-    p.add_argument("--conns", default="100")
+    connopts.add_traffic(p, "1M", 100)
     p.add_argument("--runs", type=int, default=41)
-    p.add_argument("--sender", default="plain", choices=["plain", "zerocopy"])
-    p.add_argument("--mss", default="0")
     p.add_argument("configs", nargs="+")
     return p.parse_args()
 
@@ -59,7 +57,7 @@ def env_of(config, lib):
 
 def one_run(a, port, config, lib):
     cmd = ["taskset", "-c", "1", f"{a.build}/helpers/zcrecv", "--port", str(port), "--size", "256K",
-           "--no-check", "--seq", a.conns, "--ab"]
+           "--no-check", "--seq", str(a.conns), "--ab"]
     if a.mss != "0":
         cmd += ["--mss", a.mss]
     out = subprocess.run(cmd, env=env_of(config, lib), capture_output=True, text=True, check=True).stdout
