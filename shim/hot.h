@@ -2,13 +2,13 @@
  * hot.h - the globals every connection touches, gathered in a few cache
  * lines.
  *
- * Between two connections the kernel's work (a handshake, the data copied
- * through the cache) evicts the shim's lines, and each one a connection
- * touches again costs a miss: 64 extra lines a connection cost 3-7% of a
- * 1 MiB connection's receiver CPU (docs/benchmarks.md, run L).  Left to
- * the compiler, the connection path's dozen small globals lay on eleven
- * lines of .data and .bss; marked here they share a section and two
- * lines (bench/conn-lines.py counts them).
+ * Between two system calls the kernel's work (a handshake, the data
+ * copied through the cache) evicts the shim's lines, and each one touched
+ * again costs a miss, each page more (docs/benchmarks.md, run M: 64 extra
+ * lines a 1 MiB connection cost 0.7% on one page, 2.7% on 64 pages).
+ * Left to the compiler, the connection path's dozen small globals lay on
+ * eleven lines over three pages of .data and .bss; marked here they share
+ * three lines of one section (bench/conn-lines.py counts them).
  *
  * HOT: read by every hook, written rarely (start-up, configuration).
  * HOT_CONN: written about once a connection (counts, the last slot).
