@@ -243,12 +243,12 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
 /* A program making connection after connection would otherwise write
  * each into memory not touched yet (a page fault every eleven slots, six
  * cold lines each): measured 1-1.5% of a 16 KiB connection's CPU
- * (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  So once
- * FRESH_FIRST slots have been used fresh, a slot released is emptied into
- * the retired block at once, while the close's own read has left its lines
- * in the cache, and the next claim takes it (recent) with nothing left to
- * clear.  The first FRESH_FIRST closed fds keep their lines for zcstat;
- * totals stay exact.
+ * (zcbench's conns rows, ZCSHIM_SLOTS=16 against 4096).  So a slot past
+ * the first FRESH_FIRST is emptied into the retired block when its fd
+ * closes, while the close's own read has left its lines in the cache, and
+ * the next claim takes it (recent) with nothing left to clear.  The first
+ * FRESH_FIRST slots keep their closed fds' lines for zcstat; totals stay
+ * exact.
  * Eight, not 64: a program's first 64 connections each paid for fresh
  * memory, 1.2% of a 1 MiB connection's CPU over 100 connections
  * (bench/conns-ab.py, 151 runs: 0.9875, 95% 0.980-0.994).  A program of
@@ -256,31 +256,39 @@ static uint32_t publish(struct segfmt_slot *s, int fd)
 #define FRESH_FIRST 8
 static HOT_CONN uint32_t recent;	/* the slot released last, index + 1; 0 none */
 
-/* A closed slot (or a free one: already empty) for fd. */
+/* Takes a slot in state `from` for the shim alone (SLOT_RECYCLING); 1 if
+ * this caller got it. */
+static int seize(struct segfmt_slot *s, uint32_t from)
+{
+	return __atomic_load_n(&s->state, __ATOMIC_RELAXED) == from &&
+	       __atomic_compare_exchange_n(&s->state, &from, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* A seized slot's figures go to the retired block, the slot left empty. */
+static void retire(struct segfmt_slot *s)
+{
+	ADD(seg->slots_recycled, 1);
+	fold_clear(&seg->retired, &s->c);
+}
+
+/* A free slot (already empty) or a closed one for fd; 0 if neither. */
 static uint32_t take_over(struct segfmt_slot *s, int fd)
 {
-	uint32_t st = SEGFMT_SLOT_FREE;
 	if (!s)
 		return 0;
-	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_FREE &&
-	    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (seize(s, SEGFMT_SLOT_FREE))
 		return publish(s, fd);
-	st = SEGFMT_SLOT_CLOSED;
-	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == SEGFMT_SLOT_CLOSED &&
-	    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-		ADD(seg->slots_recycled, 1);
-		fold_clear(&seg->retired, &s->c);
-		return publish(s, fd);
-	}
-	return 0;
+	if (!seize(s, SEGFMT_SLOT_CLOSED))
+		return 0;
+	retire(s);
+	return publish(s, fd);
 }
 
 uint32_t stats_claim(int fd)
 {
 	uint64_t used = __atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED);
 	uint32_t got, r;
-	if (used >= FRESH_FIRST && (r = __atomic_exchange_n(&recent, 0, __ATOMIC_RELAXED)) &&
-	    (got = take_over(slot_at(r - 1), fd)))
+	if ((r = __atomic_exchange_n(&recent, 0, __ATOMIC_RELAXED)) && (got = take_over(slot_at(r - 1), fd)))
 		return got;
 	while (used < seg->nslots) {
 		if (__atomic_compare_exchange_n(&seg->slots_used, &used, used + 1, 1,
@@ -296,6 +304,8 @@ uint32_t stats_claim(int fd)
 	return 0;
 }
 
+/* The first FRESH_FIRST slots keep their closed fds' lines; any later one
+ * is emptied now and becomes the next claim's. */
 void stats_release(uint32_t idx)
 {
 	struct segfmt_slot *s = slot_at(idx);
@@ -303,13 +313,10 @@ void stats_release(uint32_t idx)
 	if (!s || !__atomic_compare_exchange_n(&s->state, &st, SEGFMT_SLOT_CLOSED, 0, __ATOMIC_ACQ_REL,
 					       __ATOMIC_RELAXED))
 		return;
-	st = SEGFMT_SLOT_CLOSED;
-	if (__atomic_load_n(&seg->slots_used, __ATOMIC_RELAXED) >= FRESH_FIRST &&
-	    __atomic_compare_exchange_n(&s->state, &st, SLOT_RECYCLING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-		ADD(seg->slots_recycled, 1);
-		fold_clear(&seg->retired, &s->c);
-		__atomic_store_n(&s->state, SEGFMT_SLOT_FREE, __ATOMIC_RELEASE);
-	}
+	if (idx < FRESH_FIRST || !seize(s, SEGFMT_SLOT_CLOSED))
+		return;
+	retire(s);
+	__atomic_store_n(&s->state, SEGFMT_SLOT_FREE, __ATOMIC_RELEASE);
 	__atomic_store_n(&recent, idx + 1, __ATOMIC_RELAXED);
 }
 

@@ -324,6 +324,39 @@ Test(zcstat, scale_more_connections_than_slots_keep_correct_totals, .timeout = 1
 	free(out);
 }
 
+/* Twenty connections one after another, the default slots: the first
+ * eight keep their lines as closed fds, each later one is emptied into
+ * the totals when it closes and its slot taken by the next (12 recycled),
+ * and the totals count every byte the program read. */
+Test(zcstat, scale_first_eight_closed_fds_keep_lines_totals_stay_exact, .timeout = 120)
+{
+	struct tl_proc srv, cli;
+	char json[] = "/tmp/zcshim-fresh-XXXXXX", line[64];
+	close(mkstemp(json));
+	const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zcecho"), "server", "blocking",
+			    "--conns", "20", NULL };
+	tl_spawn(&srv, a, NULL, 0);
+	cr_assert_eq(tl_readline(&srv, line, sizeof(line), 10000), 0);
+	char port[16];
+	cr_assert_eq(sscanf(line, "PORT %15s", port), 1);
+	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", "1M", "--conns", "20", NULL };
+	tl_spawn(&cli, c, NULL, 0);
+	char *out = tl_slurp(&cli, 60000);
+	cr_assert_eq(tl_wait(&cli, 60000), 0, "%s", out);
+	cr_assert_eq(tl_wait(&srv, 30000), 0);
+	FILE *f = fopen(json, "r");
+	char *buf = calloc(1, 1 << 20);
+	(void)!fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	unlink(json);
+	uint64_t m = tl_json_u64(buf, "\"totals\":", "bytes_mapped"), cp = tl_json_u64(buf, "\"totals\":", "bytes_copied");
+	cr_assert_eq(m + cp, 20ull << 20, "totals %llu", (unsigned long long)(m + cp));
+	cr_assert_eq(tl_count(buf, "\"fd\":"), 8, "the first eight closed fds: %s", buf);
+	cr_assert_eq(tl_json_u64(buf, "\"processes\":", "slots_recycled"), 12, "%s", buf);
+	free(buf);
+	free(out);
+}
+
 Test(zcstat, scale_fd_above_65535, .timeout = 60)
 {
 	struct tl_proc snd;
