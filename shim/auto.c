@@ -195,7 +195,7 @@ static int first_map_due(uint64_t k)
  * samples either way, so the claims skip no sample, only the asking; it
  * is capped, so an fd copies at most RUN_MAX reads after the verdict
  * changes.  The reads an fd claimed and never made are given back when it
- * closes (auto_unclaim): a run ends at the next sample, so a short
+ * closes or is reused (auto_unclaim): a run ends at the next sample, so a short
  * connection that kept them left the count at a sample for the next
  * connection's first read, and short connections sampled far more often
  * than the budget allows.

@@ -58,8 +58,8 @@ static inline int auto_mode(void)
  * through as a run, policy.h): asking measured about 2% of a 64 KiB
  * copy here.  0 otherwise. */
 int auto_choose(uint32_t *run);
-/* An fd closes with n reads of its run not made: the count that
- * schedules samples takes them back. */
+/* An fd closes (or is reused) with n reads of its run not made: the
+ * count that schedules samples takes them back. */
 void auto_unclaim(uint32_t n);
 /* A timed read: auto_mark() before it, auto_sampled() with its bytes after.
  * The thread's CPU clock and its page faults (two system calls): a read

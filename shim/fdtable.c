@@ -39,11 +39,11 @@ HOT struct fdtable_table fdtable_tab;
 static HOT_CONN unsigned high_water;	/* 1 + largest fd ever touched; bounds range walks */
 static HOT_CONN int tcp_open;		/* entries of kind TCP right now */
 
-static HOT void (*release_slot)(uint32_t slot);
+static HOT void (*on_reset)(struct fdtable_entry *e, uint32_t slot);
 
-int fdtable_init(void (*release)(uint32_t slot))
+int fdtable_init(void (*reset_fn)(struct fdtable_entry *e, uint32_t slot))
 {
-	release_slot = release;
+	on_reset = reset_fn;
 	/* At least the kernel's default nr_open (2^20): a program may raise
 	 * RLIMIT_NOFILE after we start.  MAP_NORESERVE: only entries of fds
 	 * actually used cost memory. */
@@ -185,8 +185,8 @@ static void reset(struct fdtable_entry *e, uint32_t kind, const struct fdtable_o
 	uint32_t slot = __atomic_exchange_n(&e->slot, 0, __ATOMIC_ACQ_REL);
 	/* After the slot: a reader caching ctr re-checks the slot (zcread.c). */
 	__atomic_store_n(&e->ctr, NULL, __ATOMIC_RELEASE);
-	if (slot && release_slot)
-		release_slot(slot - 1);
+	if (on_reset)
+		on_reset(e, slot);
 	fdtable_hints_clear(&e->hints);
 	opts_store(e, o ? o : &fresh);
 	FDTABLE_SET(e->sid, sid ? sid : new_sid());

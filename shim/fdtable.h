@@ -81,10 +81,12 @@ struct __attribute__((aligned(64))) fdtable_entry {
 _Static_assert(sizeof(struct fdtable_entry) == 64, "one cache line an entry");
 
 /* Allocates the table; 0 or -errno.  Called once from init, with the
- * function that gives back an entry's statistics slot (index) when the
- * fd starts meaning something else (stats.c: stats_release; passed in, so
- * the table needs nothing of the statistics). */
-int fdtable_init(void (*release_slot)(uint32_t slot));
+ * function that gives back what an entry holds of others' when the fd
+ * starts meaning something else, before its hints are cleared: its
+ * statistics slot (slot + 1, 0 none) and the rest of a run of auto's
+ * (zcread.c: zcread_entry_reset; passed in, so the table needs nothing of
+ * the statistics or of auto). */
+int fdtable_init(void (*on_reset)(struct fdtable_entry *e, uint32_t slot));
 /* Entry for fd, or NULL when fd is negative or beyond the table. */
 /* The table: a plain array indexed by fd (after redis's ae.c), reserved
  * at start-up.  Its lookup is inline: every hooked call makes one. */

@@ -107,7 +107,7 @@ static uint32_t start_modules(void)
 	}
 	__atomic_store_n(&init_pid, (pid_t)syscall(SYS_getpid), __ATOMIC_RELAXED);
 	memok_init(init_pid);
-	if (fdtable_init(stats_release) || peer_init(fdtable_tab.len)) {
+	if (fdtable_init(zcread_entry_reset) || peer_init(fdtable_tab.len)) {
 		zlog(ZLOG_ERROR, "cannot allocate the fd table: passing everything through");
 		return INIT_OFF;
 	}

@@ -79,7 +79,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt)
 	if (!e)
 		return libc_readv(fd, iov, cnt);
 	struct zcread_req rq = { .op = ZCREAD_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
-	return zcread_ret(zcread_read(&rq, e));
+	return zcread_ret(zcread_read(&rq, e, -1, -1));
 }
 
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
@@ -133,7 +133,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 		return r;
 	}
 	struct zcread_req rq = { .op = ZCREAD_RECVMSG, .fd = fd, .flags = flags, .msg = msg };
-	return zcread_ret(zcread_read(&rq, e));
+	return zcread_ret(zcread_read(&rq, e, -1, -1));
 }
 
 /* splice() from a TCP socket: the kernel's own path (no copy through
@@ -235,7 +235,6 @@ static int do_close(int fd)
 	}
 	if (on) {
 		int saved = errno;
-		zcread_closing(fdtable_get(fd));
 		fdtable_forget(fd);
 		errno = saved;
 	}

@@ -772,7 +772,7 @@ static ssize_t serve(struct zcread_req *rq, struct fdtable_entry *e, struct stat
 	return map_read(rq, e, total, d, o);
 }
 
-static ssize_t general_read(struct zcread_req *rq, struct fdtable_entry *e, int decided, int choice)
+ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e, int decided, int choice)
 {
 	struct stats_delta d = { .reason = -1 };
 	struct policy_outcome o = { .reason = SEGFMT_R_FLAGS, .inq = UINT32_MAX, .peek = !!(rq->flags & MSG_PEEK) };
@@ -802,12 +802,12 @@ ssize_t zcread_pass_run(int fd, struct fdtable_entry *e, void *buf, size_t n, in
 					   reason_recv & (ZCREAD_RUN_RECV - 1)));
 }
 
-void zcread_closing(struct fdtable_entry *e)
+void zcread_entry_reset(struct fdtable_entry *e, uint32_t slot)
 {
-	if (!e || FDTABLE_GET(e->hints.pass_why) != SEGFMT_R_AUTO)
-		return;
+	if (slot)
+		stats_release(slot - 1);
 	uint32_t left = FDTABLE_GET(e->hints.pass_left);
-	if (left)
+	if (left && FDTABLE_GET(e->hints.pass_why) == SEGFMT_R_AUTO)
 		auto_unclaim(left);
 }
 
@@ -828,14 +828,4 @@ int zcread_route(struct fdtable_entry *e, int flags, size_t n, int *choice)
 	if (why == POLICY_MAP && __builtin_expect(auto_mode() == AUTO_AUTO, 0) && (*choice = choose_for(e)) == AUTO_GO_COPY)
 		why = SEGFMT_R_AUTO;
 	return why;
-}
-
-ssize_t zcread_routed(struct zcread_req *rq, struct fdtable_entry *e, int why, int choice)
-{
-	return general_read(rq, e, why, choice);
-}
-
-ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e)
-{
-	return general_read(rq, e, -1, -1);
 }

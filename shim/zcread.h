@@ -58,9 +58,11 @@ ssize_t zcread_pass_unusual(int fd, struct fdtable_entry *e, ssize_t r, int err,
 /* The program spliced n bytes out of fd (a TCP socket the shim serves):
  * counted as copied for SEGFMT_R_SPLICED, the hints told the head moved. */
 void zcread_spliced(int fd, struct fdtable_entry *e, size_t n);
-/* fd (entry e, or NULL) is being closed: the reads of auto's run it
- * claimed and did not make go back to auto (auto_unclaim). */
-void zcread_closing(struct fdtable_entry *e);
+/* e's fd starts meaning something else (closed, reused, dup'ed over;
+ * fdtable_init's callback): its statistics slot (slot + 1, 0 none) goes
+ * back, and so do the reads of auto's run it claimed and did not make
+ * (auto_unclaim). */
+void zcread_entry_reset(struct fdtable_entry *e, uint32_t slot);
 void zcread_record_site(const struct stats_delta *d);
 
 /* The fd's counters, found through its stats slot on first use, then
@@ -149,14 +151,14 @@ ssize_t zcread_pass_run(int fd, struct fdtable_entry *e, void *buf, size_t n, in
 
 /* The receive routine behind every hook.  e: the fd's entry, kind TCP.
  * Returns bytes or -errno; errno untouched.  The policy (and auto)
- * decide, then the general path serves it.  The hooks of one buffer
- * (zcread_read_buf) come here only with a source address to fill. */
-ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e);
+ * decide, unless zcread_route already did (decided: its answer, choice:
+ * auto's; -1 each where not), then the general path serves it.  The hooks
+ * of one buffer (zcread_read_buf) come here only for what is not a
+ * traffic pass-through. */
+ssize_t zcread_read(struct zcread_req *rq, struct fdtable_entry *e, int decided, int choice);
 /* For one buffer and no source address: policy_decide (and auto's
- * choice, into *choice: -1 none) for a read not in a run, and the read
- * served with that decision when it is not a traffic pass-through. */
+ * choice, into *choice: -1 none) for a read not in a run. */
 int zcread_route(struct fdtable_entry *e, int flags, size_t n, int *choice);
-ssize_t zcread_routed(struct zcread_req *rq, struct fdtable_entry *e, int why, int choice);
 
 /* zcread_read for one buffer (read: op ZCREAD_READ, flags 0, no address; recv
  * and recvfrom: ZCREAD_RECVFROM), inline in the hook: a read below
@@ -184,12 +186,13 @@ static inline __attribute__((always_inline)) ssize_t zcread_read_buf(int op, int
 	if (policy_in_run(e) && !from && n && zcread_plain_flags(flags) && (why = policy_take_pass(&e->hints)) != POLICY_MAP)
 		goto run;
 	int choice = -1;
+	why = -1;
 	if (!from && (why = zcread_route(e, flags, n, &choice)) != POLICY_MAP && policy_traffic_reason(why) && n)
 		goto run;
 	struct iovec one = { buf, n };
 	struct zcread_req rq = { .op = op, .fd = fd, .flags = flags, .iov = &one, .iovcnt = 1,
 			      .from = from, .fromlen = fromlen };
-	return zcread_ret(from ? zcread_read(&rq, e) : zcread_routed(&rq, e, why, choice));
+	return zcread_ret(zcread_read(&rq, e, why, choice));
 small: __attribute__((hot));
 	return zcread_ret(zcread_pass_read(fd, e, buf, n, flags, op == ZCREAD_RECVFROM, SEGFMT_R_SMALL));
 run: __attribute__((cold));
