@@ -295,33 +295,43 @@ Test(zcstat, safety_no_segment_possible_shim_still_works_and_says_why_once, .tim
 	}
 }
 
-Test(zcstat, scale_more_connections_than_slots_keep_correct_totals, .timeout = 120)
+/* An echo server under zcstat -- taking conns connections one after
+ * another, each of `bytes` (a size zcecho reads: "4M"); env for the
+ * server.  Asserts every byte is in the totals; returns zcstat's JSON. */
+static char *echo_conns(int conns, const char *bytes, uint64_t each, const char *const env[])
 {
 	struct tl_proc srv, cli;
-	char json[] = "/tmp/zcshim-slots-XXXXXX", line[64];
+	char json[] = "/tmp/zcshim-slots-XXXXXX", line[64], n[16];
 	close(mkstemp(json));
+	snprintf(n, sizeof(n), "%d", conns);
 	const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zcecho"), "server", "blocking",
-			    "--conns", "12", NULL };
-	const char *env[] = { "ZCSHIM_SLOTS=4", NULL };
+			    "--conns", n, NULL };
 	tl_spawn(&srv, a, env, 0);
 	cr_assert_eq(tl_readline(&srv, line, sizeof(line), 10000), 0);
 	char port[16];
 	cr_assert_eq(sscanf(line, "PORT %15s", port), 1);
-	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", "4M", "--conns", "12", NULL };
+	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", bytes, "--conns", n, NULL };
 	tl_spawn(&cli, c, NULL, 0);
 	char *out = tl_slurp(&cli, 60000);
 	cr_assert_eq(tl_wait(&cli, 60000), 0, "%s", out);
 	cr_assert_eq(tl_wait(&srv, 30000), 0);
+	free(out);
 	FILE *f = fopen(json, "r");
 	char *buf = calloc(1, 1 << 20);
 	(void)!fread(buf, 1, (1 << 20) - 1, f);
 	fclose(f);
 	unlink(json);
 	uint64_t m = tl_json_u64(buf, "\"totals\":", "bytes_mapped"), cp = tl_json_u64(buf, "\"totals\":", "bytes_copied");
-	cr_assert_eq(m + cp, 12ull << 22, "totals %llu", (unsigned long long)(m + cp));
+	cr_assert_eq(m + cp, (uint64_t)conns * each, "totals %llu", (unsigned long long)(m + cp));
+	return buf;
+}
+
+Test(zcstat, scale_more_connections_than_slots_keep_correct_totals, .timeout = 120)
+{
+	const char *env[] = { "ZCSHIM_SLOTS=4", NULL };
+	char *buf = echo_conns(12, "4M", 4ull << 20, env);
 	cr_assert_leq(tl_count(buf, "\"fd\":"), 4, "only 4 slots: %s", buf);
 	free(buf);
-	free(out);
 }
 
 /* Twenty connections one after another, the default slots: the first
@@ -330,31 +340,10 @@ Test(zcstat, scale_more_connections_than_slots_keep_correct_totals, .timeout = 1
  * and the totals count every byte the program read. */
 Test(zcstat, scale_first_eight_closed_fds_keep_lines_totals_stay_exact, .timeout = 120)
 {
-	struct tl_proc srv, cli;
-	char json[] = "/tmp/zcshim-fresh-XXXXXX", line[64];
-	close(mkstemp(json));
-	const char *a[] = { tl_bin("zcstat"), "--json", "-o", json, "--", tl_bin("zcecho"), "server", "blocking",
-			    "--conns", "20", NULL };
-	tl_spawn(&srv, a, NULL, 0);
-	cr_assert_eq(tl_readline(&srv, line, sizeof(line), 10000), 0);
-	char port[16];
-	cr_assert_eq(sscanf(line, "PORT %15s", port), 1);
-	const char *c[] = { tl_bin("zcecho"), "client", port, "--bytes", "1M", "--conns", "20", NULL };
-	tl_spawn(&cli, c, NULL, 0);
-	char *out = tl_slurp(&cli, 60000);
-	cr_assert_eq(tl_wait(&cli, 60000), 0, "%s", out);
-	cr_assert_eq(tl_wait(&srv, 30000), 0);
-	FILE *f = fopen(json, "r");
-	char *buf = calloc(1, 1 << 20);
-	(void)!fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	unlink(json);
-	uint64_t m = tl_json_u64(buf, "\"totals\":", "bytes_mapped"), cp = tl_json_u64(buf, "\"totals\":", "bytes_copied");
-	cr_assert_eq(m + cp, 20ull << 20, "totals %llu", (unsigned long long)(m + cp));
+	char *buf = echo_conns(20, "1M", 1ull << 20, NULL);
 	cr_assert_eq(tl_count(buf, "\"fd\":"), 8, "the first eight closed fds: %s", buf);
 	cr_assert_eq(tl_json_u64(buf, "\"processes\":", "slots_recycled"), 12, "%s", buf);
 	free(buf);
-	free(out);
 }
 
 Test(zcstat, scale_fd_above_65535, .timeout = 60)
