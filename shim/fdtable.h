@@ -23,7 +23,8 @@ enum fdtable_kind { FDTABLE_UNKNOWN = 0, FDTABLE_OTHER = 1, FDTABLE_TCP = 2 };
  * never change what a read returns.  Cleared as a whole (fdtable_hints_clear)
  * whenever the fd number starts meaning something else. */
 struct fdtable_hints {
-	uint16_t miss_streak;   /* mapped-path reads in a row that mapped nothing */
+	uint16_t miss_streak;   /* unmappable runs met by mapped-path reads in a
+				 * row that mapped nothing */
 	uint16_t backoff;       /* reads to pass through before probing again */
 	uint32_t pass_left;     /* reads the hooks pass through before deciding
 				 * again: a back-off, or a run of auto's copies */

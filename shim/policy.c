@@ -14,6 +14,7 @@
 #define MISS_LIMIT 4
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
+#define PROBE_EVERY_MAX 256	/* no more than peer_learned.waited counts to */
 
 HOT size_t policy_small_lim = CONFIG_DEFAULT_MIN_READ - 1;	/* until configured */
 
@@ -34,7 +35,10 @@ static void learn_backoff(struct fdtable_hints *h, const struct policy_outcome *
 	}
 	if (!o->unmappable)
 		return;
-	uint16_t streak = (uint16_t)(FDTABLE_GET(h->miss_streak) + 1);
+	/* Each run of a page or more that would not map is a miss: a read
+	 * that met four and mapped nothing has its answer (a short
+	 * connection's one read of 16 KiB from a plain sender meets four). */
+	uint16_t streak = (uint16_t)(FDTABLE_GET(h->miss_streak) + (unsigned)o->unmappable);
 	FDTABLE_SET(h->miss_streak, streak);
 	peer_learn(peer, (struct peer_learned){ (uint8_t)(streak < 255 ? streak : 255), 0, FDTABLE_GET(h->backoff) });
 	/* MISS_LIMIT misses in a row before the first back-off (a stream may
@@ -52,6 +56,21 @@ static void learn_backoff(struct fdtable_hints *h, const struct policy_outcome *
 	policy_pass_next(h, b, SEGFMT_R_BACKOFF);
 }
 
+/* Connections from a peer in back-off between two probes: 4, 16, 64,
+ * then 256 as each probe's miss doubles the back-off.  A probe long after
+ * the last finds the mapped path cold, the kernel's and the shim's: on
+ * this VM it cost 70-90% of a 16 KiB connection (18-22 us against 25 us)
+ * where one a few connections after the last cost next to nothing.
+ * Spaced 1, 2, 4 ... 64, probes took 1.2-1.6% of such a stream of
+ * connections (bench/conns-ab.py against a build that never probes). */
+static unsigned probe_every(uint16_t backoff)
+{
+	unsigned steps = 0;
+	for (unsigned b = backoff; b > BACKOFF_FIRST && steps < 3; b >>= 1)
+		steps++;
+	return steps >= 3 ? PROBE_EVERY_MAX : 4u << (2 * steps);
+}
+
 void policy_met_peer(struct fdtable_hints *h, uint32_t key)
 {
 	FDTABLE_SET(h->peer, key);
@@ -60,13 +79,11 @@ void policy_met_peer(struct fdtable_hints *h, uint32_t key)
 	 * the last one left off: its misses count on, and a back-off holds,
 	 * its reads passed through.  Short connections may end before a
 	 * back-off runs out, so the peer is also probed afresh every so many
-	 * connections (1, 2, 4 ... 64 as the back-off grows): a peer whose
-	 * data maps again is found. */
+	 * connections: a peer whose data maps again is found. */
 	FDTABLE_SET(h->miss_streak, l.misses);
 	if (!l.backoff)
 		return;
-	unsigned every = l.backoff / BACKOFF_FIRST;
-	if (l.waited + 1u >= every) {
+	if (l.waited + 1u >= probe_every(l.backoff)) {
 		peer_learn(key, (struct peer_learned){ l.misses, 0, l.backoff });
 		FDTABLE_SET(h->backoff, l.backoff);	/* a miss doubles it */
 		return;	/* this connection probes at its first read */

@@ -30,7 +30,7 @@ struct policy_outcome {
 	int reason;             /* what decide said */
 	ssize_t result;         /* bytes delivered, or -errno */
 	uint64_t mapped;        /* bytes of them mapped */
-	int unmappable;         /* met a page or more it could not map */
+	int unmappable;         /* runs of a page or more it could not map */
 	uint32_t inq;           /* queued after it (UINT32_MAX: not known) */
 	int peek;               /* MSG_PEEK: nothing consumed */
 	uint32_t head_off;      /* it stopped this far into a mappable page */

@@ -236,6 +236,12 @@ static int tail_copy(struct rd *s, size_t n)
 		 * not drained the queue on its word. */
 		uint32_t left = s->inq != UINT32_MAX && s->inq >= (size_t)t ? s->inq - (uint32_t)t : UINT32_MAX;
 		s->inq = !left && s->inq_carried && (size_t)t == cov ? UINT32_MAX : left;
+		/* Less than asked, without waiting: nothing more was queued
+		 * (or an urgent mark stopped it), whatever the count said: the
+		 * kernel's counts one more byte for a FIN, and a call to map
+		 * would only answer EIO. */
+		if ((size_t)t < cov)
+			s->inq = 0;
 		return TOOK;
 	}
 	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
@@ -283,13 +289,14 @@ static int head_unmappable(struct rd *s, size_t skip)
 	int guess = 0;
 	if (skip >= PAGE && s->head_off)
 		n = PAGE - s->head_off;
-	else if (skip >= PAGE && skip % PAGE && !s->guessed)
+	else if (skip >= PAGE && skip % PAGE && !s->guessed) {
 		n = skip % PAGE, guess = 1;
-	else if (skip >= PAGE && !(skip % PAGE)) {
+		s->unmappable += s->unmappable < UINT8_MAX;	/* a page or more */
+	} else if (skip >= PAGE && !(skip % PAGE)) {
 		/* Whole pages that cannot be mapped.  A probe of a stream
 		 * already in doubt has its answer: the rest of the room comes
 		 * by one copy, not skb by skb, each asked first. */
-		s->unmappable = 1;
+		s->unmappable += s->unmappable < UINT8_MAX;
 		if (s->doubted)
 			n = s->cur.left;
 	}
