@@ -1111,8 +1111,10 @@ int main(int argc, char **argv)
 		if (!only_sender || !strcmp(only_sender, cs[k][0])) {
 			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 			conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "1M", 100);
-			if (k)
+			if (k) {	/* both sizes of #23's target: map <= 1.10x the floor */
+				conns_floor(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 				conns_floor(cs[k][0], cs[k][1], atoi(cs[k][2]), "1M", 100);
+			}
 			server_conns(cs[k][0], cs[k][1], atoi(cs[k][2]), "16K", 500);
 		}
 	pingpong();

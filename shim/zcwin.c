@@ -251,11 +251,16 @@ void zcwin_zap(struct zcwin_win *w)
 	int saved = errno;
 	if (fn && bytes)
 		t0 = thread_ns();
-	madvise(w->addr, w->size, MADV_DONTNEED);
+	/* Only as far as any call reached: a short connection's few pages
+	 * cost a walk of 2 MiB of page tables otherwise (madvise's share of
+	 * a 16 KiB mapped connection: docs/benchmarks.md, run N). */
+	if (w->reach)
+		madvise(w->addr, w->reach < w->size ? w->reach : w->size, MADV_DONTNEED);
 	if (fn && bytes)
 		fn(thread_ns() - t0, bytes);
 	errno = saved;
 	w->next = 0;
+	w->reach = 0;
 }
 
 /* The struct is passed up to inq and no further: the kernel reads (and
@@ -295,6 +300,8 @@ int zcwin_receive(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zeroco
 		zcwin_zap(w);	/* round the ring */
 	}
 	uint8_t *at = w->addr + w->next;
+	if (w->next + map_len > w->reach)
+		w->reach = w->next + map_len;
 	int r = call(fd, at, map_len, zc);
 	if (!r && stalled(fd, zc))
 		r = call(fd, at, map_len, zc);	/* the same question again */
@@ -342,6 +349,7 @@ void zcwin_after_fork_child(void)
 	for (unsigned i = 0; i < POOL_MAX; i++) {
 		pool[i].addr = NULL;
 		pool[i].next = 0;
+		pool[i].reach = 0;
 		pool[i].busy = 0;
 	}
 }

@@ -33,6 +33,9 @@ struct zcwin_win {
 	uint8_t *addr;
 	size_t size;
 	size_t next;            /* ring: first offset not mapped since the last zap */
+	size_t reach;           /* nothing mapped at or past this offset since the
+				 * last zap: the end of the furthest range asked for
+				 * (a failed call may have mapped some of it) */
 	uint32_t busy;
 };
 
