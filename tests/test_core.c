@@ -495,20 +495,28 @@ Test(core, short_connections_cost_no_extra_system_calls, .timeout = 120)
 	tl_free(&r);
 }
 
-/* The largest length of the madvise(MADV_DONTNEED) calls an strace -e
- * madvise log at path shows, and how many there were (*n). */
+/* The largest length of the madvise(MADV_DONTNEED) calls on the shim's
+ * windows an strace -e madvise log at path shows, and how many there
+ * were (*n).  A window is known by the MADV_DONTFORK made on it when it
+ * was made; the calls of others (a sanitizer's runtime) are not counted. */
 static long madvise_max_len(const char *path, long *n)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
-	long max = 0;
+	unsigned long wins[16];
+	long max = 0, nw = 0;
 	*n = 0;
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long addr, len;
-		if (strstr(line, "MADV_DONTNEED") && sscanf(line, "madvise(%lx, %lu,", &addr, &len) == 2) {
-			(*n)++;
-			max = (long)len > max ? (long)len : max;
-		}
+		if (sscanf(line, "madvise(%lx, %lu,", &addr, &len) != 2)
+			continue;
+		if (strstr(line, "MADV_DONTFORK") && nw < 16)
+			wins[nw++] = addr;
+		for (long i = 0; strstr(line, "MADV_DONTNEED") && i < nw; i++)
+			if (addr == wins[i]) {
+				(*n)++;
+				max = (long)len > max ? (long)len : max;
+			}
 	}
 	if (f)
 		fclose(f);
