@@ -213,6 +213,22 @@ struct rd {
 	struct stats_delta *d;
 };
 
+/* What is left queued after a non-blocking copy of t bytes that asked
+ * for cov. */
+static uint32_t left_after_copy(const struct rd *s, size_t t, size_t cov)
+{
+	/* Less than asked: nothing more was queued (or an urgent mark
+	 * stopped it), whatever the count said (the kernel's counts one
+	 * byte more for a FIN, and a call to map would only answer EIO). */
+	if (t < cov)
+		return 0;
+	/* As far as the last call knew it.  A count carried from the last
+	 * read is a floor (data may have come since): a copy that took all
+	 * it asked for has not drained the queue on its word. */
+	uint32_t left = s->inq != UINT32_MAX && s->inq >= t ? s->inq - (uint32_t)t : UINT32_MAX;
+	return !left && s->inq_carried ? UINT32_MAX : left;
+}
+
 /* A non-blocking copy of at most n bytes into the caller's buffer.  A raw
  * system call: libc's recvmsg is a cancellation point. */
 static int tail_copy(struct rd *s, size_t n)
@@ -230,18 +246,7 @@ static int tail_copy(struct rd *s, size_t n)
 		iocur_skip(&s->cur, (size_t)t);
 		s->got += (size_t)t;
 		s->d->copied += (size_t)t;
-		/* What is left queued, as far as the last call knew it.  A
-		 * count carried from the last read is a floor (data may
-		 * have come since): a copy that took all it asked for has
-		 * not drained the queue on its word. */
-		uint32_t left = s->inq != UINT32_MAX && s->inq >= (size_t)t ? s->inq - (uint32_t)t : UINT32_MAX;
-		s->inq = !left && s->inq_carried && (size_t)t == cov ? UINT32_MAX : left;
-		/* Less than asked, without waiting: nothing more was queued
-		 * (or an urgent mark stopped it), whatever the count said: the
-		 * kernel's counts one more byte for a FIN, and a call to map
-		 * would only answer EIO. */
-		if ((size_t)t < cov)
-			s->inq = 0;
+		s->inq = left_after_copy(s, (size_t)t, cov);
 		return TOOK;
 	}
 	if (t == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
