@@ -259,7 +259,7 @@ void zcwin_zap(struct zcwin_win *w)
 	if (fn && bytes)
 		fn(thread_ns() - t0, bytes);
 	errno = saved;
-	w->next = 0;
+	__atomic_store_n(&w->next, 0, __ATOMIC_RELAXED);	/* zcwin_trim peeks without the window */
 	w->reach = 0;
 }
 
@@ -309,7 +309,7 @@ int zcwin_receive(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zeroco
 		return r;
 	if (zc->length && !w->next && !__atomic_load_n(&held, __ATOMIC_RELAXED))
 		__atomic_store_n(&held, 1, __ATOMIC_RELAXED);
-	w->next += zc->length;	/* a page multiple */
+	__atomic_store_n(&w->next, w->next + zc->length, __ATOMIC_RELAXED);	/* a page multiple; see zcwin_zap */
 	*data = at;
 	if (kinfo.optlen < KZC_LEN_ERR)
 		zc->inq = UINT32_MAX;	/* unknown: the caller keeps asking */
