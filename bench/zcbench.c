@@ -318,6 +318,7 @@ struct row {
 	double send_plain, send_shim;   /* sender CPU ms per MB */
 	double auto_ratio, auto_mapped; /* ZCSHIM_MODE=auto: CPU / plain, mapped % */
 	double floor_ratio, floor0_ratio, shim_floor;  /* floor / plain (copy, untouched), shim / floor */
+	double floor_mapped;            /* % of its bytes the floor mapped (A/B floor rows) */
 	double p50_plain, p50_shim, p99_plain, p99_shim;        /* ping-pong, microseconds */
 	long rss_peak_kb;
 	int kind;                       /* 0 bulk, 1 ping-pong, 2 many, 3 queued A/B, 4 queued floor A/B */
@@ -677,9 +678,17 @@ static double ab_median(double *v, struct row *w)
 	return m;
 }
 
+/* The share of its bytes the floor mapped in one zcfloor --ab run, %. */
+static double floor_mapped_pct(const char *out)
+{
+	const char *b = strstr(out, "ab_raw_bytes="), *m = strstr(out, "ab_raw_mapped=");
+	double bytes = b ? atof(b + strlen("ab_raw_bytes=")) : 0;
+	return m && bytes > 0 ? 100.0 * atof(m + strlen("ab_raw_mapped=")) / bytes : 0;
+}
+
 static void floor_ab_rows(struct row *w, char *const *argv, pid_t spid)
 {
-	double sf[AB_MAX], fp[AB_MAX], mapped = 0;
+	double sf[AB_MAX], fp[AB_MAX], mapped = 0, fmapped = 0;
 	for (int i = 0; i < ab_runs; i++) {
 		struct result a, b;
 		run_or_die(w->name, argv, RUN_PLAIN, &a, 0);
@@ -687,11 +696,13 @@ static void floor_ab_rows(struct row *w, char *const *argv, pid_t spid)
 		sf[i] = ab_ratio(b.out);
 		fp[i] = 1.0 / ab_ratio(a.out);
 		mapped += b.mapped_pct;
+		fmapped += floor_mapped_pct(b.out);
 	}
 	stop(spid);
 	w->shim_floor = ab_median(sf, w);
 	w->floor_ratio = median(fp, ab_runs);
 	w->mapped = mapped / ab_runs;
+	w->floor_mapped = fmapped / ab_runs;
 	w->cpu_ratio = w->auto_ratio = w->auto_mapped = w->floor0_ratio = w->sys_plain = w->sys_shim = -1;
 	w->kind = 4;
 	nrows++;
@@ -922,15 +933,15 @@ static void ab_table(int kind)
 				printf("\nin-process A/B against the floor (zcfloor --ab: queued: blocks of a queued stream, read() "
 				       "and the floor's bare calls in turn; conns: whole connections, libc's socket-to-close and "
 				       "the floor's raw calls in turn); %d runs each without and with the shim (map); medians\n"
-				       "%-28s %10s %13s %11s %7s\n",
-				       ab_runs, "scenario", "shim/floor", "min-max", "floor/plain", "mapped%");
+				       "%-28s %10s %13s %11s %7s %7s\n",
+				       ab_runs, "scenario", "shim/floor", "min-max", "floor/plain", "mapped%", "floor%");
 		}
 		if (kind == 3)
 			printf("%-28s %8.4f %6.4f-%.4f %8.4f %7.1f %7.1f\n", w->name, w->cpu_ratio, w->spread_lo,
 			       w->spread_hi, w->auto_ratio, w->mapped, w->auto_mapped);
 		else
-			printf("%-28s %10.4f %6.4f-%.4f %11.4f %7.1f\n", w->name, w->shim_floor, w->spread_lo,
-			       w->spread_hi, w->floor_ratio, w->mapped);
+			printf("%-28s %10.4f %6.4f-%.4f %11.4f %7.1f %7.1f\n", w->name, w->shim_floor, w->spread_lo,
+			       w->spread_hi, w->floor_ratio, w->mapped, w->floor_mapped);
 	}
 }
 
@@ -952,12 +963,12 @@ static void print(double memcpy_bw)
 			       "\"p99_us_plain\":%.1f,\"p99_us_shim\":%.1f,\"rssfile_peak_kb\":%ld,"
 			       "\"sender_cpu_ms_per_mb_plain\":%.4f,\"sender_cpu_ms_per_mb_shim\":%.4f,"
 			       "\"floor_cpu_ratio\":%.3f,\"floor_untouched_cpu_ratio\":%.3f,\"shim_floor_ratio\":%.3f,"
-			       "\"auto_cpu_ratio\":%.4f,\"auto_mapped_pct\":%.2f,\"queued_ab\":%s}",
+			       "\"auto_cpu_ratio\":%.4f,\"auto_mapped_pct\":%.2f,\"floor_mapped_pct\":%.2f,\"queued_ab\":%s}",
 			       i ? "," : "", w->name, w->plain_mbs, w->shim_mbs, w->ratio, w->plain_cpu, w->shim_cpu,
 			       w->cpu_ratio, w->mapped, w->sys_plain, w->sys_shim, w->spread_lo, w->spread_hi,
 			       w->p50_plain, w->p50_shim, w->p99_plain, w->p99_shim, w->rss_peak_kb, w->send_plain,
 			       w->send_shim, w->floor_ratio, w->floor0_ratio, w->shim_floor, w->auto_ratio, w->auto_mapped,
-			       w->kind >= 3 ? "true" : "false");
+			       w->floor_mapped, w->kind >= 3 ? "true" : "false");
 		}
 		printf("]}\n");
 		return;
@@ -1007,6 +1018,8 @@ static void print(double memcpy_bw)
 int main(int argc, char **argv)
 {
 	const char *only_size = NULL, *only_sender = NULL;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		rows[i].floor_mapped = -1;	/* only the floor A/B rows have one */
 	static const struct option longs[] = {
 		{ "json", no_argument, NULL, 'j' },	       { "bytes", required_argument, NULL, 'b' },
 		{ "runs", required_argument, NULL, 'r' },      { "filter", required_argument, NULL, 'f' },

@@ -8,7 +8,8 @@
  * TCP_ZEROCOPY_RECEIVE calls through the shim's own window code
  * (shim/zcwin.c: the same 2 MiB-aligned window ring, the same call, zap
  * once per trip round the ring), asking for --size bytes per call as a
- * mapped read of that size would.  What cannot be mapped (the straggler
+ * mapped read of that size would, each piece copied where that read's
+ * bytes would go in a --size buffer.  What cannot be mapped (the straggler
  * behind a run of pages) is taken, as the shim takes it, by a recv() of
  * what the kernel says to skip.
  *   --touch none: the pages are released untouched (the pure cost of
@@ -31,10 +32,11 @@
  * read() -- the shim's mapped path when it is preloaded, plain read()
  * when not -- and the floor's own calls, which no hook sees (a raw
  * recvfrom for stragglers).  Prints the CPU time and bytes of each kind
- * ("ab_hooked_ns=T ab_hooked_bytes=B ab_raw_ns=T ab_raw_bytes=B", raw
- * being the floor): their ratio per byte is shim/floor at the same
- * moment, on the same queue, with the sender idle (zcbench's queued
- * floor rows).
+ * ("ab_hooked_ns=T ab_hooked_bytes=B ab_raw_ns=T ab_raw_bytes=B
+ * ab_raw_mapped=M", raw being the floor, M what it mapped of B): their
+ * ratio per byte is shim/floor at the same moment, on the same queue,
+ * with the sender idle (zcbench's queued floor rows; they show what share
+ * each mapped).
  *
  *   zcfloor --port P --seq N --ab [--size 256K]   (against `zcsend --serve-forever`)
  *
@@ -81,20 +83,32 @@ static int connect_to(const char *host, int port, int rcvbuf)
 	return fd;
 }
 
-/* One read's worth: -1 at EOF or error, else bytes taken.  The call is the
- * shim's own (zcwin_receive): no copybuf, so an unmappable straggler is
- * copied by a recv of its own, as the shim copies it. */
+/* One piece of a stream read in reads of `size` bytes: -1 at EOF or error,
+ * else bytes taken.  The call is the shim's own (zcwin_receive): no
+ * copybuf, so an unmappable straggler is copied by a recv of its own, as
+ * the shim copies it.  Each call asks for `size` bytes, across the reads'
+ * ends (a bare loop has no read boundaries to lose its page alignment
+ * at), and each piece lands in a `size` buffer at `*off`, where a read's
+ * next bytes would go, wrapping at its end: a floor that put every piece
+ * at buf's start copied into a destination as small as one run between
+ * stragglers (64 KiB of a 1 MiB read from a default-MSS sender), which
+ * stays in cache where a read's 1 MiB does not (docs/benchmarks.md, run
+ * O). */
 static uint64_t checksum;
 
-static long one_read(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, int copy, uint64_t *mapped)
+static long one_read(int fd, struct zcwin_win *w, size_t size, size_t *off, uint8_t *buf, int copy,
+		     uint64_t *mapped)
 {
-	size_t want = size < w->size ? size : w->size, map = want & ~(size_t)(PAGE - 1);
+	size_t want = size < w->size ? size : w->size, map = want & ~(size_t)(PAGE - 1), room = size - *off;
 	struct tcp_zerocopy_receive zc;
 	const uint8_t *data;
 	if (zcwin_receive(fd, w, map, &zc, &data))
 		return -1;	/* EIO: EOF */
-	if (copy == 1 && zc.length)
-		memcpy(buf, data, zc.length);
+	if (copy == 1 && zc.length) {
+		size_t first = zc.length < room ? zc.length : room;
+		memcpy(buf + *off, data, first);
+		memcpy(buf, data + first, zc.length - first);
+	}
 	if (copy == 2)
 		for (size_t i = 0; i + 8 <= zc.length; i += 8)
 			checksum += *(const uint64_t *)(data + i);
@@ -102,15 +116,17 @@ static long one_read(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, int
 	long got = (long)zc.length;
 	if (!got) {
 		/* Nothing mapped: copy what must be skipped, or wait. */
-		size_t n = zc.recv_skip_hint && zc.recv_skip_hint < size ? zc.recv_skip_hint : size;
+		size_t n = zc.recv_skip_hint && zc.recv_skip_hint < room ? zc.recv_skip_hint : room;
+		int take = zc.recv_skip_hint || zc.inq;
 		/* Raw: under a preloaded shim (--ab) no hook may see it. */
-		ssize_t t = syscall(SYS_recvfrom, fd, buf, n, zc.recv_skip_hint || zc.inq ? 0 : MSG_PEEK, NULL, NULL);
+		ssize_t t = syscall(SYS_recvfrom, fd, buf + *off, n, take ? 0 : MSG_PEEK, NULL, NULL);
 		if (t <= 0)
 			return -1;
-		got = zc.recv_skip_hint || zc.inq ? t : 0;
+		got = take ? t : 0;
 	}
 	if (zc.inq == 0)
 		zcwin_settle(w);
+	*off = (*off + (size_t)got) % size;
 	return got;
 }
 
@@ -134,8 +150,9 @@ static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint3
 		raw = !raw;
 		for (uint64_t left = pull; left && !eof; raw = !raw) {
 			uint64_t t0 = pull_thread_ns(), got = 0;
+			size_t off = 0;
 			while (got < block && got < left) {
-				long r = raw ? one_read(fd, w, size, buf, 1, &mapped) : (long)read(fd, buf, size);
+				long r = raw ? one_read(fd, w, size, &off, buf, 1, &mapped) : (long)read(fd, buf, size);
 				if (r <= 0) {
 					eof = 1;
 					break;
@@ -147,9 +164,9 @@ static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint3
 			left -= got < left ? got : left;
 		}
 	}
-	printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu bytes=%llu\n",
+	printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ab_raw_mapped=%llu bytes=%llu\n",
 	       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
-	       (unsigned long long)bytes[1], (unsigned long long)(bytes[0] + bytes[1]));
+	       (unsigned long long)bytes[1], (unsigned long long)mapped, (unsigned long long)(bytes[0] + bytes[1]));
 	return 0;
 }
 
@@ -157,7 +174,7 @@ static int pull_ab(int fd, struct zcwin_win *w, size_t size, uint8_t *buf, uint3
  * (raw) the floor's own calls; its thread CPU, the wait for its data
  * (until the FIN is queued) left out.  -1 if it failed. */
 static long one_conn(const char *host, int port, int raw, struct zcwin_win *w, size_t size, uint8_t *buf,
-		     uint64_t *ns)
+		     uint64_t *ns, uint64_t *mapped)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int big = 8 << 20;	/* room for the whole connection queued */
@@ -177,9 +194,9 @@ static long one_conn(const char *host, int port, int raw, struct zcwin_win *w, s
 		if (syscall(SYS_ppoll, &p, 1, NULL, NULL, 0) < 0 && errno != EINTR)
 			return -1;
 	t0 += pull_thread_ns() - w0;
-	uint64_t mapped = 0;
+	size_t off = 0;
 	long total = 0, r;
-	while ((r = raw ? one_read(fd, w, size, buf, 1, &mapped) : (long)read(fd, buf, size)) > 0)
+	while ((r = raw ? one_read(fd, w, size, &off, buf, 1, mapped) : (long)read(fd, buf, size)) > 0)
 		total += r;
 	raw ? syscall(SYS_close, fd) : close(fd);
 	*ns = pull_thread_ns() - t0;
@@ -190,14 +207,14 @@ static long one_conn(const char *host, int port, int raw, struct zcwin_win *w, s
  * starting each way in turn, as zcrecv --seq --ab alternates). */
 static int seq_ab(const char *host, int port, int n, struct zcwin_win *w, size_t size, uint8_t *buf)
 {
-	uint64_t ns[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	uint64_t ns[2] = { 0, 0 }, bytes[2] = { 0, 0 }, mapped = 0, untimed = 0;
 	/* The first connection each way untimed (c -2, -1): the process's
 	 * one-time costs (libc's lazy binding, the shim's first use of its
 	 * tables, the window's first pages) are not a connection's. */
 	for (int c = -2; c < n; c++) {
 		int raw = c < 0 ? c + 2 : (c & 1) ^ ((c >> 1) & 1);
 		uint64_t t;
-		long got = one_conn(host, port, raw, w, size, buf, &t);
+		long got = one_conn(host, port, raw, w, size, buf, &t, c < 0 ? &untimed : &mapped);
 		if (got < 0) {
 			perror("zcfloor: connection");
 			return 1;
@@ -207,9 +224,10 @@ static int seq_ab(const char *host, int port, int n, struct zcwin_win *w, size_t
 		ns[raw] += t;
 		bytes[raw] += (uint64_t)got;
 	}
-	printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu bytes=%llu conns=%d\n",
+	printf("ab_hooked_ns=%llu ab_hooked_bytes=%llu ab_raw_ns=%llu ab_raw_bytes=%llu ab_raw_mapped=%llu bytes=%llu "
+	       "conns=%d\n",
 	       (unsigned long long)ns[0], (unsigned long long)bytes[0], (unsigned long long)ns[1],
-	       (unsigned long long)bytes[1], (unsigned long long)(bytes[0] + bytes[1]), n);
+	       (unsigned long long)bytes[1], (unsigned long long)mapped, (unsigned long long)(bytes[0] + bytes[1]), n);
 	return 0;
 }
 
@@ -285,8 +303,9 @@ int main(int argc, char **argv)
 	if (ab)
 		return pull_ab(fd, w, size, buf, (uint32_t)pull);
 	uint64_t total = 0, mapped = 0;
+	size_t off = 0;
 	long got;
-	while ((got = one_read(fd, w, size, buf, copy, &mapped)) >= 0)
+	while ((got = one_read(fd, w, size, &off, buf, copy, &mapped)) >= 0)
 		total += (uint64_t)got;
 	printf("bytes=%llu mapped=%llu sum=%016llx\n", (unsigned long long)total, (unsigned long long)mapped,
 	       (unsigned long long)checksum);
