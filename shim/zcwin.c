@@ -21,12 +21,19 @@
 #define POOL_MAX 64
 #define HUGE_ALIGN (2u << 20)
 #define RSS_BUDGET (64u << 20)	/* pages left mapped, all windows together */
+/* What an idle window may keep when the last TCP socket closes: the last
+ * few short connections' pages, given back with the next ones in one
+ * madvise.  A release at every close was 5-6% of a 16 KiB mapped
+ * connection (one system call and TLB flush for four pages); one every
+ * fourth is 1-2% (docs/benchmarks.md, run O). */
+#define TRIM_KEEP (64u << 10)
 
 static struct zcwin_win pool[POOL_MAX];
 static HOT unsigned pool_len = 4;
 /* Some window may hold pages: set when a trip maps its first, cleared by a
- * trim that left none.  A sequential client trims at every close
- * (preload.c); a trim with nothing to release touches no window. */
+ * trim that left none (it sets it again for what it keeps, TRIM_KEEP).
+ * A sequential client trims at every close (preload.c); a trim with
+ * nothing to release touches no window. */
 static HOT_CONN uint32_t held;
 static size_t win_size = 2u << 20;
 
@@ -330,10 +337,16 @@ void zcwin_trim(void)
 	__atomic_store_n(&held, 0, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < pool_len; i++) {
 		struct zcwin_win *w = &pool[i];
-		/* Only a window with pages in it: a connection that mapped
-		 * nothing costs no madvise when it closes. */
-		if (!w->addr || !__atomic_load_n(&w->next, __ATOMIC_RELAXED))
+		/* Only a window with TRIM_KEEP or more in it: a connection
+		 * that mapped nothing costs no madvise when it closes, and a
+		 * few short ones share one. */
+		size_t next = w->addr ? __atomic_load_n(&w->next, __ATOMIC_RELAXED) : 0;
+		if (!next)
 			continue;
+		if (next < TRIM_KEEP) {
+			__atomic_store_n(&held, 1, __ATOMIC_RELAXED);	/* kept: a later trim looks again */
+			continue;
+		}
 		if (__atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE)) {
 			__atomic_store_n(&held, 1, __ATOMIC_RELAXED);	/* in use: its pages stay */
 			continue;

@@ -98,8 +98,10 @@ int zcwin_receive(int fd, struct zcwin_win *w, size_t map_len, struct tcp_zeroco
  * outpaces the sender (measured: 9,500 extra madvise per GiB). */
 void zcwin_settle(struct zcwin_win *w);
 
-/* Drops the pages left mapped in idle windows (no TCP socket is open any
- * more: nothing should stay referenced). */
+/* No TCP socket is open any more: gives back the pages of every idle
+ * window that maps 64 KiB or more (TRIM_KEEP); one under that keeps them
+ * until it reaches it (a sequential client's next connections), so an
+ * idle process keeps under 64 KiB mapped per window. */
 void zcwin_trim(void);
 
 /* Fork child: windows were not inherited (MADV_DONTFORK); forget them. */

@@ -265,7 +265,9 @@ Test(lifecycle, stress_thirty_seconds_random_lifecycle_under_asan_ubsan, .timeou
 	tl_run(&r, 1, 150000, a, env);
 	cr_assert_eq(r.status, 0, "%s", r.out);
 	cr_assert(strstr(r.out, "corrupt=0,"), "%s", r.out);
-	cr_assert(strstr(r.out, "socket-mapped RSS 0 kB"), "%s", r.out);
+	/* no TCP socket open: each window keeps under 64 KiB (zcstress
+	 * counts them and checks the bound; "OVER" if not) */
+	cr_assert(strstr(r.out, "socket-mapped RSS") && strstr(r.out, "): ok\n"), "%s", r.out);
 	cr_assert_gt(tl_json_u64(r.json, "\"totals\":", "bytes_mapped"), 0, "the mapped path was not exercised");
 	fprintf(stderr, "%s", r.out);
 	tl_free(&r);
