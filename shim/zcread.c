@@ -478,8 +478,10 @@ static int take_locked(struct rd *s, struct zcwin_win *w)
 	while (how == TOOK && s->cur.left && (more_queued(s) || s->got < s->need) &&
 	       (s->more || s->got < need_now(s)));
 	/* Queue drained: this read or the next is about to sleep.  Don't sit
-	 * on a full window meanwhile (a loopback MSG_ZEROCOPY sender gets its
-	 * buffers back only when the pages are unmapped). */
+	 * on a full window meanwhile: its pages stay pinned while mapped.
+	 * (Not a local sender's buffers: the kernel copies a MSG_ZEROCOPY
+	 * sender's data at local delivery, and its completion, marked
+	 * copied, comes while the pages are still mapped; seen on 6.18.) */
 	if (s->inq == 0 || (how == EMPTY && !s->got))
 		zcwin_settle(w);
 	return how;
