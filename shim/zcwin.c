@@ -337,18 +337,15 @@ void zcwin_trim(void)
 	__atomic_store_n(&held, 0, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < pool_len; i++) {
 		struct zcwin_win *w = &pool[i];
-		/* Only a window with TRIM_KEEP or more in it: a connection
-		 * that mapped nothing costs no madvise when it closes, and a
-		 * few short ones share one. */
+		/* Only a window with pages in it: a connection that mapped
+		 * nothing costs no madvise when it closes. */
 		size_t next = w->addr ? __atomic_load_n(&w->next, __ATOMIC_RELAXED) : 0;
 		if (!next)
 			continue;
-		if (next < TRIM_KEEP) {
-			__atomic_store_n(&held, 1, __ATOMIC_RELAXED);	/* kept: a later trim looks again */
-			continue;
-		}
-		if (__atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&held, 1, __ATOMIC_RELAXED);	/* in use: its pages stay */
+		/* Under TRIM_KEEP (a few short connections share one madvise)
+		 * or in use: its pages stay, and a later trim looks again. */
+		if (next < TRIM_KEEP || __atomic_exchange_n(&w->busy, 1, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&held, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		zcwin_zap(w);
